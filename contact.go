@@ -1,0 +1,318 @@
+package rubrica
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
+)
+
+// Contact is a person who writes to the workspace.
+type Contact struct {
+	ID                string
+	WorkspaceID       string
+	FirstName         *string
+	LastName          *string
+	ProfileName       *string // the name the person's channel profile shows
+	ProfilePictureURL *string
+	Email             *string
+	Phone             *string // E.164
+	Country           *string // ISO 3166-1 alpha-2
+	CountryManual     bool    // the country was set by hand and no longer follows the phone
+	Language          *string // BCP 47
+	AssigneeID        *string
+	BlockedAt         *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// DisplayName is what the inbox shows for a contact: the channel profile name where there is
+// one, else first and last name, else the email, else the phone, else "Unknown contact".
+func (c *Contact) DisplayName() string {
+	if c.ProfileName != nil && strings.TrimSpace(*c.ProfileName) != "" {
+		return strings.TrimSpace(*c.ProfileName)
+	}
+	name := strings.TrimSpace(deref(c.FirstName) + " " + deref(c.LastName))
+	switch {
+	case name != "":
+		return name
+	case c.Email != nil:
+		return *c.Email
+	case c.Phone != nil:
+		return *c.Phone
+	}
+	return "Unknown contact"
+}
+
+// Blocked reports whether the contact is blocked.
+func (c *Contact) Blocked() bool { return c.BlockedAt != nil }
+
+// Opt is an optional change of one value in an update: Set says the input named the field;
+// a nil Value then clears it.
+type Opt[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// SetTo returns an Opt that sets the value v.
+func SetTo[T any](v T) Opt[T] { return Opt[T]{Set: true, Value: &v} }
+
+// CustomValueInput sets (Value non-nil) or clears (Value nil) one custom field by key.
+type CustomValueInput struct {
+	Key   string
+	Value *string
+}
+
+// ContactChanges are the fields createContact and updateContact may set.
+type ContactChanges struct {
+	FirstName         Opt[string]
+	LastName          Opt[string]
+	ProfilePictureURL Opt[string]
+	Email             Opt[string]
+	Phone             Opt[string]
+	Country           Opt[string]
+	Language          Opt[string]
+	AssigneeID        Opt[string]
+	CustomFields      []CustomValueInput
+}
+
+// ContactOrderField is what a contact list is sorted by.
+type ContactOrderField string
+
+// The orders of a contact list.
+const (
+	ContactOrderCreatedAt ContactOrderField = "CREATED_AT"
+	ContactOrderUpdatedAt ContactOrderField = "UPDATED_AT"
+	ContactOrderName      ContactOrderField = "NAME"
+)
+
+// ContactOrder sorts a contact list; ties are broken by id, so keyset paging is stable.
+type ContactOrder struct {
+	Field      ContactOrderField
+	Descending bool
+}
+
+// TagMatch says whether a contact needs any or all of the filter's tags.
+type TagMatch string
+
+// The tag matches of a filter.
+const (
+	TagMatchAny TagMatch = "ANY"
+	TagMatchAll TagMatch = "ALL"
+)
+
+// ContactFilter selects contacts; the zero value selects all.
+type ContactFilter struct {
+	Search     string
+	TagIDs     []string
+	TagMatch   TagMatch
+	Blocked    *bool
+	AssigneeID *string
+	Country    *string
+}
+
+// ContactService reads and changes contacts. Every method acts as the actor of ctx and
+// only ever sees that actor's workspace.
+type ContactService interface {
+	// FindContactByID returns a contact of the workspace, or NOT_FOUND.
+	FindContactByID(ctx context.Context, id string) (*Contact, error)
+	// FindContactsByIDs returns the contacts with those ids that the workspace has.
+	FindContactsByIDs(ctx context.Context, ids []string) (map[string]*Contact, error)
+	// FindContacts returns one page of contacts.
+	FindContacts(ctx context.Context, filter ContactFilter, order ContactOrder, page Page) (*Connection[*Contact], error)
+	// CountContacts counts the contacts a filter selects.
+	CountContacts(ctx context.Context, filter ContactFilter) (int, error)
+	// CreateContact validates and stores a new contact.
+	CreateContact(ctx context.Context, in ContactChanges) (*Contact, error)
+	// UpdateContact validates and applies the fields the input sets.
+	UpdateContact(ctx context.Context, id string, in ContactChanges) (*Contact, error)
+	// FindCustomValuesByContactIDs returns each contact's custom field values.
+	FindCustomValuesByContactIDs(ctx context.Context, ids []string) (map[string][]*CustomFieldValue, error)
+}
+
+// MaxNameLength is the longest first or last name, in characters.
+const MaxNameLength = 255
+
+// NormalizeName trims a name and checks its length; an empty name becomes nil.
+func NormalizeName(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" {
+		return nil, nil
+	}
+	if utf8.RuneCountInString(s) > MaxNameLength {
+		return nil, InvalidField(field, "%s is longer than %d characters.", field, MaxNameLength)
+	}
+	return &s, nil
+}
+
+// NormalizeEmail trims and parses an email address. It keeps the address as written;
+// comparisons are case-insensitive.
+func NormalizeEmail(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" {
+		return nil, nil
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || len(s) > 320 || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
+		return nil, InvalidField(field, "%q is not a valid email address.", s)
+	}
+	return &s, nil
+}
+
+// NormalizePhone checks that a phone number is a valid number in E.164 form
+// (+ then country code and number, no spaces) and returns it with its region.
+func NormalizePhone(field string, v *string) (phone *string, region string, err error) {
+	if v == nil {
+		return nil, "", nil
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" {
+		return nil, "", nil
+	}
+	bad := InvalidField(field, "%q is not a valid phone number in E.164 form, such as +393331234567.", s)
+	if !strings.HasPrefix(s, "+") || len(s) > 16 {
+		return nil, "", bad
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return nil, "", bad
+		}
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return nil, "", bad
+	}
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if e164 != s {
+		return nil, "", bad
+	}
+	return &s, phonenumbers.GetRegionCodeForNumber(num), nil
+}
+
+// NormalizeCountry checks an ISO 3166-1 alpha-2 code and returns it upper-cased.
+func NormalizeCountry(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.ToUpper(strings.TrimSpace(*v))
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) != 2 {
+		return nil, InvalidField(field, "%q is not an ISO 3166-1 alpha-2 country code, such as IT.", *v)
+	}
+	if r, err := language.ParseRegion(s); err != nil || !r.IsCountry() || r.String() != s {
+		return nil, InvalidField(field, "%q is not an ISO 3166-1 alpha-2 country code, such as IT.", *v)
+	}
+	return &s, nil
+}
+
+// NormalizeLanguage checks a BCP 47 language tag and returns it in canonical form.
+func NormalizeLanguage(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" {
+		return nil, nil
+	}
+	tag, err := language.Parse(s)
+	if err != nil || tag == language.Und {
+		return nil, InvalidField(field, "%q is not a BCP 47 language tag, such as it or pt-BR.", s)
+	}
+	out := tag.String()
+	return &out, nil
+}
+
+// NormalizeURL checks an http(s) URL.
+func NormalizeURL(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.TrimSpace(*v)
+	if s == "" {
+		return nil, nil
+	}
+	if !validHTTPURL(s) {
+		return nil, InvalidField(field, "%q is not an http or https URL.", s)
+	}
+	return &s, nil
+}
+
+// ApplyContactChanges validates in and applies it to c, the contact before the change (a zero
+// Contact for a new one). It leaves assignee membership and custom fields to the caller,
+// which needs the database for them.
+func ApplyContactChanges(c *Contact, in ContactChanges) error {
+	var err error
+	if in.FirstName.Set {
+		if c.FirstName, err = NormalizeName("firstName", in.FirstName.Value); err != nil {
+			return err
+		}
+	}
+	if in.LastName.Set {
+		if c.LastName, err = NormalizeName("lastName", in.LastName.Value); err != nil {
+			return err
+		}
+	}
+	if in.ProfilePictureURL.Set {
+		if c.ProfilePictureURL, err = NormalizeURL("profilePictureUrl", in.ProfilePictureURL.Value); err != nil {
+			return err
+		}
+	}
+	if in.Email.Set {
+		if c.Email, err = NormalizeEmail("email", in.Email.Value); err != nil {
+			return err
+		}
+	}
+	if in.Language.Set {
+		if c.Language, err = NormalizeLanguage("language", in.Language.Value); err != nil {
+			return err
+		}
+	}
+	if in.Country.Set {
+		if c.Country, err = NormalizeCountry("country", in.Country.Value); err != nil {
+			return err
+		}
+		// A country set by hand stays; clearing it hands it back to the phone.
+		c.CountryManual = c.Country != nil
+	}
+	if in.Phone.Set {
+		var region string
+		if c.Phone, region, err = NormalizePhone("phone", in.Phone.Value); err != nil {
+			return err
+		}
+		if !c.CountryManual {
+			c.Country = nil
+			if c.Phone != nil && region != "" && region != "001" {
+				c.Country = &region
+			}
+		}
+	}
+	if !c.CountryManual && in.Country.Set && c.Phone != nil {
+		// Country cleared: follow the phone again.
+		if _, region, _ := NormalizePhone("phone", c.Phone); region != "" && region != "001" {
+			c.Country = &region
+		}
+	}
+	if in.AssigneeID.Set {
+		c.AssigneeID = in.AssigneeID.Value
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,448 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
+)
+
+// ContactService implements rubrica.ContactService.
+type ContactService struct {
+	db *DB
+}
+
+var _ rubrica.ContactService = (*ContactService)(nil)
+
+// contactRow is a contacts row as stored.
+type contactRow struct {
+	ID                string         `db:"id"`
+	WorkspaceID       string         `db:"workspace_id"`
+	FirstName         sql.NullString `db:"first_name"`
+	LastName          sql.NullString `db:"last_name"`
+	ProfileName       sql.NullString `db:"profile_name"`
+	ProfilePictureURL sql.NullString `db:"profile_picture_url"`
+	Email             sql.NullString `db:"email"`
+	Phone             sql.NullString `db:"phone"`
+	Country           sql.NullString `db:"country"`
+	CountryManual     bool           `db:"country_manual"`
+	Language          sql.NullString `db:"language"`
+	AssigneeID        sql.NullString `db:"assignee_id"`
+	BlockedAt         sql.NullTime   `db:"blocked_at"`
+	CreatedAt         time.Time      `db:"created_at"`
+	UpdatedAt         time.Time      `db:"updated_at"`
+	SortName          string         `db:"sort_name"`
+}
+
+// contactColumns are the columns contactRow reads, for a table aliased c.
+const contactColumns = `c.id, c.workspace_id, c.first_name, c.last_name, c.profile_name, c.profile_picture_url,
+	c.email, c.phone, c.country, c.country_manual, c.language, c.assignee_id, c.blocked_at,
+	c.created_at, c.updated_at, c.sort_name`
+
+func (r *contactRow) contact() *rubrica.Contact {
+	c := &rubrica.Contact{
+		ID: r.ID, WorkspaceID: r.WorkspaceID,
+		FirstName: nullable(r.FirstName), LastName: nullable(r.LastName),
+		ProfileName: nullable(r.ProfileName), ProfilePictureURL: nullable(r.ProfilePictureURL),
+		Email: nullable(r.Email), Phone: nullable(r.Phone), Country: nullable(r.Country),
+		CountryManual: r.CountryManual, Language: nullable(r.Language), AssigneeID: nullable(r.AssigneeID),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if r.BlockedAt.Valid {
+		t := r.BlockedAt.Time
+		c.BlockedAt = &t
+	}
+	return c
+}
+
+func nullable(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// FindContactByID returns a contact of the actor's workspace.
+func (s *ContactService) FindContactByID(ctx context.Context, id string) (*rubrica.Contact, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findContact(ctx, s.db, a.WorkspaceID, id, false)
+}
+
+// findContact reads one contact of the workspace, locking it when forUpdate is set.
+func findContact(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.Contact, error) {
+	if !validID(id) {
+		return nil, rubrica.NotFound("id", "Contact")
+	}
+	query := `SELECT ` + contactColumns + ` FROM contacts c WHERE c.id = $1 AND c.workspace_id = $2`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	var row contactRow
+	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("id", "Contact")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find contact: %w", err)
+	}
+	return row.contact(), nil
+}
+
+// FindContactsByIDs returns the workspace's contacts among ids.
+func (s *ContactService) FindContactsByIDs(ctx context.Context, ids []string) (map[string]*rubrica.Contact, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT ` + contactColumns + ` FROM contacts c WHERE c.id = ANY($1) AND c.workspace_id = $2`
+	var rows []contactRow
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find contacts by ids: %w", err)
+	}
+	out := make(map[string]*rubrica.Contact, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].contact()
+	}
+	return out, nil
+}
+
+// contactOrders maps each order to its keyset columns.
+var contactOrders = map[rubrica.ContactOrderField]keyset{
+	rubrica.ContactOrderCreatedAt: {key: "c.created_at", id: "c.id", keyType: "timestamptz"},
+	rubrica.ContactOrderUpdatedAt: {key: "c.updated_at", id: "c.id", keyType: "timestamptz"},
+	rubrica.ContactOrderName:      {key: "c.sort_name", id: "c.id", keyType: "text"},
+}
+
+// contactWhere returns the conditions of a filter for contacts aliased c.
+func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]string, error) {
+	where := []string{"c.workspace_id = " + a.add(workspaceID)}
+	if s := strings.TrimSpace(f.Search); s != "" {
+		where = append(where, "c.search_text LIKE "+a.add(likePattern(searchTerm(s))))
+	}
+	if len(f.TagIDs) > 0 {
+		ids := validIDs(f.TagIDs)
+		if f.TagMatch == rubrica.TagMatchAll {
+			if len(ids) < len(f.TagIDs) {
+				where = append(where, "false")
+			} else {
+				where = append(where, "(SELECT count(*) FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ANY("+
+					a.add(pq.Array(ids))+")) = "+a.add(len(uniq(ids))))
+			}
+		} else {
+			where = append(where, "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ANY("+a.add(pq.Array(ids))+"))")
+		}
+	}
+	if f.Blocked != nil {
+		if *f.Blocked {
+			where = append(where, "c.blocked_at IS NOT NULL")
+		} else {
+			where = append(where, "c.blocked_at IS NULL")
+		}
+	}
+	if f.AssigneeID != nil {
+		if !validID(*f.AssigneeID) {
+			where = append(where, "false")
+		} else {
+			where = append(where, "c.assignee_id = "+a.add(*f.AssigneeID))
+		}
+	}
+	if f.Country != nil {
+		where = append(where, "c.country = "+a.add(strings.ToUpper(strings.TrimSpace(*f.Country))))
+	}
+	return where, nil
+}
+
+// searchTerm returns what to look for: a phone-like term loses its spaces, dashes and
+// brackets, so "+39 333 123" finds +39333123....
+func searchTerm(s string) string {
+	phoneLike := true
+	for _, r := range s {
+		if !strings.ContainsRune("+0123456789 -().", r) {
+			phoneLike = false
+			break
+		}
+	}
+	if phoneLike {
+		return strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(s)
+	}
+	return s
+}
+
+func uniq(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// FindContacts returns one page of the workspace's contacts.
+func (s *ContactService) FindContacts(ctx context.Context, f rubrica.ContactFilter, o rubrica.ContactOrder, p rubrica.Page) (*rubrica.Connection[*rubrica.Contact], error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, backward, err := p.Size()
+	if err != nil {
+		return nil, err
+	}
+	if o.Field == "" {
+		o = rubrica.ContactOrder{Field: rubrica.ContactOrderCreatedAt, Descending: true}
+	}
+	ks, ok := contactOrders[o.Field]
+	if !ok {
+		return nil, rubrica.InvalidField("orderBy", "unknown order %q.", o.Field)
+	}
+	ks.descending = o.Descending
+	orderName := string(o.Field)
+	after, err := decodeCursor("after", orderName, p.After)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeCursor("before", orderName, p.Before)
+	if err != nil {
+		return nil, err
+	}
+	var qa args
+	where, err := contactWhere(a.WorkspaceID, f, &qa)
+	if err != nil {
+		return nil, err
+	}
+	orderBy := ks.apply(&where, &qa, after, before, backward)
+	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
+	var rows []contactRow
+	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
+		return nil, fmt.Errorf("db: find contacts: %w", err)
+	}
+	contacts := make([]*rubrica.Contact, len(rows))
+	keys := make(map[string]string, len(rows))
+	for i := range rows {
+		contacts[i] = rows[i].contact()
+		keys[rows[i].ID] = contactSortKey(o.Field, &rows[i])
+	}
+	return pageOf(contacts, n, backward, p.After != nil, p.Before != nil, func(c *rubrica.Contact) string {
+		return encodeCursor(orderName, keys[c.ID], c.ID)
+	}), nil
+}
+
+func contactSortKey(f rubrica.ContactOrderField, r *contactRow) string {
+	switch f {
+	case rubrica.ContactOrderUpdatedAt:
+		return r.UpdatedAt.Format(time.RFC3339Nano)
+	case rubrica.ContactOrderName:
+		return r.SortName
+	}
+	return r.CreatedAt.Format(time.RFC3339Nano)
+}
+
+// CountContacts counts the contacts a filter selects.
+func (s *ContactService) CountContacts(ctx context.Context, f rubrica.ContactFilter) (int, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var qa args
+	where, err := contactWhere(a.WorkspaceID, f, &qa)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM contacts c WHERE `+strings.Join(where, " AND "), qa...); err != nil {
+		return 0, fmt.Errorf("db: count contacts: %w", err)
+	}
+	return n, nil
+}
+
+// CreateContact validates and stores a new contact with its custom values.
+func (s *ContactService) CreateContact(ctx context.Context, in rubrica.ContactChanges) (*rubrica.Contact, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &rubrica.Contact{WorkspaceID: a.WorkspaceID}
+	if err := rubrica.ApplyContactChanges(c, in); err != nil {
+		return nil, err
+	}
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := checkAssignee(ctx, tx, a.WorkspaceID, c.AssigneeID); err != nil {
+			return err
+		}
+		values, err := customValues(ctx, tx, a.WorkspaceID, in.CustomFields)
+		if err != nil {
+			return err
+		}
+		const q = `INSERT INTO contacts (workspace_id, first_name, last_name, profile_name, profile_picture_url,
+			email, phone, country, country_manual, language, assignee_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at, updated_at`
+		if err := tx.QueryRowxContext(ctx, q, a.WorkspaceID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL,
+			c.Email, c.Phone, c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.ID, &c.CreatedAt, &c.UpdatedAt); err != nil {
+			return fmt.Errorf("db: insert contact: %w", err)
+		}
+		return saveCustomValues(ctx, tx, c.ID, values)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UpdateContact applies the fields the input sets to a contact of the workspace.
+func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubrica.ContactChanges) (*rubrica.Contact, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var c *rubrica.Contact
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if c, err = findContact(ctx, tx, a.WorkspaceID, id, true); err != nil {
+			return err
+		}
+		if err := rubrica.ApplyContactChanges(c, in); err != nil {
+			return err
+		}
+		if in.AssigneeID.Set {
+			if err := checkAssignee(ctx, tx, a.WorkspaceID, c.AssigneeID); err != nil {
+				return err
+			}
+		}
+		values, err := customValues(ctx, tx, a.WorkspaceID, in.CustomFields)
+		if err != nil {
+			return err
+		}
+		const q = `UPDATE contacts SET first_name = $2, last_name = $3, profile_picture_url = $4, email = $5, phone = $6,
+			country = $7, country_manual = $8, language = $9, assignee_id = $10, updated_at = clock_timestamp()
+			WHERE id = $1 RETURNING updated_at`
+		if err := tx.QueryRowxContext(ctx, q, c.ID, c.FirstName, c.LastName, c.ProfilePictureURL, c.Email, c.Phone,
+			c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.UpdatedAt); err != nil {
+			return fmt.Errorf("db: update contact: %w", err)
+		}
+		return saveCustomValues(ctx, tx, c.ID, values)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkAssignee makes sure an assignee is a member of the workspace.
+func checkAssignee(ctx context.Context, tx *sqlx.Tx, workspaceID string, assigneeID *string) error {
+	if assigneeID == nil {
+		return nil
+	}
+	if !validID(*assigneeID) {
+		return rubrica.NotFound("assigneeId", "Member")
+	}
+	var ok bool
+	const q = `SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND workspace_id = $2)`
+	if err := tx.GetContext(ctx, &ok, q, *assigneeID, workspaceID); err != nil {
+		return fmt.Errorf("db: check assignee: %w", err)
+	} else if !ok {
+		return rubrica.NotFound("assigneeId", "Member")
+	}
+	return nil
+}
+
+// customValue is a checked value for one definition; a nil value clears it.
+type customValue struct {
+	definitionID string
+	value        *string
+}
+
+// customValues checks custom field inputs against the workspace's definitions.
+func customValues(ctx context.Context, tx *sqlx.Tx, workspaceID string, in []rubrica.CustomValueInput) ([]customValue, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	defs, err := findDefinitions(ctx, tx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]*rubrica.CustomFieldDefinition, len(defs))
+	for _, d := range defs {
+		byKey[d.Key] = d
+	}
+	out := make([]customValue, 0, len(in))
+	seen := map[string]bool{}
+	for _, v := range in {
+		d, ok := byKey[v.Key]
+		if !ok {
+			return nil, rubrica.InvalidField("customFields."+v.Key, "the workspace has no custom field %q.", v.Key)
+		}
+		if seen[v.Key] {
+			return nil, rubrica.InvalidField("customFields."+v.Key, "custom field %q is given twice.", v.Key)
+		}
+		seen[v.Key] = true
+		val, err := rubrica.NormalizeCustomValue(d, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, customValue{definitionID: d.ID, value: val})
+	}
+	return out, nil
+}
+
+// saveCustomValues sets or clears a contact's custom values.
+func saveCustomValues(ctx context.Context, tx *sqlx.Tx, contactID string, values []customValue) error {
+	for _, v := range values {
+		var err error
+		if v.value == nil {
+			_, err = tx.ExecContext(ctx, `DELETE FROM contact_custom_values WHERE contact_id = $1 AND definition_id = $2`, contactID, v.definitionID)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO contact_custom_values (contact_id, definition_id, value) VALUES ($1, $2, $3)
+				ON CONFLICT (contact_id, definition_id) DO UPDATE SET value = EXCLUDED.value`, contactID, v.definitionID, *v.value)
+		}
+		if err != nil {
+			return fmt.Errorf("db: save custom value: %w", err)
+		}
+	}
+	return nil
+}
+
+// FindCustomValuesByContactIDs returns each contact's custom values in the workspace's field
+// order.
+func (s *ContactService) FindCustomValuesByContactIDs(ctx context.Context, ids []string) (map[string][]*rubrica.CustomFieldValue, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT v.contact_id, v.value, ` + definitionColumns + `
+		FROM contact_custom_values v
+		JOIN custom_field_definitions d ON d.id = v.definition_id
+		JOIN workspaces w ON w.id = d.workspace_id
+		WHERE v.contact_id = ANY($1) AND d.workspace_id = $2
+		ORDER BY array_position(w.field_order, d.key) NULLS LAST, d.created_at, d.id`
+	var rows []struct {
+		ContactID string `db:"contact_id"`
+		Value     string `db:"value"`
+		definitionRow
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find custom values: %w", err)
+	}
+	out := make(map[string][]*rubrica.CustomFieldValue, len(ids))
+	defs := map[string]*rubrica.CustomFieldDefinition{}
+	for i := range rows {
+		r := &rows[i]
+		d, ok := defs[r.definitionRow.ID]
+		if !ok {
+			d = r.definitionRow.definition()
+			defs[d.ID] = d
+		}
+		v := r.Value
+		out[r.ContactID] = append(out[r.ContactID], &rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: d, Value: &v})
+	}
+	return out, nil
+}

@@ -1,0 +1,95 @@
+package db
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"rubrica"
+)
+
+// cursor is a keyset position: the sort key and id of an item, and the order it belongs to.
+type cursor struct {
+	Order string `json:"o"`
+	Key   string `json:"k"`
+	ID    string `json:"i"`
+}
+
+func encodeCursor(order, key, id string) string {
+	b, _ := json.Marshal(cursor{Order: order, Key: key, ID: id})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made for the same order; field names the argument for errors.
+func decodeCursor(field, order string, s *string) (*cursor, error) {
+	if s == nil {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*s)
+	var c cursor
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.Order != order || !validID(c.ID) {
+		return nil, rubrica.InvalidField(field, "%s is not a cursor of this list and order.", field)
+	}
+	return &c, nil
+}
+
+// keyset adds the conditions and order of one page to a statement: rows strictly after
+// `after` and before `before` in the list's order, scanned backward when the page is `last`.
+// It returns the ORDER BY clause and the LIMIT (one more than asked, to see if more follow).
+type keyset struct {
+	key, id    string // SQL expressions of the sort key and the tie-breaking id
+	keyType    string // SQL type the cursor's key is cast to
+	descending bool
+}
+
+func (k keyset) apply(where *[]string, a *args, after, before *cursor, backward bool) (orderBy string) {
+	cmp := func(c *cursor, greater bool) {
+		op := "<"
+		if greater {
+			op = ">"
+		}
+		*where = append(*where, "("+k.key+", "+k.id+") "+op+" ("+a.add(c.Key)+"::"+k.keyType+", "+a.add(c.ID)+"::uuid)")
+	}
+	if after != nil {
+		cmp(after, !k.descending)
+	}
+	if before != nil {
+		cmp(before, k.descending)
+	}
+	dir := "ASC"
+	if k.descending != backward {
+		dir = "DESC"
+	}
+	return k.key + " " + dir + ", " + k.id + " " + dir
+}
+
+// pageOf turns rows fetched with limit n+1 into a connection page.
+func pageOf[T any](rows []T, n int, backward bool, afterGiven, beforeGiven bool, cursorOf func(T) string) *rubrica.Connection[T] {
+	more := len(rows) > n
+	if more {
+		rows = rows[:n]
+	}
+	if backward {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	conn := &rubrica.Connection[T]{Edges: make([]rubrica.Edge[T], len(rows))}
+	for i, r := range rows {
+		conn.Edges[i] = rubrica.Edge[T]{Cursor: cursorOf(r), Node: r}
+	}
+	if backward {
+		conn.PageInfo.HasPreviousPage = more
+		conn.PageInfo.HasNextPage = beforeGiven
+	} else {
+		conn.PageInfo.HasNextPage = more
+		conn.PageInfo.HasPreviousPage = afterGiven
+	}
+	if len(rows) > 0 {
+		s, e := conn.Edges[0].Cursor, conn.Edges[len(rows)-1].Cursor
+		conn.PageInfo.StartCursor, conn.PageInfo.EndCursor = &s, &e
+	}
+	return conn
+}

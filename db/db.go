@@ -1,0 +1,167 @@
+// Package db implements the rubrica services on PostgreSQL with sqlx and lib/pq: one exported
+// method is one transaction, SQL sits next to its method, and every statement is scoped to
+// the actor's workspace. It also holds the embedded migrations.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+
+	"rubrica"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the PostgreSQL database behind every service.
+type DB struct {
+	*sqlx.DB
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string) (*DB, error) {
+	sqlDB, err := sql.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	return New(ctx, sqlDB)
+}
+
+// New wraps an open *sql.DB (of the lib/pq driver, possibly instrumented) and checks that it
+// answers.
+func New(ctx context.Context, sqlDB *sql.DB) (*DB, error) {
+	sqlDB.SetMaxOpenConns(40)
+	sqlDB.SetMaxIdleConns(20)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: ping: %w", err)
+	}
+	return &DB{DB: sqlx.NewDb(sqlDB, "postgres")}, nil
+}
+
+func newProvider(sqlDB *sql.DB) (*goose.Provider, error) {
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, mustSub(migrations, "migrations"))
+	if err != nil {
+		return nil, fmt.Errorf("db: migrations: %w", err)
+	}
+	return p, nil
+}
+
+// Migrate applies the migrations not applied yet, each in its own transaction.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := newProvider(db.DB.DB)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("db: migrate: %w", err)
+	}
+	return nil
+}
+
+// Ready reports an error unless the database answers and every migration is applied.
+func (db *DB) Ready(ctx context.Context) error {
+	p, err := newProvider(db.DB.DB)
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("db: readiness: %w", err)
+	}
+	if pending {
+		return errors.New("db: migrations pending")
+	}
+	return nil
+}
+
+// Services returns the domain services backed by this database.
+func (db *DB) Services() rubrica.Services {
+	return rubrica.Services{
+		Auth:       &AuthService{db: db},
+		Workspaces: &WorkspaceService{db: db},
+		Contacts:   &ContactService{db: db},
+		Tags:       &TagService{db: db},
+	}
+}
+
+// inTx runs fn in one transaction and commits it when fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return translate(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return translate(fmt.Errorf("db: commit: %w", err))
+	}
+	return nil
+}
+
+// translate turns the PostgreSQL errors a client may cause into rubrica errors; other errors
+// pass unchanged and reach the client as INTERNAL.
+func translate(err error) error {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return err
+	}
+	switch pqErr.Code {
+	case "23505": // unique_violation
+		return &rubrica.Error{Code: rubrica.ECONFLICT, Message: "That already exists.", Field: ""}
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return &rubrica.Error{Code: rubrica.ECONFLICT, Message: "A concurrent change got there first; try again."}
+	}
+	return err
+}
+
+// validID reports whether id can be a local id (a UUID): anything else names nothing.
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+// validIDs keeps the ids that can be local ids.
+func validIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// likePattern returns a LIKE pattern that matches s anywhere, with LIKE's wildcards escaped.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+// args builds a statement's numbered parameters.
+type args []any
+
+// add appends v and returns its placeholder.
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return fmt.Sprintf("$%d", len(*a))
+}
+
+// MigrationsFS returns the embedded migrations (for tests that name a template after them).
+func MigrationsFS() fs.FS { return mustSub(migrations, "migrations") }

@@ -1,0 +1,297 @@
+// Package dbtest gives each test its own fresh PostgreSQL database, cloned from a migrated
+// template, so tests run in parallel and leave nothing behind.
+//
+// The server is TEST_DATABASE_URL when set, else the private cluster under the repository's
+// .data directory (started on first use, see db/localpg).
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"rubrica/db"
+	"rubrica/db/localpg"
+)
+
+var (
+	setupOnce sync.Once
+	serverURL string
+	template  string
+	setupErr  error
+)
+
+// ServerURL returns the URL of the test server's maintenance database and the name of the
+// migrated template, creating the template on first use.
+func ServerURL(tb testing.TB) (string, string) {
+	tb.Helper()
+	setupOnce.Do(func() { serverURL, template, setupErr = setup(context.Background()) })
+	if setupErr != nil {
+		tb.Fatalf("dbtest: %v", setupErr)
+	}
+	return serverURL, template
+}
+
+func setup(ctx context.Context) (string, string, error) {
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", "", err
+		}
+		c := &localpg.Cluster{Dir: filepath.Join(root, ".data")}
+		if base, err = c.Ensure(ctx, "postgres"); err != nil {
+			return "", "", err
+		}
+	}
+	name, err := templateName()
+	if err != nil {
+		return "", "", err
+	}
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		return "", "", err
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("connect to %s: %w", redact(base), err)
+	}
+	defer conn.Close()
+	// One process builds the template; the others wait here and then find it.
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(727274)`); err != nil {
+		return "", "", err
+	}
+	defer conn.ExecContext(ctx, `SELECT pg_advisory_unlock(727274)`)
+	var exists bool
+	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", "", err
+	}
+	if exists {
+		return base, name, nil
+	}
+	build := name + "_build"
+	if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(build)+` WITH (FORCE)`); err != nil {
+		return "", "", err
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(build)); err != nil {
+		return "", "", err
+	}
+	d, err := db.Open(ctx, withDatabase(base, build))
+	if err != nil {
+		return "", "", err
+	}
+	err = d.Migrate(ctx)
+	d.Close()
+	if err != nil {
+		return "", "", err
+	}
+	// Built under another name and renamed: a template is never seen half migrated.
+	if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+pq.QuoteIdentifier(build)+` RENAME TO `+pq.QuoteIdentifier(name)); err != nil {
+		return "", "", err
+	}
+	return base, name, nil
+}
+
+// templateName is named after the migrations, so a changed migration gets a new template.
+func templateName() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(db.MigrationsFS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(db.MigrationsFS(), path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return "rubrica_tmpl_" + hex.EncodeToString(h.Sum(nil))[:12], err
+}
+
+// repoRoot is the directory of go.mod above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// NewDatabase creates a fresh database cloned from the template, drops it when the test ends,
+// and returns its URL.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	base, tmpl := ServerURL(tb)
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "rubrica_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name) + ` TEMPLATE ` + pq.QuoteIdentifier(tmpl)); err != nil {
+		tb.Fatalf("dbtest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		admin, err := sql.Open("postgres", base)
+		if err != nil {
+			tb.Errorf("dbtest: %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`); err != nil {
+			tb.Errorf("dbtest: drop database: %v", err)
+		}
+	})
+	return withDatabase(base, name)
+}
+
+// MustOpenDB returns a fresh, migrated database for one test.
+func MustOpenDB(tb testing.TB) *db.DB {
+	tb.Helper()
+	d, err := db.Open(context.Background(), NewDatabase(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d
+}
+
+// MustOpenCountingDB is MustOpenDB whose connections count the SQL statements they run.
+func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter) {
+	tb.Helper()
+	connector, err := pq.NewConnector(NewDatabase(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	counter := &Counter{}
+	d, err := db.New(context.Background(), sql.OpenDB(&countingConnector{Connector: connector, counter: counter}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d, counter
+}
+
+func withDatabase(base, name string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Counter counts SQL statements.
+type Counter struct {
+	mu         sync.Mutex
+	statements []string
+}
+
+// Reset forgets the statements counted so far.
+func (c *Counter) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statements = nil
+}
+
+// Statements returns the statements run since the last Reset.
+func (c *Counter) Statements() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.statements...)
+}
+
+func (c *Counter) add(q string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statements = append(c.statements, q)
+}
+
+type countingConnector struct {
+	driver.Connector
+	counter *Counter
+}
+
+func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, counter: c.counter}, nil
+}
+
+// countingConn passes everything to lib/pq's connection and counts queries and execs.
+type countingConn struct {
+	driver.Conn
+	counter *Counter
+}
+
+func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.counter.add(q)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.counter.add(q)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *countingConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *countingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *countingConn) CheckNamedValue(v *driver.NamedValue) error {
+	if ch, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(v)
+	}
+	return driver.ErrSkip
+}

@@ -1,0 +1,303 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
+)
+
+// TagService implements rubrica.TagService.
+type TagService struct {
+	db *DB
+}
+
+var _ rubrica.TagService = (*TagService)(nil)
+
+type tagRow struct {
+	ID          string         `db:"id"`
+	WorkspaceID string         `db:"workspace_id"`
+	Name        string         `db:"name"`
+	Color       sql.NullString `db:"color"`
+	CreatedAt   time.Time      `db:"created_at"`
+}
+
+const tagColumns = `t.id, t.workspace_id, t.name, t.color, t.created_at`
+
+func (r *tagRow) tag() *rubrica.Tag {
+	return &rubrica.Tag{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Color: nullable(r.Color), CreatedAt: r.CreatedAt}
+}
+
+// CreateTag creates a tag; a name the workspace already has is CONFLICT.
+func (s *TagService) CreateTag(ctx context.Context, in rubrica.TagInput) (*rubrica.Tag, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := rubrica.ValidateTagInput(&in); err != nil {
+		return nil, err
+	}
+	var t *rubrica.Tag
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row tagRow
+		const q = `INSERT INTO tags AS t (workspace_id, name, color) VALUES ($1, $2, $3)
+			ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING ` + tagColumns
+		if err := tx.GetContext(ctx, &row, q, a.WorkspaceID, in.Name, in.Color); errors.Is(err, sql.ErrNoRows) {
+			return &rubrica.Error{Code: rubrica.ECONFLICT, Field: "name", Message: fmt.Sprintf("The workspace already has a tag named %q.", in.Name)}
+		} else if err != nil {
+			return fmt.Errorf("db: insert tag: %w", err)
+		}
+		t = row.tag()
+		return nil
+	})
+	return t, err
+}
+
+// FindTagByID returns a tag of the workspace.
+func (s *TagService) FindTagByID(ctx context.Context, id string) (*rubrica.Tag, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, rubrica.NotFound("id", "Tag")
+	}
+	var row tagRow
+	if err := s.db.GetContext(ctx, &row, `SELECT `+tagColumns+` FROM tags t WHERE t.id = $1 AND t.workspace_id = $2`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("id", "Tag")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find tag: %w", err)
+	}
+	return row.tag(), nil
+}
+
+var tagOrder = keyset{key: "lower(t.name)", id: "t.id", keyType: "text"}
+
+func tagWhere(workspaceID, search string, a *args) []string {
+	where := []string{"t.workspace_id = " + a.add(workspaceID)}
+	if s := strings.TrimSpace(search); s != "" {
+		where = append(where, "lower(t.name) LIKE "+a.add(likePattern(s)))
+	}
+	return where
+}
+
+// FindTags lists the workspace's tags by name.
+func (s *TagService) FindTags(ctx context.Context, search string, p rubrica.Page) (*rubrica.Connection[*rubrica.Tag], error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, backward, err := p.Size()
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor("after", "TAG", p.After)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeCursor("before", "TAG", p.Before)
+	if err != nil {
+		return nil, err
+	}
+	var qa args
+	where := tagWhere(a.WorkspaceID, search, &qa)
+	orderBy := tagOrder.apply(&where, &qa, after, before, backward)
+	var rows []tagRow
+	q := `SELECT ` + tagColumns + ` FROM tags t WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
+	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
+		return nil, fmt.Errorf("db: find tags: %w", err)
+	}
+	tags := make([]*rubrica.Tag, len(rows))
+	for i := range rows {
+		tags[i] = rows[i].tag()
+	}
+	return pageOf(tags, n, backward, p.After != nil, p.Before != nil, func(t *rubrica.Tag) string {
+		return encodeCursor("TAG", strings.ToLower(t.Name), t.ID)
+	}), nil
+}
+
+// CountTags counts the tags FindTags lists.
+func (s *TagService) CountTags(ctx context.Context, search string) (int, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var qa args
+	where := tagWhere(a.WorkspaceID, search, &qa)
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM tags t WHERE `+strings.Join(where, " AND "), qa...); err != nil {
+		return 0, fmt.Errorf("db: count tags: %w", err)
+	}
+	return n, nil
+}
+
+// AddTagsToContacts tags up to MaxBulkContacts contacts with tags by id or name, creating
+// tags for names the workspace does not have. Nothing changes unless every id is found.
+func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, tagNames []string) ([]*rubrica.Tag, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	contactIDs = uniq(contactIDs)
+	switch {
+	case len(contactIDs) == 0:
+		return nil, rubrica.InvalidField("contactIds", "name at least one contact.")
+	case len(contactIDs) > rubrica.MaxBulkContacts:
+		return nil, &rubrica.Error{Code: rubrica.ELIMIT, Field: "contactIds",
+			Message: fmt.Sprintf("Tags can be added to at most %d contacts at once; %d were selected.", rubrica.MaxBulkContacts, len(contactIDs))}
+	case len(tagIDs) == 0 && len(tagNames) == 0:
+		return nil, rubrica.InvalidField("tagIds", "name at least one tag, by id or by name.")
+	}
+	names := make([]string, 0, len(tagNames))
+	for _, n := range tagNames {
+		n, err := rubrica.NormalizeTagName("tagNames", n)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	var tags []*rubrica.Tag
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var found int
+		if err := tx.GetContext(ctx, &found, `SELECT count(*) FROM contacts WHERE id = ANY($1) AND workspace_id = $2`,
+			pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+			return fmt.Errorf("db: check contacts: %w", err)
+		}
+		if found != len(contactIDs) {
+			return rubrica.NotFound("contactIds", "Contact")
+		}
+		var rows []tagRow
+		if len(tagIDs) > 0 {
+			ids := uniq(tagIDs)
+			if err := tx.SelectContext(ctx, &rows, `SELECT `+tagColumns+` FROM tags t WHERE t.id = ANY($1) AND t.workspace_id = $2`,
+				pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+				return fmt.Errorf("db: find tags: %w", err)
+			}
+			if len(rows) != len(ids) {
+				return rubrica.NotFound("tagIds", "Tag")
+			}
+		}
+		if len(names) > 0 {
+			// Create the missing names first (a concurrent creation of the same name is fine),
+			// then read every named tag.
+			const create = `INSERT INTO tags (workspace_id, name) SELECT $1, n FROM unnest($2::text[]) AS n
+				ON CONFLICT (workspace_id, lower(name)) DO NOTHING`
+			if _, err := tx.ExecContext(ctx, create, a.WorkspaceID, pq.Array(names)); err != nil {
+				return fmt.Errorf("db: create tags: %w", err)
+			}
+			var named []tagRow
+			if err := tx.SelectContext(ctx, &named, `SELECT `+tagColumns+` FROM tags t WHERE t.workspace_id = $1
+				AND lower(t.name) = ANY(SELECT lower(n) FROM unnest($2::text[]) AS n)`, a.WorkspaceID, pq.Array(names)); err != nil {
+				return fmt.Errorf("db: find named tags: %w", err)
+			}
+			rows = append(rows, named...)
+		}
+		seen := map[string]bool{}
+		ids := []string{}
+		for i := range rows {
+			if !seen[rows[i].ID] {
+				seen[rows[i].ID] = true
+				ids = append(ids, rows[i].ID)
+				tags = append(tags, rows[i].tag())
+			}
+		}
+		const link = `INSERT INTO contact_tags (contact_id, tag_id)
+			SELECT c, t FROM unnest($1::uuid[]) AS c CROSS JOIN unnest($2::uuid[]) AS t
+			ON CONFLICT DO NOTHING`
+		if _, err := tx.ExecContext(ctx, link, pq.Array(contactIDs), pq.Array(ids)); err != nil {
+			return fmt.Errorf("db: link tags: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = ANY($1)`, pq.Array(contactIDs))
+		return err
+	})
+	return tags, err
+}
+
+// RemoveTagFromContact takes a tag off a contact; the tag itself stays.
+func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID string) error {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return err
+	}
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
+			return withField(err, "contactId")
+		}
+		var exists bool
+		if !validID(tagID) {
+			return rubrica.NotFound("tagId", "Tag")
+		} else if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM tags WHERE id = $1 AND workspace_id = $2)`, tagID, a.WorkspaceID); err != nil {
+			return fmt.Errorf("db: find tag: %w", err)
+		} else if !exists {
+			return rubrica.NotFound("tagId", "Tag")
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = $2`, contactID, tagID)
+		if err != nil {
+			return fmt.Errorf("db: unlink tag: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			_, err = tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1`, contactID)
+		}
+		return err
+	})
+}
+
+// FindTagsByContactIDs returns each contact's tags, by name.
+func (s *TagService) FindTagsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*rubrica.Tag, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT ct.contact_id, ` + tagColumns + ` FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
+		WHERE ct.contact_id = ANY($1) AND t.workspace_id = $2 ORDER BY lower(t.name), t.id`
+	var rows []struct {
+		ContactID string `db:"contact_id"`
+		tagRow
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find tags of contacts: %w", err)
+	}
+	out := make(map[string][]*rubrica.Tag, len(contactIDs))
+	for i := range rows {
+		out[rows[i].ContactID] = append(out[rows[i].ContactID], rows[i].tag())
+	}
+	return out, nil
+}
+
+// CountContactsByTagIDs returns how many contacts carry each tag.
+func (s *TagService) CountContactsByTagIDs(ctx context.Context, tagIDs []string) (map[string]int, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT t.id, count(ct.contact_id) AS n FROM tags t LEFT JOIN contact_tags ct ON ct.tag_id = t.id
+		WHERE t.id = ANY($1) AND t.workspace_id = $2 GROUP BY t.id`
+	var rows []struct {
+		ID string `db:"id"`
+		N  int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(tagIDs)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: count tag contacts: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.N
+	}
+	return out, nil
+}
+
+// withField names the input field of a NOT_FOUND error.
+func withField(err error, field string) error {
+	var e *rubrica.Error
+	if errors.As(err, &e) && e.Code == rubrica.ENOTFOUND {
+		return &rubrica.Error{Code: e.Code, Message: e.Message, Field: field}
+	}
+	return err
+}

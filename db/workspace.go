@@ -1,0 +1,341 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
+)
+
+// WorkspaceService implements rubrica.WorkspaceService and rubrica.Admin.
+type WorkspaceService struct {
+	db *DB
+}
+
+var (
+	_ rubrica.WorkspaceService = (*WorkspaceService)(nil)
+	_ rubrica.Admin            = (*WorkspaceService)(nil)
+)
+
+// Admin returns the command line's operations.
+func (db *DB) Admin() rubrica.Admin { return &WorkspaceService{db: db} }
+
+type workspaceRow struct {
+	ID         string         `db:"id"`
+	Name       string         `db:"name"`
+	FieldOrder pq.StringArray `db:"field_order"`
+	CreatedAt  time.Time      `db:"created_at"`
+}
+
+func (r *workspaceRow) workspace() *rubrica.Workspace {
+	return &rubrica.Workspace{ID: r.ID, Name: r.Name, FieldOrder: r.FieldOrder, CreatedAt: r.CreatedAt}
+}
+
+type memberRow struct {
+	ID          string    `db:"id"`
+	WorkspaceID string    `db:"workspace_id"`
+	Name        string    `db:"name"`
+	Email       string    `db:"email"`
+	Role        string    `db:"role"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+func (r *memberRow) member() *rubrica.Member {
+	return &rubrica.Member{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Email: r.Email, Role: rubrica.Role(r.Role), CreatedAt: r.CreatedAt}
+}
+
+type definitionRow struct {
+	ID          string         `db:"def_id"`
+	WorkspaceID string         `db:"def_workspace_id"`
+	Key         string         `db:"def_key"`
+	Label       string         `db:"def_label"`
+	Type        string         `db:"def_type"`
+	Options     pq.StringArray `db:"def_options"`
+	CreatedAt   time.Time      `db:"def_created_at"`
+}
+
+// definitionColumns are the columns definitionRow reads, for a table aliased d.
+const definitionColumns = `d.id AS def_id, d.workspace_id AS def_workspace_id, d.key AS def_key, d.label AS def_label,
+	d.type AS def_type, d.options AS def_options, d.created_at AS def_created_at`
+
+func (r *definitionRow) definition() *rubrica.CustomFieldDefinition {
+	d := &rubrica.CustomFieldDefinition{ID: r.ID, WorkspaceID: r.WorkspaceID, Key: r.Key, Label: r.Label,
+		Type: rubrica.CustomFieldType(r.Type), CreatedAt: r.CreatedAt}
+	if r.Options != nil {
+		d.Options = []string(r.Options)
+	}
+	return d
+}
+
+// FindWorkspace returns the actor's workspace.
+func (s *WorkspaceService) FindWorkspace(ctx context.Context) (*rubrica.Workspace, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findWorkspace(ctx, s.db, a.WorkspaceID)
+}
+
+func findWorkspace(ctx context.Context, q sqlx.QueryerContext, id string) (*rubrica.Workspace, error) {
+	var row workspaceRow
+	if err := sqlx.GetContext(ctx, q, &row, `SELECT id, name, field_order, created_at FROM workspaces WHERE id = $1`, id); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("workspace", "Workspace")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find workspace: %w", err)
+	}
+	return row.workspace(), nil
+}
+
+// FindMembersByIDs returns the workspace's members among ids.
+func (s *WorkspaceService) FindMembersByIDs(ctx context.Context, ids []string) (map[string]*rubrica.Member, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT id, workspace_id, name, email, role, created_at FROM members WHERE id = ANY($1) AND workspace_id = $2`
+	var rows []memberRow
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find members: %w", err)
+	}
+	out := make(map[string]*rubrica.Member, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].member()
+	}
+	return out, nil
+}
+
+// FindCustomFieldDefinitions lists the workspace's custom fields, oldest first.
+func (s *WorkspaceService) FindCustomFieldDefinitions(ctx context.Context) ([]*rubrica.CustomFieldDefinition, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findDefinitions(ctx, s.db, a.WorkspaceID)
+}
+
+func findDefinitions(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]*rubrica.CustomFieldDefinition, error) {
+	var rows []definitionRow
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+definitionColumns+` FROM custom_field_definitions d
+		WHERE d.workspace_id = $1 ORDER BY d.created_at, d.id`, workspaceID); err != nil {
+		return nil, fmt.Errorf("db: find custom field definitions: %w", err)
+	}
+	out := make([]*rubrica.CustomFieldDefinition, len(rows))
+	for i := range rows {
+		out[i] = rows[i].definition()
+	}
+	return out, nil
+}
+
+// CreateCustomFieldDefinition adds a custom field; owners and managers only.
+func (s *WorkspaceService) CreateCustomFieldDefinition(ctx context.Context, in rubrica.CustomFieldInput) (*rubrica.CustomFieldDefinition, error) {
+	a, err := rubrica.RequireManager(ctx, "manage custom fields")
+	if err != nil {
+		return nil, err
+	}
+	if err := rubrica.ValidateCustomFieldInput(&in); err != nil {
+		return nil, err
+	}
+	var d *rubrica.CustomFieldDefinition
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row definitionRow
+		const q = `INSERT INTO custom_field_definitions AS d (workspace_id, key, label, type, options)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id, key) DO NOTHING RETURNING ` + definitionColumns
+		var options any
+		if in.Options != nil {
+			options = pq.Array(in.Options)
+		}
+		if err := tx.GetContext(ctx, &row, q, a.WorkspaceID, in.Key, in.Label, string(in.Type), options); errors.Is(err, sql.ErrNoRows) {
+			return &rubrica.Error{Code: rubrica.ECONFLICT, Field: "key", Message: fmt.Sprintf("The workspace already has a custom field %q.", in.Key)}
+		} else if err != nil {
+			return fmt.Errorf("db: insert custom field definition: %w", err)
+		}
+		d = row.definition()
+		return nil
+	})
+	return d, err
+}
+
+// SetContactFieldOrder stores the workspace's contact field order; owners and managers only.
+func (s *WorkspaceService) SetContactFieldOrder(ctx context.Context, keys []string) (*rubrica.Workspace, error) {
+	a, err := rubrica.RequireManager(ctx, "change the field order")
+	if err != nil {
+		return nil, err
+	}
+	var ws *rubrica.Workspace
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE`, a.WorkspaceID); err != nil {
+			return fmt.Errorf("db: lock workspace: %w", err)
+		}
+		defs, err := findDefinitions(ctx, tx, a.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		if err := rubrica.ValidateFieldOrder(keys, definitionKeys(defs)); err != nil {
+			return err
+		}
+		order := rubrica.EffectiveFieldOrder(keys, definitionKeys(defs))
+		if _, err := tx.ExecContext(ctx, `UPDATE workspaces SET field_order = $2 WHERE id = $1`, a.WorkspaceID, pq.Array(order)); err != nil {
+			return fmt.Errorf("db: set field order: %w", err)
+		}
+		ws, err = findWorkspace(ctx, tx, a.WorkspaceID)
+		return err
+	})
+	return ws, err
+}
+
+func definitionKeys(defs []*rubrica.CustomFieldDefinition) []string {
+	keys := make([]string, len(defs))
+	for i, d := range defs {
+		keys[i] = d.Key
+	}
+	return keys
+}
+
+// CreateWorkspace creates a workspace and its owner, and returns a new token for the owner.
+func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail string) (*rubrica.Workspace, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, "", rubrica.InvalidField("name", "a workspace needs a name.")
+	}
+	email, err := rubrica.NormalizeEmail("ownerEmail", &ownerEmail)
+	if err != nil || email == nil {
+		return nil, "", rubrica.InvalidField("ownerEmail", "%q is not a valid email address.", ownerEmail)
+	}
+	var ws *rubrica.Workspace
+	var token string
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row workspaceRow
+		if err := tx.GetContext(ctx, &row, `INSERT INTO workspaces (name) VALUES ($1) RETURNING id, name, field_order, created_at`, name); err != nil {
+			return fmt.Errorf("db: insert workspace: %w", err)
+		}
+		ws = row.workspace()
+		token, err = createToken(ctx, tx, ws.ID, *email, rubrica.RoleOwner)
+		return err
+	})
+	return ws, token, err
+}
+
+// CreateToken adds or finds the member and returns a new token for it.
+func (s *WorkspaceService) CreateToken(ctx context.Context, workspaceID, email string, role rubrica.Role) (string, error) {
+	if !role.Valid() {
+		return "", rubrica.InvalidField("role", "role must be OWNER, MANAGER or AGENT.")
+	}
+	addr, err := rubrica.NormalizeEmail("email", &email)
+	if err != nil || addr == nil {
+		return "", rubrica.InvalidField("email", "%q is not a valid email address.", email)
+	}
+	if !validID(workspaceID) {
+		return "", rubrica.NotFound("workspace", "Workspace")
+	}
+	var token string
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, workspaceID); err != nil {
+			return err
+		}
+		token, err = createToken(ctx, tx, workspaceID, *addr, role)
+		return err
+	})
+	return token, err
+}
+
+// createToken finds or adds the member and stores a new token for it. A member found with
+// another role is an error: a token never changes what a member may do.
+func createToken(ctx context.Context, tx *sqlx.Tx, workspaceID, email string, role rubrica.Role) (string, error) {
+	var m memberRow
+	const find = `SELECT id, workspace_id, name, email, role, created_at FROM members WHERE workspace_id = $1 AND lower(email) = lower($2)`
+	err := tx.GetContext(ctx, &m, find, workspaceID, email)
+	if errors.Is(err, sql.ErrNoRows) {
+		name, _, _ := strings.Cut(email, "@")
+		const insert = `INSERT INTO members (workspace_id, email, name, role) VALUES ($1, $2, $3, $4)
+			RETURNING id, workspace_id, name, email, role, created_at`
+		err = tx.GetContext(ctx, &m, insert, workspaceID, email, name, string(role))
+	}
+	if err != nil {
+		return "", fmt.Errorf("db: find or add member: %w", err)
+	}
+	if rubrica.Role(m.Role) != role {
+		return "", rubrica.InvalidField("role", "%s is already a member with role %s.", email, m.Role)
+	}
+	token, hash, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (token_hash, member_id) VALUES ($1, $2)`, hash, m.ID); err != nil {
+		return "", fmt.Errorf("db: insert token: %w", err)
+	}
+	return token, nil
+}
+
+// TokenPrefix starts every API token, so that a leaked one is easy to recognise.
+const TokenPrefix = "rbk_"
+
+// newToken returns a random token (256 bits) and the hash it is stored as.
+func newToken() (token string, hash []byte, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fmt.Errorf("db: token: %w", err)
+	}
+	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, hashToken(token), nil
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// AuthService implements rubrica.AuthService.
+type AuthService struct {
+	db *DB
+}
+
+// Authenticate returns the member a token belongs to.
+func (s *AuthService) Authenticate(ctx context.Context, token string) (rubrica.Actor, error) {
+	bad := rubrica.Errorf(rubrica.EUNAUTHENTICATED, "The token is not valid.")
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 100 {
+		return rubrica.Actor{}, bad
+	}
+	var row struct {
+		MemberID    string `db:"id"`
+		WorkspaceID string `db:"workspace_id"`
+		Role        string `db:"role"`
+	}
+	const q = `SELECT m.id, m.workspace_id, m.role FROM api_tokens t JOIN members m ON m.id = t.member_id WHERE t.token_hash = $1`
+	if err := s.db.GetContext(ctx, &row, q, hashToken(token)); errors.Is(err, sql.ErrNoRows) {
+		return rubrica.Actor{}, bad
+	} else if err != nil {
+		return rubrica.Actor{}, fmt.Errorf("db: authenticate: %w", err)
+	}
+	return rubrica.Actor{MemberID: row.MemberID, WorkspaceID: row.WorkspaceID, Role: rubrica.Role(row.Role)}, nil
+}
+
+// FindWorkspaceByName returns the oldest workspace with that name.
+func (s *WorkspaceService) FindWorkspaceByName(ctx context.Context, name string) (*rubrica.Workspace, error) {
+	var row workspaceRow
+	const q = `SELECT id, name, field_order, created_at FROM workspaces WHERE name = $1 ORDER BY created_at, id LIMIT 1`
+	if err := s.db.GetContext(ctx, &row, q, name); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("name", "Workspace")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find workspace by name: %w", err)
+	}
+	return row.workspace(), nil
+}
+
+// CountWorkspaces counts every workspace.
+func (s *WorkspaceService) CountWorkspaces(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM workspaces`); err != nil {
+		return 0, fmt.Errorf("db: count workspaces: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,53 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"rubrica"
+)
+
+// PresentError maps every error to the contract of API.md: `extensions.code` always set,
+// `extensions.field` for input errors, and nothing of the database or the stack for
+// INTERNAL errors, which are logged instead.
+func PresentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var domainErr *rubrica.Error
+		switch {
+		case errors.As(err, &domainErr):
+			gqlErr.Message = domainErr.Message
+			gqlErr.Extensions = map[string]any{"code": domainErr.Code}
+			if domainErr.Field != "" {
+				gqlErr.Extensions["field"] = domainErr.Field
+			}
+		case gqlErr.Err == nil:
+			// Raised by GraphQL itself: a parse, validation, coercion or complexity error,
+			// always about the request.
+			code := rubrica.EINVALID
+			if c, _ := gqlErr.Extensions["code"].(string); c == "COMPLEXITY_LIMIT_EXCEEDED" {
+				code = rubrica.ELIMIT
+			}
+			gqlErr.Extensions = map[string]any{"code": code}
+		default:
+			logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String())
+			gqlErr.Message = "Internal error."
+			gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
+			gqlErr.Err = nil
+		}
+		return gqlErr
+	}
+}
+
+// Recover turns a panic in a resolver into an INTERNAL error and logs it with its stack.
+func Recover(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in resolver", "panic", p, "stack", string(debug.Stack()))
+		return errors.New("panic in resolver")
+	}
+}

@@ -1,0 +1,47 @@
+package graph
+
+import (
+	"rubrica"
+	"rubrica/graph/globalid"
+)
+
+// The type names global ids carry.
+const (
+	typeContact    = "Contact"
+	typeTag        = "Tag"
+	typeMember     = "Member"
+	typeWorkspace  = "Workspace"
+	typeDefinition = "CustomFieldDefinition"
+)
+
+// localID reads a global id of the given type; any other id names nothing: NOT_FOUND about
+// the input field.
+func localID(gid, typ, field string) (string, error) {
+	t, id, ok := globalid.Decode(gid)
+	if !ok || t != typ {
+		return "", rubrica.NotFound(field, typ)
+	}
+	return id, nil
+}
+
+// localIDs reads a list of global ids of one type.
+func localIDs(gids []string, typ, field string) ([]string, error) {
+	out := make([]string, len(gids))
+	for i, g := range gids {
+		id, err := localID(g, typ, field)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = id
+	}
+	return out, nil
+}
+
+// optionalLocalID reads a nullable global id.
+func optionalLocalID(gid *string, typ, field string) (*string, error) {
+	if gid == nil {
+		return nil, nil
+	}
+	id, err := localID(*gid, typ, field)
+	return &id, err
+}

@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"context"
+
+	"rubrica"
+	"rubrica/graph/globalid"
+)
+
+// node finds any object of the workspace by its global id.
+func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) {
+	if _, err := rubrica.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	typ, id, ok := globalid.Decode(gid)
+	if !ok {
+		return nil, rubrica.NotFound("id", "Node")
+	}
+	switch typ {
+	case typeContact:
+		return r.Services.Contacts.FindContactByID(ctx, id)
+	case typeTag:
+		return r.Services.Tags.FindTagByID(ctx, id)
+	case typeMember:
+		if m, err := r.loaders(ctx).Members.Load(ctx, id)(); err != nil || m != nil {
+			return m, err
+		}
+	case typeWorkspace:
+		if ws, err := r.Services.Workspaces.FindWorkspace(ctx); err != nil || ws.ID == id {
+			return ws, err
+		}
+	case typeDefinition:
+		defs, err := r.Services.Workspaces.FindCustomFieldDefinitions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range defs {
+			if d.ID == id {
+				return d, nil
+			}
+		}
+	}
+	return nil, rubrica.NotFound("id", typ)
+}

@@ -1,0 +1,170 @@
+// Package testenv runs a real Rubrica server for tests: a fresh database, the real GraphQL
+// handler over real HTTP, and helpers to create workspaces and send GraphQL requests.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"rubrica"
+	"rubrica/db"
+	"rubrica/db/dbtest"
+	"rubrica/server"
+)
+
+// Env is one test's server and database.
+type Env struct {
+	DB      *db.DB
+	Server  *httptest.Server
+	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
+}
+
+// New starts a server on a fresh database for one test.
+func New(tb testing.TB) *Env {
+	tb.Helper()
+	d, counter := dbtest.MustOpenCountingDB(tb)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv := server.New(server.Config{
+		Services: d.Services(), Ready: d.Ready, DB: d.DB.DB, Logger: logger, Introspection: true,
+	})
+	ts := httptest.NewServer(srv.Handler())
+	tb.Cleanup(ts.Close)
+	return &Env{DB: d, Server: ts, Counter: counter}
+}
+
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// Workspace is a workspace made for a test, with a token for each role.
+type Workspace struct {
+	ID     string // local id
+	Tokens map[rubrica.Role]string
+}
+
+// Workspace creates a workspace with an owner, a manager and an agent.
+func (e *Env) Workspace(tb testing.TB, name string) *Workspace {
+	tb.Helper()
+	ctx := context.Background()
+	admin := e.DB.Admin()
+	ws, owner, err := admin.CreateWorkspace(ctx, name, "owner@"+slug(name)+".test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := &Workspace{ID: ws.ID, Tokens: map[rubrica.Role]string{rubrica.RoleOwner: owner}}
+	for _, role := range []rubrica.Role{rubrica.RoleManager, rubrica.RoleAgent} {
+		tok, err := admin.CreateToken(ctx, ws.ID, string(role)+"@"+slug(name)+".test", role)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out.Tokens[role] = tok
+	}
+	return out
+}
+
+func slug(s string) string {
+	b := []byte{}
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b = append(b, byte(r))
+		} else if r >= 'A' && r <= 'Z' {
+			b = append(b, byte(r-'A'+'a'))
+		}
+	}
+	if len(b) == 0 {
+		return "ws"
+	}
+	return string(b)
+}
+
+// Owner, Manager and Agent return the workspace's token for that role.
+func (w *Workspace) Owner() string   { return w.Tokens[rubrica.RoleOwner] }
+func (w *Workspace) Manager() string { return w.Tokens[rubrica.RoleManager] }
+func (w *Workspace) Agent() string   { return w.Tokens[rubrica.RoleAgent] }
+
+// Error is one GraphQL error of a response.
+type Error struct {
+	Message    string `json:"message"`
+	Path       []any  `json:"path"`
+	Extensions struct {
+		Code  string `json:"code"`
+		Field string `json:"field"`
+	} `json:"extensions"`
+}
+
+// Response is a GraphQL response.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+}
+
+// Code returns the code of the first error, or "" when there is none.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Extensions.Code
+}
+
+// Field returns the extensions.field of the first error.
+func (r *Response) Field() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Extensions.Field
+}
+
+// Decode unmarshals the data into v.
+func (r *Response) Decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		tb.Fatalf("decode %s: %v", r.Data, err)
+	}
+}
+
+// Do POSTs a GraphQL request with the token (none when empty) and returns the response.
+func (e *Env) Do(tb testing.TB, token, query string, vars map[string]any) *Response {
+	tb.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.Server.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := e.Server.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := &Response{Status: res.StatusCode}
+	b, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(b, out); err != nil {
+		tb.Fatalf("response %d %q: %v", res.StatusCode, b, err)
+	}
+	return out
+}
+
+// MustDo is Do that fails the test on any GraphQL error and decodes the data into v (if not nil).
+func (e *Env) MustDo(tb testing.TB, token, query string, vars map[string]any, v any) {
+	tb.Helper()
+	r := e.Do(tb, token, query, vars)
+	if len(r.Errors) > 0 {
+		tb.Fatalf("unexpected errors: %+v\nquery: %s", r.Errors, query)
+	}
+	if v != nil {
+		r.Decode(tb, v)
+	}
+}

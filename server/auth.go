@@ -1,0 +1,61 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"rubrica"
+)
+
+// bearerToken returns the token of an `Authorization: Bearer <token>` value.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// authenticate puts the actor of the request's bearer token into its context. A request with
+// no token goes on without an actor: it may introspect the schema (the explorer loads its docs
+// that way) but every field with data answers UNAUTHENTICATED. A token that is not valid is
+// refused with 401.
+func authenticate(auth rubrica.AuthService, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if strings.TrimSpace(header) == "" || strings.EqualFold(strings.TrimSpace(header), "Bearer") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := bearerToken(header)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, rubrica.Errorf(rubrica.EUNAUTHENTICATED, "Send the token as Authorization: Bearer <token>."))
+			return
+		}
+		actor, err := auth.Authenticate(r.Context(), token)
+		if err != nil {
+			status := http.StatusUnauthorized
+			if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
+				status = http.StatusInternalServerError
+			}
+			writeError(w, status, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(rubrica.NewContext(r.Context(), actor)))
+	})
+}
+
+// writeError answers with a GraphQL response holding one error.
+func writeError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rubrica"`)
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message":    rubrica.ErrorMessage(err),
+		"extensions": map[string]any{"code": rubrica.ErrorCode(err)},
+	}}})
+}

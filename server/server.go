@@ -1,0 +1,121 @@
+// Package server serves Rubrica over HTTP: the GraphQL transports behind the authentication
+// middleware, the explorer, health, metrics and graceful shutdown.
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"rubrica"
+	"rubrica/graph"
+	"rubrica/server/explorer"
+)
+
+// Config is what a server needs.
+type Config struct {
+	Services      rubrica.Services
+	Ready         func(context.Context) error // nil error: the database answers and is migrated
+	DB            *sql.DB                     // for the connection pool metrics; may be nil
+	Logger        *slog.Logger
+	Introspection bool
+	MaxComplexity int           // 0: graph.DefaultMaxComplexity
+	LoaderWait    time.Duration // 0: graph.DefaultLoaderWait
+}
+
+// Server is one Rubrica HTTP server.
+type Server struct {
+	cfg     Config
+	handler http.Handler
+}
+
+// New builds the server's routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.DB != nil {
+		reg.MustRegister(collectors.NewDBStatsCollector(cfg.DB, "rubrica"))
+	}
+	m := newMetrics(reg)
+
+	gql := graph.NewHandler(graph.Config{
+		Services: cfg.Services, Logger: cfg.Logger, Introspection: cfg.Introspection,
+		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
+	})
+	gql.AddTransport(transport.Options{})
+	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.POST{})
+	gql.AroundResponses(m.observeOperation)
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", authenticate(cfg.Services.Auth, gql))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if cfg.Ready != nil {
+			if err := cfg.Ready(ctx); err != nil {
+				cfg.Logger.WarnContext(ctx, "not ready", "err", err)
+				http.Error(w, "not ready", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/", explorer.Handler())
+	mux.Handle(explorer.AssetPrefix, explorer.Handler())
+
+	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, mux))}
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ShutdownTimeout is how long a stopping server lets running requests finish.
+const ShutdownTimeout = 15 * time.Second
+
+// Serve serves on ln until ctx is cancelled, then stops accepting connections and lets
+// running requests finish for up to ShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.cfg.Logger.Info("shutting down", "timeout", ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
