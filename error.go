@@ -79,3 +79,16 @@ func ErrorField(err error) string {
 	}
 	return ""
 }
+
+// ErrorMessageOrText returns the message of a rubrica error (with its field), or the error's
+// text: what a command line shows its user.
+func ErrorMessageOrText(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Field != "" {
+			return e.Field + ": " + e.Message
+		}
+		return e.Message
+	}
+	return err.Error()
+}

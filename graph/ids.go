@@ -45,3 +45,14 @@ func optionalLocalID(gid *string, typ, field string) (*string, error) {
 	id, err := localID(*gid, typ, field)
 	return &id, err
 }
+
+// WorkspaceID returns the global id of a workspace, as the API and the command line show it.
+func WorkspaceID(local string) string { return globalid.Encode(typeWorkspace, local) }
+
+// LocalWorkspaceID reads a workspace id given as a global id or as a local one.
+func LocalWorkspaceID(id string) string {
+	if typ, local, ok := globalid.Decode(id); ok && typ == typeWorkspace {
+		return local
+	}
+	return id
+}

@@ -22,6 +22,7 @@ package localpg
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,12 +120,15 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localpg: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "pgdata", "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	e, err := c.setup(false)
 	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(e.pgdata, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	unlock, err := e.lock(ctx)
 	if err != nil {
@@ -198,8 +202,23 @@ func (c *Cluster) setup(create bool) (*env, error) {
 		}
 	}
 	if e.cred != nil {
-		if err := e.checkTraversable(); err != nil {
-			return nil, err
+		if err := e.checkTraversable(e.dir); err != nil {
+			// The server's user cannot reach Dir (a checkout under /root, say): keep the
+			// cluster's files in a directory of its own under the system's temporary
+			// directory, named after Dir, and the lock and port file in Dir.
+			alt := filepath.Join(os.TempDir(), fmt.Sprintf("rubrica-pg-%x", sha256.Sum256([]byte(e.dir)))[:len("rubrica-pg-")+12])
+			if err := os.MkdirAll(alt, 0o755); err != nil {
+				return nil, fmt.Errorf("localpg: %w", err)
+			}
+			if err := os.Chmod(alt, 0o755); err != nil {
+				return nil, fmt.Errorf("localpg: %w", err)
+			}
+			if err2 := e.checkTraversable(alt); err2 != nil {
+				return nil, err
+			}
+			e.log.Info("localpg: the server's user cannot reach the data directory; keeping the cluster elsewhere", "dir", e.dir, "cluster", alt)
+			e.pgdata = filepath.Join(alt, "pgdata")
+			e.logFile = filepath.Join(alt, "postgres.log")
 		}
 	}
 	return e, nil
@@ -366,7 +385,7 @@ func (e *env) mkdirAll() error {
 
 // checkTraversable checks that the server's user can reach Dir: each of its
 // ancestors, and Dir itself, must be searchable by that user.
-func (e *env) checkTraversable() error {
+func (e *env) checkTraversable(dir string) error {
 	u, err := user.LookupId(strconv.FormatUint(uint64(e.cred.Uid), 10))
 	groups := map[uint32]bool{e.cred.Gid: true}
 	if err == nil {
@@ -378,7 +397,7 @@ func (e *env) checkTraversable() error {
 			}
 		}
 	}
-	for p := e.dir; ; p = filepath.Dir(p) {
+	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("localpg: %w", err)
@@ -395,7 +414,7 @@ func (e *env) checkTraversable() error {
 				ok = mode&0o001 != 0
 			}
 			if !ok {
-				return fmt.Errorf("localpg: running as root, so PostgreSQL runs as user %q, but that user cannot traverse %s (mode %v, lacks o+x) to reach %s: run `chmod o+x %s` or choose a Dir elsewhere", e.userName, p, mode, e.dir, p)
+				return fmt.Errorf("localpg: running as root, so PostgreSQL runs as user %q, but that user cannot traverse %s (mode %v, lacks o+x) to reach %s: run `chmod o+x %s` or choose a Dir elsewhere", e.userName, p, mode, dir, p)
 			}
 		}
 		if filepath.Dir(p) == p {
@@ -700,7 +719,7 @@ func (e *env) run(ctx context.Context, asServer bool, name string, args ...strin
 func (e *env) prepare(cmd *exec.Cmd, asServer bool) {
 	// A working directory the server's user can enter (the caller's may
 	// be /root, which initdb cannot read).
-	cmd.Dir = e.dir
+	cmd.Dir = filepath.Dir(e.pgdata)
 	// PG* variables of the caller (PGDATA, PGPORT, PGHOST, PGPASSWORD,
 	// PGOPTIONS, ...) must not redirect the programs elsewhere.
 	var env []string

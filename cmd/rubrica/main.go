@@ -1,0 +1,301 @@
+// Command rubrica is the Rubrica server and its administration: serve, migrate, seed,
+// workspace and token subcommands. It wires the packages together and does nothing else.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"rubrica"
+	"rubrica/db"
+	"rubrica/db/localpg"
+	"rubrica/graph"
+	"rubrica/internal/demo"
+	"rubrica/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rubrica:", rubrica.ErrorMessageOrText(err))
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: rubrica <command> [flags]
+
+commands:
+  serve [--demo]                                        run the server (PORT, DATABASE_URL)
+  migrate                                               apply the schema migrations and exit
+  seed --demo                                           create the demo workspace; print its id and tokens
+  workspace create --name N --owner-email E             create a workspace and its owner; print the owner's token
+  token create --workspace W --email E --role R         add or find a member; print a new token
+  devdb [url|stop]                                      the private PostgreSQL cluster under DATA_DIR (default .data)
+`
+
+// config is every setting, from the environment.
+type config struct {
+	Port          string
+	DatabaseURL   string
+	DataDir       string
+	Introspection bool
+	MaxComplexity int
+	LoaderWait    time.Duration
+	LogLevel      slog.Level
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait}
+	if v := getenv("PORT"); v != "" {
+		cfg.Port = v
+	}
+	cfg.DatabaseURL = getenv("DATABASE_URL")
+	if v := getenv("DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	if v := getenv("INTROSPECTION"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("INTROSPECTION: %q is not true or false", v)
+		}
+		cfg.Introspection = b
+	}
+	if v := getenv("MAX_COMPLEXITY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("MAX_COMPLEXITY: %q is not a positive number", v)
+		}
+		cfg.MaxComplexity = n
+	}
+	if v := getenv("LOADER_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("LOADER_WAIT: %q is not a positive duration such as 2ms", v)
+		}
+		cfg.LoaderWait = d
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return cfg, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", v)
+		}
+	}
+	return cfg, nil
+}
+
+// LogValue masks the database password when the config is logged.
+func (c config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("port", c.Port), slog.String("database", redactURL(c.DatabaseURL)),
+		slog.String("dataDir", c.DataDir), slog.Bool("introspection", c.Introspection),
+		slog.Int("maxComplexity", c.MaxComplexity), slog.Duration("loaderWait", c.LoaderWait))
+}
+
+func redactURL(s string) string {
+	if s == "" {
+		return "(private cluster)"
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.Index(s[i+3:], "@"); at >= 0 {
+			if colon := strings.Index(s[i+3:i+3+at], ":"); colon >= 0 {
+				return s[:i+3+colon+1] + "xxxxx" + s[i+3+at:]
+			}
+		}
+	}
+	return s
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, logger, rest, stdout)
+	case "migrate":
+		d, err := openDB(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		fmt.Fprintln(stderr, "migrations applied")
+		return nil
+	case "seed":
+		fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+		demoFlag := fs.Bool("demo", false, "create the demo workspace")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if !*demoFlag {
+			return errors.New("seed: only --demo is supported")
+		}
+		d, err := openDB(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		res, err := demo.Seed(ctx, d.Services(), d.Admin())
+		if err != nil {
+			return err
+		}
+		res.WorkspaceID = graph.WorkspaceID(res.WorkspaceID)
+		return printJSON(stdout, res)
+	case "workspace":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: rubrica workspace create --name N --owner-email E")
+		}
+		fs := flag.NewFlagSet("workspace create", flag.ContinueOnError)
+		name := fs.String("name", "", "the workspace's name")
+		email := fs.String("owner-email", "", "the owner's email")
+		if err := fs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		d, err := openDB(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		ws, token, err := d.Admin().CreateWorkspace(ctx, *name, *email)
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]string{"workspaceId": graph.WorkspaceID(ws.ID), "token": token})
+	case "token":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: rubrica token create --workspace W --email E --role R")
+		}
+		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+		ws := fs.String("workspace", "", "the workspace id")
+		email := fs.String("email", "", "the member's email")
+		role := fs.String("role", "", "OWNER, MANAGER or AGENT")
+		if err := fs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		d, err := openDB(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		token, err := d.Admin().CreateToken(ctx, graph.LocalWorkspaceID(*ws), *email, rubrica.Role(strings.ToUpper(*role)))
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, map[string]string{"token": token})
+	case "devdb":
+		c := &localpg.Cluster{Dir: cfg.DataDir, Logger: logger}
+		if len(rest) > 0 && rest[0] == "stop" {
+			return c.Stop(ctx)
+		}
+		url, err := c.Ensure(ctx, "rubrica")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, url)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// openDB connects to DATABASE_URL, or to the private cluster when it is unset, and applies
+// the migrations.
+func openDB(ctx context.Context, cfg config, logger *slog.Logger) (*db.DB, error) {
+	url := cfg.DatabaseURL
+	if url == "" {
+		dir, _ := filepath.Abs(cfg.DataDir)
+		logger.Info("DATABASE_URL is unset: using the private PostgreSQL cluster", "dir", dir)
+		var err error
+		if url, err = (&localpg.Cluster{Dir: cfg.DataDir, Logger: logger}).Ensure(ctx, "rubrica"); err != nil {
+			return nil, err
+		}
+	}
+	d, err := db.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	demoFlag := fs.Bool("demo", false, "seed the demo workspace into an empty database and print its tokens")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger.Info("starting", "config", cfg)
+	d, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("listen on port %s: %w", cfg.Port, err)
+	}
+	base := "http://localhost:" + cfg.Port
+	if *demoFlag {
+		res, err := demo.Ensure(ctx, d.Services(), d.Admin())
+		if err != nil {
+			return err
+		}
+		if res != nil {
+			res.WorkspaceID = graph.WorkspaceID(res.WorkspaceID)
+		}
+		printWelcome(stdout, base, res)
+	}
+	srv := server.New(server.Config{
+		Services: d.Services(), Ready: d.Ready, DB: d.DB.DB, Logger: logger,
+		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
+	})
+	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
+	return srv.Serve(ctx, ln)
+}
+
+func printWelcome(w io.Writer, base string, res *demo.Result) {
+	fmt.Fprintf(w, "\nRubrica is running: open the explorer at %s/\n", base)
+	if res == nil {
+		fmt.Fprintln(w, "The database holds workspaces but no demo: create a token with `rubrica token create`.")
+		return
+	}
+	fmt.Fprintf(w, "Demo workspace %s. New tokens for its members (shown once, stored only as hashes):\n", res.WorkspaceID)
+	for _, role := range []rubrica.Role{rubrica.RoleOwner, rubrica.RoleManager, rubrica.RoleAgent} {
+		fmt.Fprintf(w, "  %-8s %s\n           %s/#token=%s\n", role, res.Tokens[role], base, res.Tokens[role])
+	}
+	fmt.Fprintf(w, "\nTry: curl -s %s/graphql -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n", base, res.Tokens[rubrica.RoleOwner])
+	fmt.Fprintln(w, `       -d '{"query":"{ viewer { name role } contacts(first: 3) { totalCount edges { node { displayName phone } } } }"}'`)
+	fmt.Fprintln(w)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
