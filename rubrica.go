@@ -126,10 +126,13 @@ type Connection[T any] struct {
 
 // Services are the domain services a server needs.
 type Services struct {
-	Auth       AuthService
-	Workspaces WorkspaceService
-	Contacts   ContactService
-	Tags       TagService
+	Auth          AuthService
+	Workspaces    WorkspaceService
+	Contacts      ContactService
+	Tags          TagService
+	Channels      ChannelService
+	Conversations ConversationService
+	Events        EventService
 }
 
 // Size validates a page request and returns how many items it asks for and whether it pages

@@ -284,19 +284,30 @@ func (s *ContactService) CreateContact(ctx context.Context, in rubrica.ContactCh
 		if err != nil {
 			return err
 		}
-		const q = `INSERT INTO contacts (workspace_id, first_name, last_name, profile_name, profile_picture_url,
-			email, phone, country, country_manual, language, assignee_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at, updated_at`
-		if err := tx.QueryRowxContext(ctx, q, a.WorkspaceID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL,
-			c.Email, c.Phone, c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.ID, &c.CreatedAt, &c.UpdatedAt); err != nil {
-			return fmt.Errorf("db: insert contact: %w", err)
+		if err := insertContact(ctx, tx, c); err != nil {
+			return err
 		}
-		return saveCustomValues(ctx, tx, c.ID, values)
+		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {
+			return err
+		}
+		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, c.ID, nil))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// insertContact stores a new contact and sets its id and times.
+func insertContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact) error {
+	const q = `INSERT INTO contacts (workspace_id, first_name, last_name, profile_name, profile_picture_url,
+		email, phone, country, country_manual, language, assignee_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at, updated_at`
+	if err := tx.QueryRowxContext(ctx, q, c.WorkspaceID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL,
+		c.Email, c.Phone, c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.ID, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return fmt.Errorf("db: insert contact: %w", err)
+	}
+	return nil
 }
 
 // UpdateContact applies the fields the input sets to a contact of the workspace.
@@ -310,6 +321,7 @@ func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubric
 		if c, err = findContact(ctx, tx, a.WorkspaceID, id, true); err != nil {
 			return err
 		}
+		before := *c
 		if err := rubrica.ApplyContactChanges(c, in); err != nil {
 			return err
 		}
@@ -329,7 +341,15 @@ func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubric
 			c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.UpdatedAt); err != nil {
 			return fmt.Errorf("db: update contact: %w", err)
 		}
-		return saveCustomValues(ctx, tx, c.ID, values)
+		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {
+			return err
+		}
+		events, err := channelStatusEvents(ctx, tx, &before, c)
+		if err != nil {
+			return err
+		}
+		events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, c.ID, nil))
+		return publish(ctx, tx, events...)
 	})
 	if err != nil {
 		return nil, err
@@ -445,4 +465,35 @@ func (s *ContactService) FindCustomValuesByContactIDs(ctx context.Context, ids [
 		out[r.ContactID] = append(out[r.ContactID], &rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: d, Value: &v})
 	}
 	return out, nil
+}
+
+// channelStatusEvents returns a STATUS_CHANGED event for each channel whose status for the
+// contact changed with its details (a phone or email gained or lost). It reads nothing when
+// neither changed presence.
+func channelStatusEvents(ctx context.Context, tx *sqlx.Tx, before, after *rubrica.Contact) ([]rubrica.Event, error) {
+	if (before.Phone == nil) == (after.Phone == nil) && (before.Email == nil) == (after.Email == nil) {
+		return nil, nil
+	}
+	channels, err := findChannels(ctx, tx, after.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	links, err := findLinks(ctx, tx, after.WorkspaceID, []string{after.ID})
+	if err != nil {
+		return nil, err
+	}
+	var events []rubrica.Event
+	for _, ch := range channels {
+		var on []*rubrica.ChannelLink
+		for _, l := range links {
+			if l.ChannelID == ch.ID {
+				on = append(on, l)
+			}
+		}
+		if rubrica.ContactChannelOf(before, ch, on).Status != rubrica.ContactChannelOf(after, ch, on).Status {
+			id := ch.ID
+			events = append(events, newEvent(after.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelStatusChanged, after.ID, &id))
+		}
+	}
+	return events, nil
 }

@@ -92,10 +92,12 @@ func (db *DB) Ready(ctx context.Context) error {
 // Services returns the domain services backed by this database.
 func (db *DB) Services() rubrica.Services {
 	return rubrica.Services{
-		Auth:       &AuthService{db: db},
-		Workspaces: &WorkspaceService{db: db},
-		Contacts:   &ContactService{db: db},
-		Tags:       &TagService{db: db},
+		Auth:          &AuthService{db: db},
+		Workspaces:    &WorkspaceService{db: db},
+		Contacts:      &ContactService{db: db},
+		Tags:          &TagService{db: db},
+		Channels:      &ChannelService{db: db},
+		Conversations: &ConversationService{db: db},
 	}
 }
 

@@ -214,8 +214,14 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, 
 		if _, err := tx.ExecContext(ctx, link, pq.Array(contactIDs), pq.Array(ids)); err != nil {
 			return fmt.Errorf("db: link tags: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = ANY($1)`, pq.Array(contactIDs))
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = ANY($1)`, pq.Array(contactIDs)); err != nil {
+			return fmt.Errorf("db: touch contacts: %w", err)
+		}
+		events := make([]rubrica.Event, len(contactIDs))
+		for i, id := range contactIDs {
+			events[i] = newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, id, nil)
+		}
+		return publish(ctx, tx, events...)
 	})
 	return tags, err
 }
@@ -242,10 +248,13 @@ func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID 
 		if err != nil {
 			return fmt.Errorf("db: unlink tag: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			_, err = tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1`, contactID)
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
 		}
-		return err
+		if _, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1`, contactID); err != nil {
+			return fmt.Errorf("db: touch contact: %w", err)
+		}
+		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, contactID, nil))
 	})
 }
 

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"errors"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"rubrica"
@@ -93,4 +95,47 @@ func tagConnection(c *rubrica.Connection[*rubrica.Tag], search string) *model.Ta
 		out.Edges[i] = &model.TagEdge{Cursor: e.Cursor, Node: e.Node}
 	}
 	return out
+}
+
+// inboundMessage turns receiveMessage's input into the domain's.
+func inboundMessage(in model.ReceiveMessageInput) (rubrica.InboundMessage, error) {
+	channelID, err := localID(in.ChannelID, typeChannel, "channelId")
+	if err != nil {
+		return rubrica.InboundMessage{}, err
+	}
+	out := rubrica.InboundMessage{ChannelID: channelID, Identifier: in.Identifier, Text: in.Text,
+		SentAt: in.SentAt.Value(), ExternalID: in.ExternalID.Value()}
+	if p := in.Profile.Value(); p != nil {
+		out.Profile = rubrica.Profile{FirstName: p.FirstName.Value(), LastName: p.LastName.Value(),
+			DisplayName: p.DisplayName.Value(), PictureURL: p.PictureURL.Value(), Language: p.Language.Value(),
+			AcceptLanguage: p.AcceptLanguage.Value()}
+	}
+	return out, nil
+}
+
+// conversationConnection maps a page of conversations.
+func conversationConnection(c *rubrica.Connection[*rubrica.Conversation], parentID string) *model.ConversationConnection {
+	out := &model.ConversationConnection{PageInfo: &c.PageInfo, ParentID: parentID, Edges: make([]*model.ConversationEdge, len(c.Edges))}
+	for i, e := range c.Edges {
+		out.Edges[i] = &model.ConversationEdge{Cursor: e.Cursor, Node: e.Node}
+	}
+	return out
+}
+
+// messageConnection maps a page of messages.
+func messageConnection(c *rubrica.Connection[*rubrica.Message], parentID string) *model.MessageConnection {
+	out := &model.MessageConnection{PageInfo: &c.PageInfo, ParentID: parentID, Edges: make([]*model.MessageEdge, len(c.Edges))}
+	for i, e := range c.Edges {
+		out.Edges[i] = &model.MessageEdge{Cursor: e.Cursor, Node: e.Node}
+	}
+	return out
+}
+
+// withInputField names the input field of a NOT_FOUND error about the mutation's own object.
+func withInputField(err error, field string) error {
+	var e *rubrica.Error
+	if errors.As(err, &e) && e.Code == rubrica.ENOTFOUND && e.Field == "id" {
+		return &rubrica.Error{Code: e.Code, Message: e.Message, Field: field}
+	}
+	return err
 }

@@ -56,3 +56,10 @@ func LocalWorkspaceID(id string) string {
 	}
 	return id
 }
+
+// The type names of the channel and conversation objects.
+const (
+	typeChannel      = "Channel"
+	typeConversation = "Conversation"
+	typeMessage      = "Message"
+)

@@ -23,6 +23,15 @@ type Loaders struct {
 	ContactTags  *dataloader.Loader[string, []*rubrica.Tag]
 	CustomValues *dataloader.Loader[string, []*rubrica.CustomFieldValue]
 	TagCounts    *dataloader.Loader[string, int]
+
+	Contacts           *dataloader.Loader[string, *rubrica.Contact]
+	Channels           *dataloader.Loader[string, []*rubrica.Channel] // one key: the workspace's list
+	ContactLinks       *dataloader.Loader[string, []*rubrica.ChannelLink]
+	ConversationStatus *dataloader.Loader[string, rubrica.ConversationStatus]
+	ConversationPages  *dataloader.Loader[rubrica.ConversationPageKey, *rubrica.Connection[*rubrica.Conversation]]
+	MessagePages       *dataloader.Loader[rubrica.ConversationPageKey, *rubrica.Connection[*rubrica.Message]]
+	ConversationCounts *dataloader.Loader[string, int]
+	MessageCounts      *dataloader.Loader[string, int]
 }
 
 // NewLoaders returns fresh loaders over the services.
@@ -32,13 +41,25 @@ func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 		ContactTags:  newLoader(wait, s.Tags.FindTagsByContactIDs),
 		CustomValues: newLoader(wait, s.Contacts.FindCustomValuesByContactIDs),
 		TagCounts:    newLoader(wait, s.Tags.CountContactsByTagIDs),
+
+		Contacts: newLoader(wait, s.Contacts.FindContactsByIDs),
+		Channels: newLoader(wait, func(ctx context.Context, _ []string) (map[string][]*rubrica.Channel, error) {
+			list, err := s.Channels.FindChannels(ctx)
+			return map[string][]*rubrica.Channel{workspaceChannels: list}, err
+		}),
+		ContactLinks:       newLoader(wait, s.Channels.FindLinksByContactIDs),
+		ConversationStatus: newLoader(wait, s.Conversations.FindLatestConversationStatus),
+		ConversationPages:  newLoader(wait, s.Conversations.FindConversationPages),
+		MessagePages:       newLoader(wait, s.Conversations.FindMessagePages),
+		ConversationCounts: newLoader(wait, s.Conversations.CountConversations),
+		MessageCounts:      newLoader(wait, s.Conversations.CountMessages),
 	}
 }
 
 // newLoader makes a loader from a service method that returns a map: results are returned in
 // key order, the zero value for a key the map lacks, one error for every key if the call fails.
-func newLoader[V any](wait time.Duration, fetch func(context.Context, []string) (map[string]V, error)) *dataloader.Loader[string, V] {
-	batch := func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+func newLoader[K comparable, V any](wait time.Duration, fetch func(context.Context, []K) (map[K]V, error)) *dataloader.Loader[K, V] {
+	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
 		found, err := fetch(ctx, keys)
 		out := make([]*dataloader.Result[V], len(keys))
 		for i, k := range keys {
@@ -51,9 +72,12 @@ func newLoader[V any](wait time.Duration, fetch func(context.Context, []string) 
 		return out
 	}
 	return dataloader.NewBatchedLoader(batch,
-		dataloader.WithWait[string, V](wait),
-		dataloader.WithBatchCapacity[string, V](rubrica.MaxPageSize))
+		dataloader.WithWait[K, V](wait),
+		dataloader.WithBatchCapacity[K, V](rubrica.MaxPageSize))
 }
+
+// workspaceChannels is the one key of the Channels loader.
+const workspaceChannels = "workspace"
 
 type loadersKey struct{}
 

@@ -21,6 +21,12 @@ func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) 
 		return r.Services.Contacts.FindContactByID(ctx, id)
 	case typeTag:
 		return r.Services.Tags.FindTagByID(ctx, id)
+	case typeChannel:
+		return r.Services.Channels.FindChannelByID(ctx, id)
+	case typeConversation:
+		return r.Services.Conversations.FindConversationByID(ctx, id)
+	case typeMessage:
+		return r.Services.Conversations.FindMessageByID(ctx, id)
 	case typeMember:
 		if m, err := r.loaders(ctx).Members.Load(ctx, id)(); err != nil || m != nil {
 			return m, err

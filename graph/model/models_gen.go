@@ -8,6 +8,7 @@ import (
 	"io"
 	"rubrica"
 	"strconv"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -30,6 +31,30 @@ type AddTagsToContactsPayload struct {
 	Tags []*rubrica.Tag `json:"tags"`
 }
 
+// A conversation to close.
+type CloseConversationInput struct {
+	// The conversation.
+	ConversationID string `json:"conversationId"`
+}
+
+// The result of `closeConversation`.
+type CloseConversationPayload struct {
+	// The closed conversation.
+	Conversation *rubrica.Conversation `json:"conversation"`
+}
+
+// A change of a contact's standing on a channel, pushed when it committed.
+type ContactChannelEvent struct {
+	// What happened.
+	Type ContactChannelEventType `json:"type"`
+	// The contact, as it is now.
+	Contact *rubrica.Contact `json:"contact"`
+	// The channel as the contact now stands there.
+	ContactChannel *rubrica.ContactChannel `json:"contactChannel"`
+	Err            error                   `json:"-"`
+	Event          rubrica.Event           `json:"-"`
+}
+
 // A page of contacts.
 type ContactConnection struct {
 	// The contacts of the page with their cursors.
@@ -47,6 +72,18 @@ type ContactEdge struct {
 	Cursor string `json:"cursor"`
 	// The contact.
 	Node *rubrica.Contact `json:"node"`
+}
+
+// A change of a contact, pushed when it committed.
+type ContactEvent struct {
+	// What happened.
+	Type ContactEventType `json:"type"`
+	// The contact's id (also for DELETED).
+	ContactID string `json:"contactId"`
+	// The contact as it is now, read with the subscriber's permissions when the event is delivered; null once it no longer exists.
+	Contact *rubrica.Contact `json:"contact,omitempty"`
+	Err     error            `json:"-"`
+	Event   rubrica.Event    `json:"-"`
 }
 
 // Which contacts a list shows; every field narrows it, the empty filter shows all.
@@ -71,6 +108,57 @@ type ContactOrder struct {
 	Field rubrica.ContactOrderField `json:"field"`
 	// The direction.
 	Direction OrderDirection `json:"direction"`
+}
+
+// What a channel knows of a person who writes for the first time.
+type ContactProfileInput struct {
+	// First name.
+	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
+	// Last name.
+	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
+	// The name the channel profile shows; the contact's display name.
+	DisplayName graphql.Omittable[*string] `json:"displayName,omitempty"`
+	// The profile picture (http or https).
+	PictureURL graphql.Omittable[*string] `json:"pictureUrl,omitempty"`
+	// The language the channel reports (BCP 47).
+	Language graphql.Omittable[*string] `json:"language,omitempty"`
+	// For WEBCHAT: the browser's Accept-Language header, used when `language` is not given.
+	AcceptLanguage graphql.Omittable[*string] `json:"acceptLanguage,omitempty"`
+}
+
+// A page of conversations.
+type ConversationConnection struct {
+	// The conversations of the page with their cursors.
+	Edges []*ConversationEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *rubrica.PageInfo `json:"pageInfo"`
+	// How many conversations in all.
+	TotalCount int    `json:"totalCount"`
+	ParentID   string `json:"-"`
+}
+
+// A conversation with its cursor.
+type ConversationEdge struct {
+	// The cursor, for `after`.
+	Cursor string `json:"cursor"`
+	// The conversation.
+	Node *rubrica.Conversation `json:"node"`
+}
+
+// A new channel.
+type CreateChannelInput struct {
+	// The kind of channel.
+	Type rubrica.ChannelType `json:"type"`
+	// A name, 1 to 255 characters.
+	Name string `json:"name"`
+	// For FACEBOOK (required there): the page's numeric id.
+	PageID graphql.Omittable[*string] `json:"pageId,omitempty"`
+}
+
+// The result of `createChannel`.
+type CreateChannelPayload struct {
+	// The new channel.
+	Channel *rubrica.Channel `json:"channel"`
 }
 
 // A new contact.
@@ -143,12 +231,77 @@ type CustomFieldValueInput struct {
 	Value graphql.Omittable[*string] `json:"value,omitempty"`
 }
 
+// A page of messages.
+type MessageConnection struct {
+	// The messages of the page with their cursors.
+	Edges []*MessageEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *rubrica.PageInfo `json:"pageInfo"`
+	// How many messages in all.
+	TotalCount int    `json:"totalCount"`
+	ParentID   string `json:"-"`
+}
+
+// A message with its cursor.
+type MessageEdge struct {
+	// The cursor, for `after`.
+	Cursor string `json:"cursor"`
+	// The message.
+	Node *rubrica.Message `json:"node"`
+}
+
 // The root of every change. Each mutation takes one `input` argument, runs in one transaction and returns a payload object.
 type Mutation struct {
 }
 
 // The root of every query.
 type Query struct {
+}
+
+// An inbound message, as a channel integration delivers it.
+type ReceiveMessageInput struct {
+	// The channel it arrived on.
+	ChannelID string `json:"channelId"`
+	// The contact's address on that channel: an E.164 phone for WHATSAPP and SMS, an email for EMAIL, a page-scoped id for FACEBOOK and INSTAGRAM, the platform's user id elsewhere.
+	Identifier string `json:"identifier"`
+	// The text.
+	Text string `json:"text"`
+	// When it was sent; now when left out.
+	SentAt graphql.Omittable[*time.Time] `json:"sentAt,omitempty"`
+	// The provider's message id: the same id on the same channel twice records one message and changes nothing the second time.
+	ExternalID graphql.Omittable[*string] `json:"externalId,omitempty"`
+	// The sender's profile, used when the message creates the contact.
+	Profile graphql.Omittable[*ContactProfileInput] `json:"profile,omitempty"`
+}
+
+// The result of `receiveMessage`.
+type ReceiveMessagePayload struct {
+	// The contact: the one linked to the channel and identifier, or a new one.
+	Contact *rubrica.Contact `json:"contact"`
+	// The conversation the message joined or opened.
+	Conversation *rubrica.Conversation `json:"conversation"`
+	// The message.
+	Message *rubrica.Message `json:"message"`
+	// Whether the message created the contact.
+	ContactCreated bool `json:"contactCreated"`
+	// Whether the externalId was seen before, so nothing changed.
+	Duplicate bool `json:"duplicate"`
+}
+
+// A channel to unlink from a contact.
+type RemoveContactChannelInput struct {
+	// The contact.
+	ContactID string `json:"contactId"`
+	// The channel.
+	ChannelID string `json:"channelId"`
+}
+
+// The result of `removeContactChannel`.
+type RemoveContactChannelPayload struct {
+	// The contact, with the channel's status fallen back by the rules.
+	Contact *rubrica.Contact `json:"contact"`
+	// The channel as the contact now stands there.
+	ContactChannel *rubrica.ContactChannel `json:"contactChannel"`
 }
 
 // One tag off one contact.
@@ -167,6 +320,30 @@ type RemoveTagFromContactPayload struct {
 	Tag *rubrica.Tag `json:"tag"`
 }
 
+// An outbound message.
+type SendMessageInput struct {
+	// The contact.
+	ContactID string `json:"contactId"`
+	// The channel; left out, the channel of the latest interaction, else the first connectable channel in the order WhatsApp, SMS, email.
+	ChannelID graphql.Omittable[*string] `json:"channelId,omitempty"`
+	// The text.
+	Text string `json:"text"`
+}
+
+// The result of `sendMessage`.
+type SendMessagePayload struct {
+	// The contact.
+	Contact *rubrica.Contact `json:"contact"`
+	// The conversation.
+	Conversation *rubrica.Conversation `json:"conversation"`
+	// The message, recorded as sent.
+	Message *rubrica.Message `json:"message"`
+	// The channel it went through, as the contact now stands there.
+	ContactChannel *rubrica.ContactChannel `json:"contactChannel"`
+	// Whether sending connected an INACTIVE channel.
+	Connected bool `json:"connected"`
+}
+
 // A new order of the contact fields.
 type SetContactFieldOrderInput struct {
 	// Field keys in the wanted order, each at most once; keys left out follow in their current order.
@@ -177,6 +354,10 @@ type SetContactFieldOrderInput struct {
 type SetContactFieldOrderPayload struct {
 	// The workspace with its new field order.
 	Workspace *rubrica.Workspace `json:"workspace"`
+}
+
+// Realtime streams over websocket (`graphql-transport-ws` or the legacy `graphql-ws`), each filtered to the subscriber's workspace. Events arrive in commit order, whichever server instance made the change.
+type Subscription struct {
 }
 
 // A page of tags.
@@ -226,6 +407,140 @@ type UpdateContactInput struct {
 type UpdateContactPayload struct {
 	// The changed contact.
 	Contact *rubrica.Contact `json:"contact"`
+}
+
+// What happened to a contact's channel.
+type ContactChannelEventType string
+
+const (
+	// The contact was linked on the channel (a first message in, or a member connected it).
+	ContactChannelEventTypeLinked ContactChannelEventType = "LINKED"
+	// The channel was removed from the contact.
+	ContactChannelEventTypeUnlinked ContactChannelEventType = "UNLINKED"
+	// The contact's status on the channel changed without a link changing (a phone or email gained or lost).
+	ContactChannelEventTypeStatusChanged ContactChannelEventType = "STATUS_CHANGED"
+)
+
+var AllContactChannelEventType = []ContactChannelEventType{
+	ContactChannelEventTypeLinked,
+	ContactChannelEventTypeUnlinked,
+	ContactChannelEventTypeStatusChanged,
+}
+
+func (e ContactChannelEventType) IsValid() bool {
+	switch e {
+	case ContactChannelEventTypeLinked, ContactChannelEventTypeUnlinked, ContactChannelEventTypeStatusChanged:
+		return true
+	}
+	return false
+}
+
+func (e ContactChannelEventType) String() string {
+	return string(e)
+}
+
+func (e *ContactChannelEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactChannelEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactChannelEventType", str)
+	}
+	return nil
+}
+
+func (e ContactChannelEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactChannelEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactChannelEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to a contact.
+type ContactEventType string
+
+const (
+	// The contact was created (by hand or by a first message).
+	ContactEventTypeCreated ContactEventType = "CREATED"
+	// The contact's details, tags, custom values or conversation status changed.
+	ContactEventTypeUpdated ContactEventType = "UPDATED"
+	// Another contact was merged into this one.
+	ContactEventTypeMerged ContactEventType = "MERGED"
+	// A merge into this contact was undone.
+	ContactEventTypeUnmerged ContactEventType = "UNMERGED"
+	// The contact was blocked.
+	ContactEventTypeBlocked ContactEventType = "BLOCKED"
+	// The contact was unblocked.
+	ContactEventTypeUnblocked ContactEventType = "UNBLOCKED"
+	// The contact was deleted.
+	ContactEventTypeDeleted ContactEventType = "DELETED"
+)
+
+var AllContactEventType = []ContactEventType{
+	ContactEventTypeCreated,
+	ContactEventTypeUpdated,
+	ContactEventTypeMerged,
+	ContactEventTypeUnmerged,
+	ContactEventTypeBlocked,
+	ContactEventTypeUnblocked,
+	ContactEventTypeDeleted,
+}
+
+func (e ContactEventType) IsValid() bool {
+	switch e {
+	case ContactEventTypeCreated, ContactEventTypeUpdated, ContactEventTypeMerged, ContactEventTypeUnmerged, ContactEventTypeBlocked, ContactEventTypeUnblocked, ContactEventTypeDeleted:
+		return true
+	}
+	return false
+}
+
+func (e ContactEventType) String() string {
+	return string(e)
+}
+
+func (e *ContactEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactEventType", str)
+	}
+	return nil
+}
+
+func (e ContactEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A sort direction.

@@ -1,0 +1,175 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
+)
+
+// ChannelService implements rubrica.ChannelService.
+type ChannelService struct {
+	db *DB
+}
+
+var _ rubrica.ChannelService = (*ChannelService)(nil)
+
+type channelRow struct {
+	ID          string         `db:"id"`
+	WorkspaceID string         `db:"workspace_id"`
+	Type        string         `db:"type"`
+	Name        string         `db:"name"`
+	PageID      sql.NullString `db:"page_id"`
+	CreatedAt   time.Time      `db:"created_at"`
+}
+
+const channelColumns = `ch.id, ch.workspace_id, ch.type, ch.name, ch.page_id, ch.created_at`
+
+func (r *channelRow) channel() *rubrica.Channel {
+	return &rubrica.Channel{ID: r.ID, WorkspaceID: r.WorkspaceID, Type: rubrica.ChannelType(r.Type), Name: r.Name,
+		PageID: nullable(r.PageID), CreatedAt: r.CreatedAt}
+}
+
+type linkRow struct {
+	ID                string    `db:"id"`
+	ContactID         string    `db:"contact_id"`
+	ChannelID         string    `db:"channel_id"`
+	Identifier        string    `db:"identifier"`
+	ConnectedAt       time.Time `db:"connected_at"`
+	LastInteractionAt time.Time `db:"last_interaction_at"`
+}
+
+const linkColumns = `l.id, l.contact_id, l.channel_id, l.identifier, l.connected_at, l.last_interaction_at`
+
+func (r *linkRow) link() *rubrica.ChannelLink {
+	return &rubrica.ChannelLink{ID: r.ID, ContactID: r.ContactID, ChannelID: r.ChannelID, Identifier: r.Identifier,
+		ConnectedAt: r.ConnectedAt, LastInteractionAt: r.LastInteractionAt}
+}
+
+// CreateChannel adds a channel to the workspace; owners and managers only.
+func (s *ChannelService) CreateChannel(ctx context.Context, in rubrica.ChannelInput) (*rubrica.Channel, error) {
+	a, err := rubrica.RequireManager(ctx, "manage channels")
+	if err != nil {
+		return nil, err
+	}
+	if err := rubrica.ValidateChannelInput(&in); err != nil {
+		return nil, err
+	}
+	var ch *rubrica.Channel
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		var row channelRow
+		const q = `INSERT INTO channels AS ch (workspace_id, type, name, page_id) VALUES ($1, $2, $3, $4) RETURNING ` + channelColumns
+		if err := tx.GetContext(ctx, &row, q, a.WorkspaceID, string(in.Type), in.Name, in.PageID); err != nil {
+			return fmt.Errorf("db: insert channel: %w", err)
+		}
+		ch = row.channel()
+		return nil
+	})
+	return ch, err
+}
+
+// FindChannels lists the workspace's channels, oldest first.
+func (s *ChannelService) FindChannels(ctx context.Context) ([]*rubrica.Channel, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findChannels(ctx, s.db, a.WorkspaceID)
+}
+
+func findChannels(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]*rubrica.Channel, error) {
+	var rows []channelRow
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+channelColumns+` FROM channels ch WHERE ch.workspace_id = $1 ORDER BY ch.created_at, ch.id`, workspaceID); err != nil {
+		return nil, fmt.Errorf("db: find channels: %w", err)
+	}
+	out := make([]*rubrica.Channel, len(rows))
+	for i := range rows {
+		out[i] = rows[i].channel()
+	}
+	return out, nil
+}
+
+// FindChannelByID returns a channel of the workspace.
+func (s *ChannelService) FindChannelByID(ctx context.Context, id string) (*rubrica.Channel, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findChannel(ctx, s.db, a.WorkspaceID, id, "id")
+}
+
+func findChannel(ctx context.Context, q sqlx.QueryerContext, workspaceID, id, field string) (*rubrica.Channel, error) {
+	if !validID(id) {
+		return nil, rubrica.NotFound(field, "Channel")
+	}
+	var row channelRow
+	if err := sqlx.GetContext(ctx, q, &row, `SELECT `+channelColumns+` FROM channels ch WHERE ch.id = $1 AND ch.workspace_id = $2`, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound(field, "Channel")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find channel: %w", err)
+	}
+	return row.channel(), nil
+}
+
+// FindLinksByContactIDs returns each contact's channel links.
+func (s *ChannelService) FindLinksByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*rubrica.ChannelLink, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	links, err := findLinks(ctx, s.db, a.WorkspaceID, validIDs(contactIDs))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]*rubrica.ChannelLink, len(contactIDs))
+	for _, l := range links {
+		out[l.ContactID] = append(out[l.ContactID], l)
+	}
+	return out, nil
+}
+
+func findLinks(ctx context.Context, q sqlx.QueryerContext, workspaceID string, contactIDs []string) ([]*rubrica.ChannelLink, error) {
+	var rows []linkRow
+	const query = `SELECT ` + linkColumns + ` FROM contact_channels l WHERE l.contact_id = ANY($1) AND l.workspace_id = $2
+		ORDER BY l.last_interaction_at DESC, l.id`
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(contactIDs), workspaceID); err != nil {
+		return nil, fmt.Errorf("db: find channel links: %w", err)
+	}
+	out := make([]*rubrica.ChannelLink, len(rows))
+	for i := range rows {
+		out[i] = rows[i].link()
+	}
+	return out, nil
+}
+
+// RemoveContactChannel unlinks a channel from a contact; owners and managers only. The
+// conversations and messages stay. Removing a channel the contact is not linked to changes
+// nothing.
+func (s *ChannelService) RemoveContactChannel(ctx context.Context, contactID, channelID string) error {
+	a, err := rubrica.RequireManager(ctx, "remove a channel from a contact")
+	if err != nil {
+		return err
+	}
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
+			return withField(err, "contactId")
+		}
+		if _, err := findChannel(ctx, tx, a.WorkspaceID, channelID, "channelId"); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM contact_channels WHERE contact_id = $1 AND channel_id = $2`, contactID, channelID)
+		if err != nil {
+			return fmt.Errorf("db: unlink channel: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelUnlinked, contactID, &channelID))
+	})
+}

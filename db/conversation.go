@@ -1,0 +1,546 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
+)
+
+// ConversationService implements rubrica.ConversationService.
+type ConversationService struct {
+	db *DB
+}
+
+var _ rubrica.ConversationService = (*ConversationService)(nil)
+
+type conversationRow struct {
+	ID          string         `db:"id"`
+	WorkspaceID string         `db:"workspace_id"`
+	ContactID   string         `db:"contact_id"`
+	ChannelID   sql.NullString `db:"channel_id"`
+	Status      string         `db:"status"`
+	CreatedAt   time.Time      `db:"created_at"`
+	ClosedAt    sql.NullTime   `db:"closed_at"`
+}
+
+const conversationColumns = `cv.id, cv.workspace_id, cv.contact_id, cv.channel_id, cv.status, cv.created_at, cv.closed_at`
+
+func (r *conversationRow) conversation() *rubrica.Conversation {
+	c := &rubrica.Conversation{ID: r.ID, WorkspaceID: r.WorkspaceID, ContactID: r.ContactID, ChannelID: nullable(r.ChannelID),
+		Status: rubrica.ConversationStatus(r.Status), CreatedAt: r.CreatedAt}
+	if r.ClosedAt.Valid {
+		t := r.ClosedAt.Time
+		c.ClosedAt = &t
+	}
+	return c
+}
+
+type messageRow struct {
+	ID             string         `db:"id"`
+	ConversationID string         `db:"conversation_id"`
+	ChannelID      sql.NullString `db:"channel_id"`
+	Identifier     string         `db:"identifier"`
+	Direction      string         `db:"direction"`
+	Text           string         `db:"text"`
+	SentAt         time.Time      `db:"sent_at"`
+	ExternalID     sql.NullString `db:"external_id"`
+}
+
+const messageColumns = `m.id, m.conversation_id, m.channel_id, m.identifier, m.direction, m.text, m.sent_at, m.external_id`
+
+func (r *messageRow) message() *rubrica.Message {
+	return &rubrica.Message{ID: r.ID, ConversationID: r.ConversationID, ChannelID: nullable(r.ChannelID), Identifier: r.Identifier,
+		Direction: rubrica.MessageDirection(r.Direction), Text: r.Text, SentAt: r.SentAt, ExternalID: nullable(r.ExternalID)}
+}
+
+// lockKey serialises the transactions that handle the same key (a channel identity or a
+// provider's message id) until they commit.
+func lockKey(ctx context.Context, tx *sqlx.Tx, key string) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+		return fmt.Errorf("db: lock %q: %w", key, err)
+	}
+	return nil
+}
+
+func checkText(text string) error {
+	if len(text) > rubrica.MaxMessageLength {
+		return rubrica.InvalidField("text", "a message is at most %d bytes.", rubrica.MaxMessageLength)
+	}
+	return nil
+}
+
+// ReceiveMessage records an inbound message.
+func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.InboundMessage) (*rubrica.Received, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText(in.Text); err != nil {
+		return nil, err
+	}
+	sentAt := time.Now()
+	if in.SentAt != nil {
+		sentAt = *in.SentAt
+	}
+	var externalID *string
+	if in.ExternalID != nil && strings.TrimSpace(*in.ExternalID) != "" {
+		e := strings.TrimSpace(*in.ExternalID)
+		if len(e) > 255 {
+			return nil, rubrica.InvalidField("externalId", "an external id is at most 255 characters.")
+		}
+		externalID = &e
+	}
+	var r rubrica.Received
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		ch, err := findChannel(ctx, tx, a.WorkspaceID, in.ChannelID, "channelId")
+		if err != nil {
+			return err
+		}
+		identifier, err := rubrica.NormalizeIdentifier(ch.Type, in.Identifier)
+		if err != nil {
+			return err
+		}
+		if externalID != nil {
+			if err := lockKey(ctx, tx, "message:"+ch.ID+":"+*externalID); err != nil {
+				return err
+			}
+			var row messageRow
+			err := tx.GetContext(ctx, &row, `SELECT `+messageColumns+` FROM messages m WHERE m.channel_id = $1 AND m.external_id = $2`, ch.ID, *externalID)
+			if err == nil {
+				r.Duplicate, r.Message = true, row.message()
+				if r.Conversation, err = findConversation(ctx, tx, a.WorkspaceID, row.ConversationID, false); err != nil {
+					return err
+				}
+				r.Contact, err = findContact(ctx, tx, a.WorkspaceID, r.Conversation.ContactID, false)
+				return err
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("db: find message by external id: %w", err)
+			}
+		}
+		if err := lockKey(ctx, tx, "identity:"+ch.ID+":"+identifier); err != nil {
+			return err
+		}
+		var link linkRow
+		err = tx.GetContext(ctx, &link, `SELECT `+linkColumns+` FROM contact_channels l WHERE l.channel_id = $1 AND l.identifier = $2 FOR UPDATE`, ch.ID, identifier)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+				return err
+			}
+			if err := insertContact(ctx, tx, r.Contact); err != nil {
+				return err
+			}
+			r.ContactCreated = true
+			const q = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`
+			if _, err := tx.ExecContext(ctx, q, a.WorkspaceID, r.Contact.ID, ch.ID, identifier, sentAt); err != nil {
+				return fmt.Errorf("db: link channel: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("db: find channel link: %w", err)
+		default:
+			if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, link.ContactID, true); err != nil {
+				return err
+			}
+			const q = `UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $2) WHERE id = $1`
+			if _, err := tx.ExecContext(ctx, q, link.ID, sentAt); err != nil {
+				return fmt.Errorf("db: refresh channel link: %w", err)
+			}
+		}
+		var opened bool
+		if r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID); err != nil {
+			return err
+		}
+		if r.Message, err = insertMessage(ctx, tx, a.WorkspaceID, r.Conversation.ID, ch.ID, identifier, rubrica.Inbound, in.Text, sentAt, externalID); err != nil {
+			return err
+		}
+		var events []rubrica.Event
+		switch {
+		case r.ContactCreated:
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, r.Contact.ID, nil),
+				newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
+		case opened: // the conversation status changed
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
+		}
+		return publish(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// openConversation returns the contact's open conversation, opening one on the channel when
+// there is none. The contact must be locked by the caller.
+func openConversation(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID string) (cv *rubrica.Conversation, opened bool, err error) {
+	var row conversationRow
+	err = tx.GetContext(ctx, &row, `SELECT `+conversationColumns+` FROM conversations cv WHERE cv.contact_id = $1 AND cv.status = 'OPEN'`, c.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		opened = true
+		const q = `INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status) VALUES ($1, $2, $3, 'OPEN') RETURNING ` + conversationColumns
+		err = tx.GetContext(ctx, &row, q, c.WorkspaceID, c.ID, channelID)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("db: open conversation: %w", err)
+	}
+	return row.conversation(), opened, nil
+}
+
+func insertMessage(ctx context.Context, tx *sqlx.Tx, workspaceID, conversationID, channelID, identifier string,
+	dir rubrica.MessageDirection, text string, sentAt time.Time, externalID *string) (*rubrica.Message, error) {
+	var row messageRow
+	const q = `INSERT INTO messages AS m (workspace_id, conversation_id, channel_id, identifier, direction, text, sent_at, external_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ` + messageColumns
+	if err := tx.GetContext(ctx, &row, q, workspaceID, conversationID, channelID, identifier, string(dir), text, sentAt, externalID); err != nil {
+		return nil, fmt.Errorf("db: insert message: %w", err)
+	}
+	return row.message(), nil
+}
+
+// SendMessage records an outbound message on the channel, or on the default channel: the one
+// of the latest interaction, else the first connectable channel in the order WhatsApp, SMS,
+// email. Sending on an INACTIVE channel connects it; an UNAVAILABLE one is refused.
+func (s *ConversationService) SendMessage(ctx context.Context, contactID string, channelID *string, text string) (*rubrica.Sent, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkText(text); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, rubrica.InvalidField("text", "a message needs some text.")
+	}
+	var sent rubrica.Sent
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		c, err := findContact(ctx, tx, a.WorkspaceID, contactID, true)
+		if err != nil {
+			return withField(err, "contactId")
+		}
+		sent.Contact = c
+		links, err := findLinks(ctx, tx, a.WorkspaceID, []string{c.ID})
+		if err != nil {
+			return err
+		}
+		if channelID != nil {
+			if sent.Channel, err = findChannel(ctx, tx, a.WorkspaceID, *channelID, "channelId"); err != nil {
+				return err
+			}
+		} else if sent.Channel, err = defaultChannel(ctx, tx, c, links); err != nil {
+			return err
+		}
+		ch := sent.Channel
+		var on []*rubrica.ChannelLink
+		for _, l := range links {
+			if l.ChannelID == ch.ID {
+				on = append(on, l)
+			}
+		}
+		cc := rubrica.ContactChannelOf(c, ch, on)
+		now := time.Now()
+		switch cc.Status {
+		case rubrica.StatusUnavailable:
+			return rubrica.InvalidField("channelId", "%s cannot reach this contact until the contact writes there first.", ch.Name)
+		case rubrica.StatusInactive:
+			const q = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
+				VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (channel_id, identifier) DO NOTHING`
+			res, err := tx.ExecContext(ctx, q, a.WorkspaceID, c.ID, ch.ID, *cc.Identifier, now)
+			if err != nil {
+				return fmt.Errorf("db: connect channel: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return &rubrica.Error{Code: rubrica.ECONFLICT, Field: "channelId",
+					Message: fmt.Sprintf("%s is linked on %s to another contact: merge the two contacts first.", *cc.Identifier, ch.Name)}
+			}
+			sent.Connected = true
+		case rubrica.StatusActive:
+			const q = `UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $3)
+				WHERE contact_id = $1 AND channel_id = $2 AND identifier = $4`
+			if _, err := tx.ExecContext(ctx, q, c.ID, ch.ID, now, *cc.Identifier); err != nil {
+				return fmt.Errorf("db: refresh channel link: %w", err)
+			}
+		}
+		var opened bool
+		if sent.Conversation, opened, err = openConversation(ctx, tx, c, ch.ID); err != nil {
+			return err
+		}
+		if sent.Message, err = insertMessage(ctx, tx, a.WorkspaceID, sent.Conversation.ID, ch.ID, *cc.Identifier, rubrica.Outbound, text, now, nil); err != nil {
+			return err
+		}
+		var events []rubrica.Event
+		if sent.Connected {
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, c.ID, &ch.ID))
+		}
+		if opened {
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, c.ID, nil))
+		}
+		return publish(ctx, tx, events...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &sent, nil
+}
+
+// defaultChannel picks the channel of the latest interaction, else the first connectable
+// channel in rubrica.DefaultChannelOrder (oldest channel first within a type).
+func defaultChannel(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, links []*rubrica.ChannelLink) (*rubrica.Channel, error) {
+	channels, err := findChannels(ctx, tx, c.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*rubrica.Channel, len(channels))
+	for _, ch := range channels {
+		byID[ch.ID] = ch
+	}
+	var latest *rubrica.ChannelLink
+	for _, l := range links {
+		if latest == nil || l.LastInteractionAt.After(latest.LastInteractionAt) {
+			latest = l
+		}
+	}
+	if latest != nil {
+		return byID[latest.ChannelID], nil
+	}
+	for _, t := range rubrica.DefaultChannelOrder {
+		for _, ch := range channels {
+			if ch.Type == t && rubrica.ContactChannelOf(c, ch, nil).CanConnect() {
+				return ch, nil
+			}
+		}
+	}
+	return nil, rubrica.InvalidField("channelId", "No channel can reach this contact: it has no phone or email for WhatsApp, SMS or email, and has not written on any channel.")
+}
+
+// CloseConversation closes a conversation of the workspace; closing a closed one changes nothing.
+func (s *ConversationService) CloseConversation(ctx context.Context, id string) (*rubrica.Conversation, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cv *rubrica.Conversation
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if cv, err = findConversation(ctx, tx, a.WorkspaceID, id, true); err != nil {
+			return err
+		}
+		if cv.Status == rubrica.ConversationClosed {
+			return nil
+		}
+		var row conversationRow
+		const q = `UPDATE conversations cv SET status = 'CLOSED', closed_at = clock_timestamp() WHERE id = $1 RETURNING ` + conversationColumns
+		if err := tx.GetContext(ctx, &row, q, cv.ID); err != nil {
+			return fmt.Errorf("db: close conversation: %w", err)
+		}
+		cv = row.conversation()
+		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, cv.ContactID, nil))
+	})
+	return cv, err
+}
+
+func findConversation(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.Conversation, error) {
+	if !validID(id) {
+		return nil, rubrica.NotFound("id", "Conversation")
+	}
+	query := `SELECT ` + conversationColumns + ` FROM conversations cv WHERE cv.id = $1 AND cv.workspace_id = $2`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	var row conversationRow
+	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("id", "Conversation")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find conversation: %w", err)
+	}
+	return row.conversation(), nil
+}
+
+// FindConversationByID returns a conversation of the workspace.
+func (s *ConversationService) FindConversationByID(ctx context.Context, id string) (*rubrica.Conversation, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findConversation(ctx, s.db, a.WorkspaceID, id, false)
+}
+
+// FindMessageByID returns a message of the workspace.
+func (s *ConversationService) FindMessageByID(ctx context.Context, id string) (*rubrica.Message, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, rubrica.NotFound("id", "Message")
+	}
+	var row messageRow
+	if err := s.db.GetContext(ctx, &row, `SELECT `+messageColumns+` FROM messages m WHERE m.id = $1 AND m.workspace_id = $2`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("id", "Message")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find message: %w", err)
+	}
+	return row.message(), nil
+}
+
+// FindLatestConversationStatus returns the status of each contact's latest conversation.
+func (s *ConversationService) FindLatestConversationStatus(ctx context.Context, contactIDs []string) (map[string]rubrica.ConversationStatus, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `SELECT DISTINCT ON (cv.contact_id) cv.contact_id, cv.status FROM conversations cv
+		WHERE cv.contact_id = ANY($1) AND cv.workspace_id = $2 ORDER BY cv.contact_id, cv.created_at DESC, cv.id DESC`
+	var rows []struct {
+		ContactID string `db:"contact_id"`
+		Status    string `db:"status"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: latest conversation status: %w", err)
+	}
+	out := make(map[string]rubrica.ConversationStatus, len(rows))
+	for _, r := range rows {
+		out[r.ContactID] = rubrica.ConversationStatus(r.Status)
+	}
+	return out, nil
+}
+
+// pageGroups groups page keys that share a page size and cursor, so each group is one statement.
+func pageGroups(keys []rubrica.ConversationPageKey) map[[2]string][]rubrica.ConversationPageKey {
+	groups := map[[2]string][]rubrica.ConversationPageKey{}
+	for _, k := range keys {
+		g := [2]string{fmt.Sprint(k.First), k.After}
+		groups[g] = append(groups[g], k)
+	}
+	return groups
+}
+
+func parentIDs(keys []rubrica.ConversationPageKey) []string {
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if validID(k.ParentID) {
+			ids = append(ids, k.ParentID)
+		}
+	}
+	return ids
+}
+
+// FindConversationPages returns pages of contacts' conversations, newest first: one statement
+// per distinct page size and cursor. A key with a cursor that is not one gets no page.
+func (s *ConversationService) FindConversationPages(ctx context.Context, keys []rubrica.ConversationPageKey) (map[rubrica.ConversationPageKey]*rubrica.Connection[*rubrica.Conversation], error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[rubrica.ConversationPageKey]*rubrica.Connection[*rubrica.Conversation], len(keys))
+	for _, group := range pageGroups(keys) {
+		k := group[0]
+		var after *cursor
+		if k.After != "" {
+			if after, err = decodeCursor("after", "CONVERSATION", &k.After); err != nil {
+				continue
+			}
+		}
+		var qa args
+		where := []string{"cv.contact_id = p.parent", "cv.workspace_id = " + qa.add(a.WorkspaceID)}
+		ks := keyset{key: "cv.created_at", id: "cv.id", keyType: "timestamptz", descending: true}
+		orderBy := ks.apply(&where, &qa, after, nil, false)
+		q := `SELECT p.parent, ` + conversationColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
+			CROSS JOIN LATERAL (SELECT cv.* FROM conversations cv WHERE ` + strings.Join(where, " AND ") +
+			` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(k.First+1) + `) cv`
+		var rows []struct {
+			Parent string `db:"parent"`
+			conversationRow
+		}
+		if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
+			return nil, fmt.Errorf("db: find conversation pages: %w", err)
+		}
+		byParent := map[string][]*rubrica.Conversation{}
+		for i := range rows {
+			byParent[rows[i].Parent] = append(byParent[rows[i].Parent], rows[i].conversation())
+		}
+		for _, key := range group {
+			out[key] = pageOf(byParent[key.ParentID], key.First, false, key.After != "", false, func(c *rubrica.Conversation) string {
+				return encodeCursor("CONVERSATION", c.CreatedAt.Format(time.RFC3339Nano), c.ID)
+			})
+		}
+	}
+	return out, nil
+}
+
+// FindMessagePages returns pages of conversations' messages, newest first.
+func (s *ConversationService) FindMessagePages(ctx context.Context, keys []rubrica.ConversationPageKey) (map[rubrica.ConversationPageKey]*rubrica.Connection[*rubrica.Message], error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[rubrica.ConversationPageKey]*rubrica.Connection[*rubrica.Message], len(keys))
+	for _, group := range pageGroups(keys) {
+		k := group[0]
+		var after *cursor
+		if k.After != "" {
+			if after, err = decodeCursor("after", "MESSAGE", &k.After); err != nil {
+				continue
+			}
+		}
+		var qa args
+		where := []string{"m.conversation_id = p.parent", "m.workspace_id = " + qa.add(a.WorkspaceID)}
+		ks := keyset{key: "m.sent_at", id: "m.id", keyType: "timestamptz", descending: true}
+		orderBy := ks.apply(&where, &qa, after, nil, false)
+		q := `SELECT p.parent, ` + messageColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
+			CROSS JOIN LATERAL (SELECT m.* FROM messages m WHERE ` + strings.Join(where, " AND ") +
+			` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(k.First+1) + `) m`
+		var rows []struct {
+			Parent string `db:"parent"`
+			messageRow
+		}
+		if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
+			return nil, fmt.Errorf("db: find message pages: %w", err)
+		}
+		byParent := map[string][]*rubrica.Message{}
+		for i := range rows {
+			byParent[rows[i].Parent] = append(byParent[rows[i].Parent], rows[i].message())
+		}
+		for _, key := range group {
+			out[key] = pageOf(byParent[key.ParentID], key.First, false, key.After != "", false, func(m *rubrica.Message) string {
+				return encodeCursor("MESSAGE", m.SentAt.Format(time.RFC3339Nano), m.ID)
+			})
+		}
+	}
+	return out, nil
+}
+
+// CountConversations counts each contact's conversations.
+func (s *ConversationService) CountConversations(ctx context.Context, contactIDs []string) (map[string]int, error) {
+	return s.count(ctx, `SELECT contact_id AS id, count(*) AS n FROM conversations WHERE contact_id = ANY($1) AND workspace_id = $2 GROUP BY contact_id`, contactIDs)
+}
+
+// CountMessages counts each conversation's messages.
+func (s *ConversationService) CountMessages(ctx context.Context, conversationIDs []string) (map[string]int, error) {
+	return s.count(ctx, `SELECT conversation_id AS id, count(*) AS n FROM messages WHERE conversation_id = ANY($1) AND workspace_id = $2 GROUP BY conversation_id`, conversationIDs)
+}
+
+func (s *ConversationService) count(ctx context.Context, q string, ids []string) (map[string]int, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID string `db:"id"`
+		N  int    `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: count: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.N
+	}
+	return out, nil
+}

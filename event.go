@@ -1,0 +1,91 @@
+package rubrica
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// EventKind is the stream an event belongs to; each GraphQL subscription reads one kind.
+type EventKind string
+
+// The event streams.
+const (
+	KindContact         EventKind = "contact"
+	KindContactChannel  EventKind = "contactChannel"
+	KindMergeSuggestion EventKind = "mergeSuggestion"
+	KindJob             EventKind = "job"
+)
+
+// The types of contact events.
+const (
+	ContactCreated   = "CREATED"
+	ContactUpdated   = "UPDATED"
+	ContactMerged    = "MERGED"
+	ContactUnmerged  = "UNMERGED"
+	ContactBlocked   = "BLOCKED"
+	ContactUnblocked = "UNBLOCKED"
+	ContactDeleted   = "DELETED"
+)
+
+// The types of contact channel events.
+const (
+	ChannelLinked        = "LINKED"
+	ChannelUnlinked      = "UNLINKED"
+	ChannelStatusChanged = "STATUS_CHANGED"
+)
+
+// Event is a committed change, as subscribers receive it. Events are written in the
+// transaction that makes the change, so an event exists exactly when its change committed,
+// and are numbered in commit order (Seq).
+type Event struct {
+	Seq         int64
+	WorkspaceID string
+	Kind        EventKind
+	Type        string
+	ContactID   *string // the contact it is about, if any
+	SubjectID   *string // the channel, suggestion or job it is about, if any
+	CreatedAt   time.Time
+}
+
+// EventFilter selects the events of one subscription within the subscriber's workspace.
+type EventFilter struct {
+	Kind      EventKind
+	ContactID *string // only events about this contact
+	SubjectID *string // only events about this channel, suggestion or job
+}
+
+// Matches reports whether an event of the subscriber's workspace passes the filter.
+func (f EventFilter) Matches(e *Event) bool {
+	if e.Kind != f.Kind {
+		return false
+	}
+	if f.ContactID != nil && (e.ContactID == nil || *e.ContactID != *f.ContactID) {
+		return false
+	}
+	if f.SubjectID != nil && (e.SubjectID == nil || *e.SubjectID != *f.SubjectID) {
+		return false
+	}
+	return true
+}
+
+// ErrSubscriberTooSlow ends a subscription whose buffer filled up: the subscriber fell too
+// far behind and must subscribe again (and refetch what it shows).
+var ErrSubscriberTooSlow = &Error{Code: ELIMIT, Message: "The subscription fell too far behind and was closed: subscribe again and refetch."}
+
+// ErrEventsStopped ends a subscription when the server shuts down.
+var ErrEventsStopped = errors.New("event stream stopped")
+
+// Subscription is a running subscription: events arrive on C in commit order until the
+// subscriber's context ends or the subscription is dropped; Err then says why.
+type Subscription struct {
+	C   <-chan Event
+	Err func() error
+}
+
+// EventService delivers committed events to subscribers.
+type EventService interface {
+	// Subscribe delivers, from now on, the events of the actor's workspace that match the
+	// filter, until ctx ends.
+	Subscribe(ctx context.Context, f EventFilter) (*Subscription, error)
+}
