@@ -28,14 +28,25 @@ type Env struct {
 // New starts a server on a fresh database for one test.
 func New(tb testing.TB) *Env {
 	tb.Helper()
+	return NewWithConfig(tb, nil)
+}
+
+// NewWithConfig is New with a chance to change the server's configuration (loader wait,
+// complexity limit, introspection) before the server starts; configure may be nil.
+func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
+	tb.Helper()
 	d, counter := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := server.New(server.Config{
+	cfg := server.Config{
 		Services: d.Services(), Ready: d.Ready, DB: d.DB.DB, Logger: logger, Introspection: true,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
 	return &Env{DB: d, Server: ts, Counter: counter}
