@@ -149,7 +149,16 @@ func NormalizeName(field string, v *string) (*string, error) {
 	if utf8.RuneCountInString(s) > MaxNameLength {
 		return nil, InvalidField(field, "%s is longer than %d characters.", field, MaxNameLength)
 	}
+	if !ValidText(s) {
+		return nil, InvalidField(field, "%s may not contain NUL characters.", field)
+	}
 	return &s, nil
+}
+
+// ValidText reports whether s can be stored as text: PostgreSQL text cannot hold NUL, so
+// input with NUL is refused as invalid instead of failing in the database.
+func ValidText(s string) bool {
+	return !strings.ContainsRune(s, 0)
 }
 
 // NormalizeEmail trims and parses an email address. It keeps the address as written;

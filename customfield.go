@@ -81,7 +81,7 @@ func ValidateCustomFieldInput(in *CustomFieldInput) error {
 			return InvalidField("key", "%q is the key of a standard field.", in.Key)
 		}
 	}
-	if in.Label == "" || utf8.RuneCountInString(in.Label) > MaxNameLength {
+	if in.Label == "" || utf8.RuneCountInString(in.Label) > MaxNameLength || !ValidText(in.Label) {
 		return InvalidField("label", "label must be 1 to %d characters.", MaxNameLength)
 	}
 	if !in.Type.Valid() {
@@ -100,7 +100,7 @@ func ValidateCustomFieldInput(in *CustomFieldInput) error {
 	seen := map[string]bool{}
 	for i, o := range in.Options {
 		o = strings.TrimSpace(o)
-		if o == "" || utf8.RuneCountInString(o) > MaxNameLength {
+		if o == "" || utf8.RuneCountInString(o) > MaxNameLength || !ValidText(o) {
 			return InvalidField("options", "option %d must be 1 to %d characters.", i+1, MaxNameLength)
 		}
 		if seen[strings.ToLower(o)] {
@@ -127,6 +127,9 @@ func NormalizeCustomValue(def *CustomFieldDefinition, v *string) (*string, error
 	case FieldText:
 		if utf8.RuneCountInString(s) > MaxCustomTextLength {
 			return nil, InvalidField(field, "%s is longer than %d characters.", def.Key, MaxCustomTextLength)
+		}
+		if !ValidText(s) {
+			return nil, InvalidField(field, "%s may not contain NUL characters.", def.Key)
 		}
 	case FieldNumber:
 		f, err := strconv.ParseFloat(s, 64)
@@ -197,6 +200,13 @@ func EffectiveFieldOrder(stored []string, customKeys []string) []string {
 		}
 	}
 	return out
+}
+
+// ReorderFields returns the field order after a reorder that lists keys first: the keys it
+// leaves out follow in their current order (that of stored), not the default one.
+func ReorderFields(stored, keys, customKeys []string) []string {
+	current := EffectiveFieldOrder(stored, customKeys)
+	return EffectiveFieldOrder(append(append([]string{}, keys...), current...), customKeys)
 }
 
 // ValidateFieldOrder checks a new field order: every key known, none twice.

@@ -34,7 +34,7 @@ var colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 // NormalizeTagName trims a tag name and checks its length.
 func NormalizeTagName(field, name string) (string, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > MaxTagNameLength {
+	if name == "" || utf8.RuneCountInString(name) > MaxTagNameLength || !ValidText(name) {
 		return "", InvalidField(field, "a tag name must be 1 to %d characters.", MaxTagNameLength)
 	}
 	return name, nil

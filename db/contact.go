@@ -124,6 +124,12 @@ var contactOrders = map[rubrica.ContactOrderField]keyset{
 // contactWhere returns the conditions of a filter for contacts aliased c.
 func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]string, error) {
 	where := []string{"c.workspace_id = " + a.add(workspaceID)}
+	if !rubrica.ValidText(f.Search) {
+		return nil, rubrica.InvalidField("filter.search", "search may not contain NUL characters.")
+	}
+	if f.Country != nil && !rubrica.ValidText(*f.Country) {
+		return nil, rubrica.InvalidField("filter.country", "country may not contain NUL characters.")
+	}
 	if s := strings.TrimSpace(f.Search); s != "" {
 		where = append(where, "c.search_text LIKE "+a.add(likePattern(searchTerm(s))))
 	}

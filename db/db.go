@@ -125,6 +125,8 @@ func translate(err error) error {
 		return err
 	}
 	switch pqErr.Code {
+	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character (NUL)
+		return &rubrica.Error{Code: rubrica.EINVALID, Message: "Text may not contain NUL characters."}
 	case "23505": // unique_violation
 		return &rubrica.Error{Code: rubrica.ECONFLICT, Message: "That already exists.", Field: ""}
 	case "40001", "40P01": // serialization_failure, deadlock_detected

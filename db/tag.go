@@ -81,6 +81,9 @@ func (s *TagService) FindTagByID(ctx context.Context, id string) (*rubrica.Tag, 
 var tagOrder = keyset{key: "lower(t.name)", id: "t.id", keyType: "text"}
 
 func tagWhere(workspaceID, search string, a *args) []string {
+	if !rubrica.ValidText(search) {
+		search = strings.ReplaceAll(search, "\x00", "")
+	}
 	where := []string{"t.workspace_id = " + a.add(workspaceID)}
 	if s := strings.TrimSpace(search); s != "" {
 		where = append(where, "lower(t.name) LIKE "+a.add(likePattern(s)))

@@ -173,7 +173,8 @@ func (s *WorkspaceService) SetContactFieldOrder(ctx context.Context, keys []stri
 	}
 	var ws *rubrica.Workspace
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE`, a.WorkspaceID); err != nil {
+		var stored pq.StringArray
+		if err := tx.GetContext(ctx, &stored, `SELECT field_order FROM workspaces WHERE id = $1 FOR UPDATE`, a.WorkspaceID); err != nil {
 			return fmt.Errorf("db: lock workspace: %w", err)
 		}
 		defs, err := findDefinitions(ctx, tx, a.WorkspaceID)
@@ -183,7 +184,7 @@ func (s *WorkspaceService) SetContactFieldOrder(ctx context.Context, keys []stri
 		if err := rubrica.ValidateFieldOrder(keys, definitionKeys(defs)); err != nil {
 			return err
 		}
-		order := rubrica.EffectiveFieldOrder(keys, definitionKeys(defs))
+		order := rubrica.ReorderFields(stored, keys, definitionKeys(defs))
 		if _, err := tx.ExecContext(ctx, `UPDATE workspaces SET field_order = $2 WHERE id = $1`, a.WorkspaceID, pq.Array(order)); err != nil {
 			return fmt.Errorf("db: set field order: %w", err)
 		}

@@ -92,6 +92,7 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContacts(ctx, conn)
 	return contactConnection(conn, f), nil
 }
 

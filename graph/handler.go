@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"rubrica"
 	"rubrica/graph/generated"
@@ -55,6 +57,8 @@ func NewHandler(cfg Config) *handler.Server {
 	srv.SetRecoverFunc(Recover(cfg.Logger))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
@@ -75,4 +79,23 @@ func pageCost(first, last *int) int {
 		return min(*last, rubrica.MaxPageSize)
 	}
 	return rubrica.DefaultPageSize
+}
+
+// noIntrospection refuses an operation that introspects the schema when introspection is
+// off, as a request error (BAD_USER_INPUT). Without it gqlgen answers __schema and __type with
+// a plain error, which the presenter can only report as INTERNAL.
+type noIntrospection struct{}
+
+func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (noIntrospection) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	for _, f := range graphql.CollectFields(rc, rc.Operation.SelectionSet, []string{"Query"}) {
+		if f.Name == "__schema" || f.Name == "__type" {
+			err := gqlerror.Errorf("Introspection is disabled on this server.")
+			errcode.Set(err, errcode.ValidationFailed)
+			return err
+		}
+	}
+	return nil
 }

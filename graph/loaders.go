@@ -2,17 +2,22 @@ package graph
 
 import (
 	"context"
+	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 
 	"rubrica"
 )
 
-// DefaultLoaderWait is how long a loader collects keys before it runs its batch. gqlgen
-// resolves the items of a list in parallel goroutines that all reach their loader within well
-// under a millisecond, so a short wait batches a whole page; each nested level of a query pays
-// it once (see BenchmarkLoaderWait). A batch that fills MaxPageSize keys runs at once.
+// DefaultLoaderWait is how long a loader collects keys before it runs its batch; each nested
+// level of a query pays it once. gqlgen resolves the items of a list in parallel goroutines,
+// but on a busy machine they can reach their loader several milliseconds apart, so a timed
+// batch alone does not make a page's statements a fixed number: a page of contacts is
+// prefetched instead (see prefetchContacts), and the wait serves the other lists. A loader
+// keyed by the contacts of a page runs its batch at once when it fills MaxPageSize keys.
+// BenchmarkContactsPage measures it.
 const DefaultLoaderWait = 2 * time.Millisecond
 
 // Loaders batch the list fields of one request: one SQL statement per field and level,
@@ -37,28 +42,31 @@ type Loaders struct {
 // NewLoaders returns fresh loaders over the services.
 func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 	return &Loaders{
-		Members:      newLoader(wait, s.Workspaces.FindMembersByIDs),
-		ContactTags:  newLoader(wait, s.Tags.FindTagsByContactIDs),
-		CustomValues: newLoader(wait, s.Contacts.FindCustomValuesByContactIDs),
-		TagCounts:    newLoader(wait, s.Tags.CountContactsByTagIDs),
+		Members:      newLoader(wait, rubrica.MaxPageSize, s.Workspaces.FindMembersByIDs),
+		ContactTags:  newLoader(wait, rubrica.MaxPageSize, s.Tags.FindTagsByContactIDs),
+		CustomValues: newLoader(wait, rubrica.MaxPageSize, s.Contacts.FindCustomValuesByContactIDs),
+		// The tags of a page's contacts are not bounded by the page size: a cap would split
+		// a page with more than MaxPageSize distinct tags into several statements.
+		TagCounts: newLoader(wait, 0, s.Tags.CountContactsByTagIDs),
 
-		Contacts: newLoader(wait, s.Contacts.FindContactsByIDs),
-		Channels: newLoader(wait, func(ctx context.Context, _ []string) (map[string][]*rubrica.Channel, error) {
+		Contacts: newLoader(wait, rubrica.MaxPageSize, s.Contacts.FindContactsByIDs),
+		Channels: newLoader(wait, 0, func(ctx context.Context, _ []string) (map[string][]*rubrica.Channel, error) {
 			list, err := s.Channels.FindChannels(ctx)
 			return map[string][]*rubrica.Channel{workspaceChannels: list}, err
 		}),
-		ContactLinks:       newLoader(wait, s.Channels.FindLinksByContactIDs),
-		ConversationStatus: newLoader(wait, s.Conversations.FindLatestConversationStatus),
-		ConversationPages:  newLoader(wait, s.Conversations.FindConversationPages),
-		MessagePages:       newLoader(wait, s.Conversations.FindMessagePages),
-		ConversationCounts: newLoader(wait, s.Conversations.CountConversations),
-		MessageCounts:      newLoader(wait, s.Conversations.CountMessages),
+		ContactLinks:       newLoader(wait, rubrica.MaxPageSize, s.Channels.FindLinksByContactIDs),
+		ConversationStatus: newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindLatestConversationStatus),
+		ConversationPages:  newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindConversationPages),
+		MessagePages:       newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindMessagePages),
+		ConversationCounts: newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountConversations),
+		MessageCounts:      newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountMessages),
 	}
 }
 
 // newLoader makes a loader from a service method that returns a map: results are returned in
 // key order, the zero value for a key the map lacks, one error for every key if the call fails.
-func newLoader[K comparable, V any](wait time.Duration, fetch func(context.Context, []K) (map[K]V, error)) *dataloader.Loader[K, V] {
+// A batch runs after wait, or as soon as it holds capacity keys (0: no limit).
+func newLoader[K comparable, V any](wait time.Duration, capacity int, fetch func(context.Context, []K) (map[K]V, error)) *dataloader.Loader[K, V] {
 	batch := func(ctx context.Context, keys []K) []*dataloader.Result[V] {
 		found, err := fetch(ctx, keys)
 		out := make([]*dataloader.Result[V], len(keys))
@@ -73,7 +81,7 @@ func newLoader[K comparable, V any](wait time.Duration, fetch func(context.Conte
 	}
 	return dataloader.NewBatchedLoader(batch,
 		dataloader.WithWait[K, V](wait),
-		dataloader.WithBatchCapacity[K, V](rubrica.MaxPageSize))
+		dataloader.WithBatchCapacity[K, V](capacity))
 }
 
 // workspaceChannels is the one key of the Channels loader.
@@ -93,4 +101,144 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 		return l
 	}
 	return NewLoaders(r.Services, 0)
+}
+
+// prefetchContacts fetches, for a page of contacts, the batched fields the query selects on
+// its nodes (tags and their contact counts, custom values, assignees), one statement each,
+// and primes the request's loaders with the results. The field resolvers then find every key
+// in the loaders' caches, so the page runs the same statements whatever its size and however
+// the goroutines of its items are scheduled, and pays no batch wait. A fetch that fails primes
+// nothing: the resolvers then load (and report) those fields themselves.
+func (r *Resolver) prefetchContacts(ctx context.Context, page *rubrica.Connection[*rubrica.Contact]) {
+	sel := selectedContactFields(ctx)
+	if len(page.Edges) == 0 || !sel.any() {
+		return
+	}
+	l := r.loaders(ctx)
+	ids := make([]string, len(page.Edges))
+	var assignees []string
+	for i, e := range page.Edges {
+		ids[i] = e.Node.ID
+		if e.Node.AssigneeID != nil {
+			assignees = append(assignees, *e.Node.AssigneeID)
+		}
+	}
+	var wg sync.WaitGroup
+	if sel.tags {
+		wg.Go(func() {
+			tags, err := r.Services.Tags.FindTagsByContactIDs(ctx, ids)
+			if err != nil {
+				return
+			}
+			var tagIDs []string
+			seen := map[string]bool{}
+			for _, id := range ids {
+				l.ContactTags.Prime(ctx, id, tags[id])
+				for _, t := range tags[id] {
+					if !seen[t.ID] {
+						seen[t.ID] = true
+						tagIDs = append(tagIDs, t.ID)
+					}
+				}
+			}
+			if !sel.tagCounts || len(tagIDs) == 0 {
+				return
+			}
+			if counts, err := r.Services.Tags.CountContactsByTagIDs(ctx, tagIDs); err == nil {
+				for _, id := range tagIDs {
+					l.TagCounts.Prime(ctx, id, counts[id])
+				}
+			}
+		})
+	}
+	if sel.customFields {
+		wg.Go(func() {
+			if values, err := r.Services.Contacts.FindCustomValuesByContactIDs(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.CustomValues.Prime(ctx, id, values[id])
+				}
+			}
+		})
+	}
+	if sel.assignee && len(assignees) > 0 {
+		wg.Go(func() {
+			if members, err := r.Services.Workspaces.FindMembersByIDs(ctx, assignees); err == nil {
+				for _, id := range assignees {
+					l.Members.Prime(ctx, id, members[id])
+				}
+			}
+		})
+	}
+	if sel.channels {
+		wg.Go(func() {
+			if channels, err := r.Services.Channels.FindChannels(ctx); err == nil {
+				l.Channels.Prime(ctx, workspaceChannels, channels)
+			}
+		})
+		wg.Go(func() {
+			if links, err := r.Services.Channels.FindLinksByContactIDs(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.ContactLinks.Prime(ctx, id, links[id])
+				}
+			}
+		})
+	}
+	if sel.conversationStatus {
+		wg.Go(func() {
+			if st, err := r.Services.Conversations.FindLatestConversationStatus(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.ConversationStatus.Prime(ctx, id, st[id])
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// contactSelection says which batched fields a query selects on the nodes of a contact page.
+type contactSelection struct {
+	tags, tagCounts, customFields, assignee, channels, conversationStatus bool
+}
+
+func (s contactSelection) any() bool {
+	return s.tags || s.customFields || s.assignee || s.channels || s.conversationStatus
+}
+
+// selectedContactFields reads the selection of the current connection field (fragments and
+// @skip/@include applied) down to edges.node.
+func selectedContactFields(ctx context.Context) contactSelection {
+	var s contactSelection
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return s
+	}
+	op := graphql.GetOperationContext(ctx)
+	for _, edges := range graphql.CollectFields(op, fc.Field.Selections, []string{"ContactConnection"}) {
+		if edges.Name != "edges" {
+			continue
+		}
+		for _, node := range graphql.CollectFields(op, edges.Selections, []string{"ContactEdge"}) {
+			if node.Name != "node" {
+				continue
+			}
+			for _, f := range graphql.CollectFields(op, node.Selections, []string{"Contact", "Node"}) {
+				switch f.Name {
+				case "tags":
+					s.tags = true
+					for _, tf := range graphql.CollectFields(op, f.Selections, []string{"Tag", "Node"}) {
+						s.tagCounts = s.tagCounts || tf.Name == "contactCount"
+					}
+				case "customFields":
+					s.customFields = true
+				case "assignee":
+					s.assignee = true
+				case "channels":
+					s.channels = true
+				case "conversationStatus":
+					s.conversationStatus = true
+				}
+			}
+		}
+	}
+	return s
 }

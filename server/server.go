@@ -56,8 +56,9 @@ func New(cfg Config) *Server {
 		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 	})
 	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
+	gql.AddTransport(getTransport{})
 	gql.AddTransport(transport.POST{})
+	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
 
 	mux := http.NewServeMux()

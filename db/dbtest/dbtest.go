@@ -179,10 +179,12 @@ func MustOpenDB(tb testing.TB) *db.DB {
 	return d
 }
 
-// MustOpenCountingDB is MustOpenDB whose connections count the SQL statements they run.
-func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter) {
+// MustOpenCountingDB is MustOpenDB whose connections count the SQL statements they run. It
+// also returns the database's URL.
+func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter, string) {
 	tb.Helper()
-	connector, err := pq.NewConnector(NewDatabase(tb))
+	dsn := NewDatabase(tb)
+	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { d.Close() })
-	return d, counter
+	return d, counter, dsn
 }
 
 func withDatabase(base, name string) string {

@@ -21,6 +21,8 @@ import (
 // Env is one test's server and database.
 type Env struct {
 	DB      *db.DB
+	DSN     string  // the test database's URL
+	Bus     *db.Bus // this server's event bus
 	Server  *httptest.Server
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
 }
@@ -28,17 +30,50 @@ type Env struct {
 // New starts a server on a fresh database for one test.
 func New(tb testing.TB) *Env {
 	tb.Helper()
-	d, counter := dbtest.MustOpenCountingDB(tb)
+	return NewWithConfig(tb, nil)
+}
+
+// NewWithConfig is New with a chance to change the server's configuration (loader wait,
+// complexity limit, introspection) before the server starts; configure may be nil.
+func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
+	tb.Helper()
+	d, counter, dsn := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := server.New(server.Config{
-		Services: d.Services(), Ready: d.Ready, DB: d.DB.DB, Logger: logger, Introspection: true,
+	// The event bus reads on a pool of its own, so that its reads never count as the
+	// statements of a request.
+	busDB, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bus := db.NewBus(busDB, dsn, db.BusConfig{Logger: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	busDone := make(chan struct{})
+	go func() {
+		defer close(busDone)
+		if err := bus.Run(ctx); err != nil {
+			tb.Errorf("event bus: %v", err)
+		}
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		<-busDone
+		busDB.Close()
 	})
+	services := d.Services()
+	services.Events = bus
+	cfg := server.Config{
+		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, Introspection: true,
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{DB: d, Server: ts, Counter: counter}
+	return &Env{DB: d, DSN: dsn, Bus: bus, Server: ts, Counter: counter}
 }
 
 type testWriter struct{ tb testing.TB }

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// gqlgen's GET transport and its "transport not supported" answer write a few errors
+// themselves, past the error presenter and so without `extensions.code`. The two transports
+// here send those errors through the presenter (exec.DispatchError) like every other one.
+
+// getTransport is transport.GET whose refusals carry codes: a malformed query string,
+// undecodable variables or extensions, and a mutation sent with GET.
+type getTransport struct{ transport.GET }
+
+func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if msg := badGetParams(r.URL.RawQuery); msg != "" {
+		dispatchError(w, r.Context(), exec, http.StatusBadRequest, msg)
+		return
+	}
+	t.GET.Do(w, r, queriesOnly{exec})
+}
+
+// badGetParams repeats the checks transport.GET makes of its parameters before it parses the
+// operation, and says what is wrong.
+func badGetParams(rawQuery string) string {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "The query string cannot be parsed: " + err.Error()
+	}
+	for _, p := range []string{"variables", "extensions"} {
+		if v := q.Get(p); v != "" {
+			var m map[string]any
+			if err := json.NewDecoder(strings.NewReader(v)).Decode(&m); err != nil {
+				return "The " + p + " parameter is not a JSON object."
+			}
+		}
+	}
+	return ""
+}
+
+// queriesOnly refuses any operation but a query while the operation is prepared, so that
+// the GET transport reports it as an operation error, through the presenter.
+type queriesOnly struct{ graphql.GraphExecutor }
+
+func (e queriesOnly) CreateOperationContext(ctx context.Context, raw *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	rc, errs := e.GraphExecutor.CreateOperationContext(ctx, raw)
+	if errs != nil {
+		return rc, errs
+	}
+	if op := rc.Doc.Operations.ForName(rc.OperationName); op != nil && op.Operation != ast.Query {
+		err := gqlerror.Errorf("GET requests only allow queries: send %ss with POST.", op.Operation)
+		errcode.Set(err, errcode.ValidationFailed) // a request error: 422, like other invalid operations
+		return rc, gqlerror.List{err}
+	}
+	return rc, nil
+}
+
+// unsupportedTransport answers every request no other transport takes (another method, or a
+// POST that is not JSON); it must be added last. It leaves websocket upgrades alone, so that a
+// websocket transport works wherever it is added.
+type unsupportedTransport struct{}
+
+func (unsupportedTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") == "" }
+
+func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	dispatchError(w, r.Context(), exec, http.StatusBadRequest,
+		"Send GraphQL as POST with Content-Type: application/json, or as GET for queries.")
+}
+
+// dispatchError answers with one request error, presented like every other error.
+func dispatchError(w http.ResponseWriter, ctx context.Context, exec graphql.GraphExecutor, status int, msg string) {
+	resp := exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("%s", msg)})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(resp)
+}
