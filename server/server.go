@@ -20,6 +20,7 @@ import (
 	"rubrica"
 	"rubrica/graph"
 	"rubrica/server/explorer"
+	"rubrica/server/gorillaws"
 )
 
 // Config is what a server needs.
@@ -31,6 +32,10 @@ type Config struct {
 	Introspection bool
 	MaxComplexity int           // 0: graph.DefaultMaxComplexity
 	LoaderWait    time.Duration // 0: graph.DefaultLoaderWait
+	// AllowedOrigins may open websockets besides the server's own origin ("*": any).
+	AllowedOrigins []string
+	// MaxSubscriptions caps the subscriptions of one websocket (0: DefaultMaxSubscriptions).
+	MaxSubscriptions int
 }
 
 // Server is one Rubrica HTTP server.
@@ -55,6 +60,12 @@ func New(cfg Config) *Server {
 		Services: cfg.Services, Logger: cfg.Logger, Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 	})
+	if cfg.MaxSubscriptions <= 0 {
+		cfg.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
+	gql.AddTransport(websocketTransport(cfg.Services.Auth, checkOrigin, cfg.Logger))
+	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(transport.POST{})
@@ -62,7 +73,7 @@ func New(cfg Config) *Server {
 	gql.AroundResponses(m.observeOperation)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", authenticate(cfg.Services.Auth, gql))
+	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(cfg.Services.Auth, gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

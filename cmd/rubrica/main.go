@@ -57,6 +57,10 @@ type config struct {
 	MaxComplexity int
 	LoaderWait    time.Duration
 	LogLevel      slog.Level
+	// EventRetention is how long the event outbox keeps events.
+	EventRetention time.Duration
+	// AllowedOrigins may open websockets besides the server's own origin.
+	AllowedOrigins []string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -88,6 +92,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("LOADER_WAIT: %q is not a positive duration such as 2ms", v)
 		}
 		cfg.LoaderWait = d
+	}
+	if v := getenv("EVENT_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("EVENT_RETENTION: %q is not a positive duration such as 24h", v)
+		}
+		cfg.EventRetention = d
+	}
+	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
 	}
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -134,7 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, cfg, logger, rest, stdout)
 	case "migrate":
-		d, err := openDB(ctx, cfg, logger)
+		d, _, err := openDB(ctx, cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -150,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if !*demoFlag {
 			return errors.New("seed: only --demo is supported")
 		}
-		d, err := openDB(ctx, cfg, logger)
+		d, _, err := openDB(ctx, cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -171,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(rest[1:]); err != nil {
 			return err
 		}
-		d, err := openDB(ctx, cfg, logger)
+		d, _, err := openDB(ctx, cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -192,7 +208,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(rest[1:]); err != nil {
 			return err
 		}
-		d, err := openDB(ctx, cfg, logger)
+		d, _, err := openDB(ctx, cfg, logger)
 		if err != nil {
 			return err
 		}
@@ -223,25 +239,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // openDB connects to DATABASE_URL, or to the private cluster when it is unset, and applies
 // the migrations.
-func openDB(ctx context.Context, cfg config, logger *slog.Logger) (*db.DB, error) {
+func openDB(ctx context.Context, cfg config, logger *slog.Logger) (*db.DB, string, error) {
 	url := cfg.DatabaseURL
 	if url == "" {
 		dir, _ := filepath.Abs(cfg.DataDir)
 		logger.Info("DATABASE_URL is unset: using the private PostgreSQL cluster", "dir", dir)
 		var err error
 		if url, err = (&localpg.Cluster{Dir: cfg.DataDir, Logger: logger}).Ensure(ctx, "rubrica"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	d, err := db.Open(ctx, url)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := d.Migrate(ctx); err != nil {
 		d.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return d, nil
+	return d, url, nil
 }
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, stdout io.Writer) error {
@@ -251,7 +267,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		return err
 	}
 	logger.Info("starting", "config", cfg)
-	d, err := openDB(ctx, cfg, logger)
+	d, dsn, err := openDB(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -271,8 +287,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		}
 		printWelcome(stdout, base, res)
 	}
+	bus := db.NewBus(d, dsn, db.BusConfig{Retention: cfg.EventRetention, Logger: logger})
+	busDone := make(chan error, 1)
+	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { busDone <- bus.Run(busCtx) }()
+	defer func() {
+		stopBus()
+		<-busDone
+	}()
+	services := d.Services()
+	services.Events = bus
 	srv := server.New(server.Config{
-		Services: d.Services(), Ready: d.Ready, DB: d.DB.DB, Logger: logger,
+		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")

@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"rubrica"
+	"rubrica/server/gorillaws"
+)
+
+// Websocket limits.
+const (
+	// DefaultMaxSubscriptions is how many subscriptions one websocket may run at once.
+	DefaultMaxSubscriptions = 50
+	// wsReadLimit is the largest message a client may send.
+	wsReadLimit = 64 << 10
+)
+
+// websocketTransport serves subscriptions over both protocols, graphql-transport-ws and the
+// legacy graphql-ws, on gorilla/websocket: authentication in connection_init (4403 when
+// refused), 4408 when no init arrives, keep-alive on both protocols, an Origin check and
+// read-size and subscription caps.
+func websocketTransport(auth rubrica.AuthService, checkOrigin func(*http.Request) bool, logger *slog.Logger) transport.Websocket {
+	return transport.Websocket{
+		Implementation: &gorillaws.Upgrader{
+			CheckOrigin:  checkOrigin,
+			ReadLimit:    wsReadLimit,
+			WriteTimeout: 10 * time.Second,
+			InitTimeout:  10 * time.Second, // closes with 4408
+			PingInterval: 30 * time.Second, // protocol pings on both subprotocols: half-open connections are freed
+		},
+		InitFunc:              websocketInit(auth),
+		KeepAlivePingInterval: 15 * time.Second, // legacy "ka" messages
+		PingPongInterval:      15 * time.Second, // graphql-transport-ws ping/pong, pong enforced
+		ErrorFunc: func(ctx context.Context, err error) {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			logger.DebugContext(ctx, "websocket", "err", err)
+		},
+	}
+}
+
+// websocketInit authenticates a websocket from its connection_init payload
+// {"Authorization": "Bearer <token>"} (key matched case-insensitively), or from the upgrade
+// request's own header. A refused connection is closed with 4403 and never starts a
+// subscription.
+func websocketInit(auth rubrica.AuthService) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
+			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden"), nil, errors.New(msg)
+		}
+		var header string
+		for k, v := range p {
+			if strings.EqualFold(k, "Authorization") {
+				header, _ = v.(string)
+			}
+		}
+		ctx = withSubscriptionCounter(ctx)
+		if header == "" {
+			if _, ok := rubrica.ActorFromContext(ctx); ok {
+				return ctx, nil, nil
+			}
+			return refuse("Authentication required: send {\"Authorization\": \"Bearer <token>\"} in connection_init.")
+		}
+		token, ok := bearerToken(header)
+		if !ok {
+			return refuse("Send the token as Bearer <token>.")
+		}
+		authCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		actor, err := auth.Authenticate(authCtx, token)
+		if err != nil {
+			return refuse("The token is not valid.")
+		}
+		return rubrica.NewContext(ctx, actor), nil, nil
+	}
+}
+
+type subscriptionCounterKey struct{}
+
+func withSubscriptionCounter(ctx context.Context) context.Context {
+	return context.WithValue(ctx, subscriptionCounterKey{}, new(atomic.Int64))
+}
+
+// limitSubscriptions refuses a subscription beyond max on one websocket with LIMIT_EXCEEDED.
+// A subscription's slot frees when its operation context ends.
+func limitSubscriptions(max int) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		counter, ok := ctx.Value(subscriptionCounterKey{}).(*atomic.Int64)
+		if !ok || op.Operation == nil || op.Operation.Operation != ast.Subscription {
+			return next(ctx)
+		}
+		if counter.Add(1) > int64(max) {
+			counter.Add(-1)
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message:    fmt.Sprintf("A websocket may run at most %d subscriptions.", max),
+				Extensions: map[string]any{"code": rubrica.ELIMIT},
+			}}})
+		}
+		go func() {
+			<-ctx.Done()
+			counter.Add(-1)
+		}()
+		return next(ctx)
+	}
+}
+
+// refuseForeignOrigins answers a websocket upgrade from an origin that may not open one with
+// 403 before it reaches the GraphQL transport.
+func refuseForeignOrigins(check func(*http.Request) bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) && !check(r) {
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
