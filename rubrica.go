@@ -133,6 +133,7 @@ type Services struct {
 	Channels      ChannelService
 	Conversations ConversationService
 	Events        EventService
+	Merges        MergeService
 }
 
 // Size validates a page request and returns how many items it asks for and whether it pages

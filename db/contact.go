@@ -296,6 +296,9 @@ func (s *ContactService) CreateContact(ctx context.Context, in rubrica.ContactCh
 		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {
 			return err
 		}
+		if err := refreshDuplicates(ctx, tx, a.WorkspaceID, []string{c.ID}); err != nil {
+			return err
+		}
 		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, c.ID, nil))
 	})
 	if err != nil {
@@ -349,6 +352,11 @@ func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubric
 		}
 		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {
 			return err
+		}
+		if old := contactKeys(&before); strings.Join(old, ",") != strings.Join(contactKeys(c), ",") {
+			if err := refreshDuplicates(ctx, tx, a.WorkspaceID, []string{c.ID}, old...); err != nil {
+				return err
+			}
 		}
 		events, err := channelStatusEvents(ctx, tx, &before, c)
 		if err != nil {

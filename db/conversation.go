@@ -163,6 +163,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			return err
 		}
 		var events []rubrica.Event
+		if r.ContactCreated {
+			if err := refreshDuplicates(ctx, tx, a.WorkspaceID, []string{r.Contact.ID}); err != nil {
+				return err
+			}
+		}
 		switch {
 		case r.ContactCreated:
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, r.Contact.ID, nil),

@@ -93,3 +93,5 @@ func pageOf[T any](rows []T, n int, backward bool, afterGiven, beforeGiven bool,
 	}
 	return conn
 }
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

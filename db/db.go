@@ -98,6 +98,7 @@ func (db *DB) Services() rubrica.Services {
 		Tags:          &TagService{db: db},
 		Channels:      &ChannelService{db: db},
 		Conversations: &ConversationService{db: db},
+		Merges:        &MergeService{db: db},
 	}
 }
 

@@ -2,16 +2,469 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"rubrica"
 )
+
+// dupRow is what duplicate detection reads of a contact.
+type dupRow struct {
+	ID    string         `db:"id"`
+	Phone sql.NullString `db:"phone"`
+	Email sql.NullString `db:"email"`
+}
+
+func (r *dupRow) contact() *rubrica.Contact {
+	return &rubrica.Contact{ID: r.ID, Phone: nullable(r.Phone), Email: nullable(r.Email)}
+}
+
+type suggestionRow struct {
+	ID          string         `db:"id"`
+	WorkspaceID string         `db:"workspace_id"`
+	Status      string         `db:"status"`
+	ContactIDs  pq.StringArray `db:"contact_ids"`
+	Keys        pq.StringArray `db:"keys"`
+	CreatedAt   time.Time      `db:"created_at"`
+	UpdatedAt   time.Time      `db:"updated_at"`
+}
+
+const suggestionColumns = `s.id, s.workspace_id, s.status, s.contact_ids, s.keys, s.created_at, s.updated_at`
+
+func (r *suggestionRow) suggestion() *rubrica.MergeSuggestion {
+	return &rubrica.MergeSuggestion{ID: r.ID, WorkspaceID: r.WorkspaceID, Status: rubrica.MergeSuggestionStatus(r.Status),
+		ContactIDs: r.ContactIDs, Keys: r.Keys, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// lockDuplicates serialises the suggestion updates of one workspace until commit. Take it
+// before publish (the events lock) in any transaction that takes both.
+func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error {
+	return lockKey(ctx, tx, "duplicates:"+workspaceID)
+}
 
 // refreshDuplicates brings the merge suggestions up to date after a change to the given
 // contacts (created, edited, merged, unmerged, blocked, unblocked or deleted), in the change's
-// own transaction. oldValues are the phones and emails the contacts held before the change, so
-// groups they left are updated too. Its work is proportional to the contacts that share those
-// values, never to the workspace's size.
+// own transaction, and publishes the suggestion events. oldValues are the duplicate keys
+// (rubrica.DuplicateKey.String) the contacts held before the change, so that the groups they
+// left are updated too. Its work is proportional to the contacts that share those values and
+// to the groups they were in, never to the workspace's size. Call it before publish.
 func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, oldValues ...string) error {
-	// Issue 5 fills this in; every change that can matter already calls it.
+	if err := lockDuplicates(ctx, tx, workspaceID); err != nil {
+		return err
+	}
+	members := map[string]*rubrica.Contact{}
+	seenKeys := map[string]bool{}
+	seenSuggestions := map[string]*suggestionRow{}
+	var phones, emails []string
+	addKey := func(k rubrica.DuplicateKey) {
+		if seenKeys[k.String()] {
+			return
+		}
+		seenKeys[k.String()] = true
+		if k.Field == rubrica.DuplicatePhone {
+			phones = append(phones, k.Value)
+		} else {
+			emails = append(emails, k.Value)
+		}
+	}
+	for _, v := range oldValues {
+		if k, ok := rubrica.ParseDuplicateKey(v); ok {
+			addKey(k)
+		}
+	}
+	pending := validIDs(contactIDs) // contacts whose current keys and suggestions to read
+	for len(pending) > 0 || len(phones)+len(emails) > 0 {
+		if len(pending) > 0 {
+			// The contacts themselves (if they still count) and the open groups they are in.
+			var rows []dupRow
+			if err := tx.SelectContext(ctx, &rows, `SELECT id, phone, email FROM contacts
+				WHERE id = ANY($1) AND workspace_id = $2 AND blocked_at IS NULL`, pq.Array(pending), workspaceID); err != nil {
+				return fmt.Errorf("db: read duplicate candidates: %w", err)
+			}
+			for i := range rows {
+				c := rows[i].contact()
+				members[c.ID] = c
+				for _, k := range rubrica.DuplicateKeys(c) {
+					addKey(k)
+				}
+			}
+			var sugs []suggestionRow
+			if err := tx.SelectContext(ctx, &sugs, `SELECT `+suggestionColumns+` FROM merge_suggestions s
+				WHERE s.id IN (SELECT suggestion_id FROM merge_suggestion_contacts WHERE contact_id = ANY($1))
+				AND s.workspace_id = $2 AND s.status = 'OPEN'`, pq.Array(pending), workspaceID); err != nil {
+				return fmt.Errorf("db: read open suggestions: %w", err)
+			}
+			pending = nil
+			for i := range sugs {
+				if seenSuggestions[sugs[i].ID] != nil {
+					continue
+				}
+				seenSuggestions[sugs[i].ID] = &sugs[i]
+				for _, id := range sugs[i].ContactIDs {
+					if members[id] == nil {
+						pending = append(pending, id)
+					}
+				}
+			}
+			continue
+		}
+		// The contacts that hold the keys found so far.
+		var rows []dupRow
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, phone, email FROM contacts
+			WHERE workspace_id = $1 AND blocked_at IS NULL AND (phone = ANY($2) OR lower(btrim(email)) = ANY($3))`,
+			workspaceID, pq.Array(phones), pq.Array(emails)); err != nil {
+			return fmt.Errorf("db: read duplicates: %w", err)
+		}
+		phones, emails = nil, nil
+		for i := range rows {
+			if members[rows[i].ID] != nil {
+				continue
+			}
+			c := rows[i].contact()
+			members[c.ID] = c
+			pending = append(pending, c.ID)
+		}
+	}
+	list := make([]*rubrica.Contact, 0, len(members))
+	for _, c := range members {
+		list = append(list, c)
+	}
+	groups := rubrica.Groups(list)
+	existing := make([]*suggestionRow, 0, len(seenSuggestions))
+	for _, s := range seenSuggestions {
+		existing = append(existing, s)
+	}
+	sort.Slice(existing, func(i, j int) bool { return existing[i].CreatedAt.Before(existing[j].CreatedAt) })
+	return reconcileSuggestions(ctx, tx, workspaceID, groups, existing)
+}
+
+// reconcileSuggestions turns the groups found among some contacts into suggestions: each group
+// updates the open suggestion it overlaps most (or becomes a new one, unless a dismissal covers
+// its contacts and values), and the open suggestions no group took are resolved.
+func reconcileSuggestions(ctx context.Context, tx *sqlx.Tx, workspaceID string, groups []rubrica.DuplicateGroup, existing []*suggestionRow) error {
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].ContactIDs) > len(groups[j].ContactIDs) })
+	used := map[string]bool{}
+	var events []rubrica.Event
+	event := func(typ, id string) {
+		events = append(events, newEvent(workspaceID, rubrica.KindMergeSuggestion, typ, "", &id))
+	}
+	for _, g := range groups {
+		var dismissed bool
+		if err := tx.GetContext(ctx, &dismissed, `SELECT EXISTS (SELECT 1 FROM merge_suggestions WHERE workspace_id = $1
+			AND status = 'DISMISSED' AND contact_ids @> $2::uuid[] AND keys @> $3::text[])`,
+			workspaceID, pq.Array(g.ContactIDs), pq.Array(g.Keys)); err != nil {
+			return fmt.Errorf("db: check dismissals: %w", err)
+		}
+		if dismissed {
+			continue
+		}
+		var best *suggestionRow
+		bestOverlap := 0
+		for _, s := range existing {
+			if used[s.ID] {
+				continue
+			}
+			if n := overlap(s.ContactIDs, g.ContactIDs); n > bestOverlap {
+				best, bestOverlap = s, n
+			}
+		}
+		if best == nil {
+			var id string
+			if err := tx.GetContext(ctx, &id, `INSERT INTO merge_suggestions (workspace_id, status, contact_ids, keys)
+				VALUES ($1, 'OPEN', $2, $3) RETURNING id`, workspaceID, pq.Array(g.ContactIDs), pq.Array(g.Keys)); err != nil {
+				return fmt.Errorf("db: insert suggestion: %w", err)
+			}
+			if err := setSuggestionMembers(ctx, tx, id, g.ContactIDs); err != nil {
+				return err
+			}
+			event(rubrica.SuggestionCreated, id)
+			continue
+		}
+		used[best.ID] = true
+		if strings.Join(best.ContactIDs, ",") == strings.Join(g.ContactIDs, ",") && strings.Join(best.Keys, ",") == strings.Join(g.Keys, ",") {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE merge_suggestions SET contact_ids = $2, keys = $3, updated_at = clock_timestamp() WHERE id = $1`,
+			best.ID, pq.Array(g.ContactIDs), pq.Array(g.Keys)); err != nil {
+			return fmt.Errorf("db: update suggestion: %w", err)
+		}
+		if err := setSuggestionMembers(ctx, tx, best.ID, g.ContactIDs); err != nil {
+			return err
+		}
+		event(rubrica.SuggestionUpdated, best.ID)
+	}
+	for _, s := range existing {
+		if used[s.ID] {
+			continue
+		}
+		if err := closeSuggestion(ctx, tx, s.ID, rubrica.SuggestionResolved); err != nil {
+			return err
+		}
+		event(rubrica.SuggestionResolvedEvent, s.ID)
+	}
+	return publish(ctx, tx, events...)
+}
+
+func overlap(a, b []string) int {
+	in := make(map[string]bool, len(a))
+	for _, x := range a {
+		in[x] = true
+	}
+	n := 0
+	for _, x := range b {
+		if in[x] {
+			n++
+		}
+	}
+	return n
+}
+
+func setSuggestionMembers(ctx context.Context, tx *sqlx.Tx, id string, contactIDs []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM merge_suggestion_contacts WHERE suggestion_id = $1 AND contact_id <> ALL($2::uuid[])`, id, pq.Array(contactIDs)); err != nil {
+		return fmt.Errorf("db: suggestion members: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO merge_suggestion_contacts (suggestion_id, contact_id)
+		SELECT $1, c FROM unnest($2::uuid[]) AS c ON CONFLICT DO NOTHING`, id, pq.Array(contactIDs)); err != nil {
+		return fmt.Errorf("db: suggestion members: %w", err)
+	}
 	return nil
+}
+
+// closeSuggestion ends an open suggestion with a status other than OPEN.
+func closeSuggestion(ctx context.Context, tx *sqlx.Tx, id string, status rubrica.MergeSuggestionStatus) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE merge_suggestions SET status = $2, updated_at = clock_timestamp() WHERE id = $1`, id, string(status)); err != nil {
+		return fmt.Errorf("db: close suggestion: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM merge_suggestion_contacts WHERE suggestion_id = $1`, id); err != nil {
+		return fmt.Errorf("db: close suggestion: %w", err)
+	}
+	return nil
+}
+
+// contactKeys returns the stored forms of a contact's duplicate keys (for refreshDuplicates'
+// oldValues).
+func contactKeys(cs ...*rubrica.Contact) []string {
+	var out []string
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		for _, k := range rubrica.DuplicateKeys(c) {
+			out = append(out, k.String())
+		}
+	}
+	return out
+}
+
+// MergeService implements rubrica.MergeService.
+type MergeService struct {
+	db *DB
+}
+
+var _ rubrica.MergeService = (*MergeService)(nil)
+
+// FindSuggestions lists the workspace's suggestions with a status, newest change first.
+func (s *MergeService) FindSuggestions(ctx context.Context, status rubrica.MergeSuggestionStatus, p rubrica.Page) (*rubrica.Connection[*rubrica.MergeSuggestion], error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, backward, err := p.Size()
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor("after", "SUGGESTION", p.After)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeCursor("before", "SUGGESTION", p.Before)
+	if err != nil {
+		return nil, err
+	}
+	var qa args
+	where := []string{"s.workspace_id = " + qa.add(a.WorkspaceID), "s.status = " + qa.add(string(status))}
+	ks := keyset{key: "s.updated_at", id: "s.id", keyType: "timestamptz", descending: true}
+	orderBy := ks.apply(&where, &qa, after, before, backward)
+	var rows []suggestionRow
+	q := `SELECT ` + suggestionColumns + ` FROM merge_suggestions s WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
+	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
+		return nil, fmt.Errorf("db: find suggestions: %w", err)
+	}
+	out := make([]*rubrica.MergeSuggestion, len(rows))
+	for i := range rows {
+		out[i] = rows[i].suggestion()
+	}
+	return pageOf(out, n, backward, p.After != nil, p.Before != nil, func(m *rubrica.MergeSuggestion) string {
+		return encodeCursor("SUGGESTION", m.UpdatedAt.Format(time.RFC3339Nano), m.ID)
+	}), nil
+}
+
+// CountSuggestions counts the workspace's suggestions with a status.
+func (s *MergeService) CountSuggestions(ctx context.Context, status rubrica.MergeSuggestionStatus) (int, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM merge_suggestions WHERE workspace_id = $1 AND status = $2`, a.WorkspaceID, string(status)); err != nil {
+		return 0, fmt.Errorf("db: count suggestions: %w", err)
+	}
+	return n, nil
+}
+
+// FindSuggestionByID returns a suggestion of the workspace.
+func (s *MergeService) FindSuggestionByID(ctx context.Context, id string) (*rubrica.MergeSuggestion, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findSuggestion(ctx, s.db, a.WorkspaceID, id, false)
+}
+
+func findSuggestion(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.MergeSuggestion, error) {
+	if !validID(id) {
+		return nil, rubrica.NotFound("id", "MergeSuggestion")
+	}
+	query := `SELECT ` + suggestionColumns + ` FROM merge_suggestions s WHERE s.id = $1 AND s.workspace_id = $2`
+	if forUpdate {
+		query += ` FOR UPDATE`
+	}
+	var row suggestionRow
+	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("id", "MergeSuggestion")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: find suggestion: %w", err)
+	}
+	return row.suggestion(), nil
+}
+
+// FindSuggestionsByContactIDs returns each contact's open suggestions.
+func (s *MergeService) FindSuggestionsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*rubrica.MergeSuggestion, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ContactID string `db:"contact_id"`
+		suggestionRow
+	}
+	const q = `SELECT m.contact_id, ` + suggestionColumns + ` FROM merge_suggestion_contacts m JOIN merge_suggestions s ON s.id = m.suggestion_id
+		WHERE m.contact_id = ANY($1) AND s.workspace_id = $2 AND s.status = 'OPEN' ORDER BY s.updated_at DESC, s.id`
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find contact suggestions: %w", err)
+	}
+	out := map[string][]*rubrica.MergeSuggestion{}
+	for i := range rows {
+		out[rows[i].ContactID] = append(out[rows[i].ContactID], rows[i].suggestion())
+	}
+	return out, nil
+}
+
+// FindDuplicateValues returns, for each contact that counts, the values it shares with other
+// contacts that count.
+func (s *MergeService) FindDuplicateValues(ctx context.Context, contactIDs []string) (map[string][]rubrica.DuplicateMatch, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const q = `WITH k AS (SELECT phone, lower(btrim(email)) AS email FROM contacts
+			WHERE id = ANY($1) AND workspace_id = $2 AND blocked_at IS NULL)
+		SELECT 'PHONE' AS field, c.phone AS value, array_agg(c.id ORDER BY c.id) AS ids FROM contacts c
+			WHERE c.workspace_id = $2 AND c.blocked_at IS NULL AND c.phone IN (SELECT phone FROM k WHERE phone IS NOT NULL)
+			GROUP BY c.phone HAVING count(*) > 1
+		UNION ALL
+		SELECT 'EMAIL', lower(btrim(c.email)), array_agg(c.id ORDER BY c.id) FROM contacts c
+			WHERE c.workspace_id = $2 AND c.blocked_at IS NULL AND lower(btrim(c.email)) IN (SELECT email FROM k WHERE email IS NOT NULL)
+			GROUP BY lower(btrim(c.email)) HAVING count(*) > 1
+		ORDER BY 1 DESC, 2`
+	var rows []struct {
+		Field string         `db:"field"`
+		Value string         `db:"value"`
+		IDs   pq.StringArray `db:"ids"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+		return nil, fmt.Errorf("db: find duplicate values: %w", err)
+	}
+	out := map[string][]rubrica.DuplicateMatch{}
+	for _, r := range rows {
+		m := rubrica.DuplicateMatch{Field: rubrica.DuplicateField(r.Field), Value: r.Value, ContactIDs: r.IDs}
+		for _, id := range r.IDs {
+			out[id] = append(out[id], m)
+		}
+	}
+	return out, nil
+}
+
+// DismissSuggestion stops offering an open suggestion: the same contacts and values are not
+// offered again; a new shared value or a new contact makes a new suggestion.
+func (s *MergeService) DismissSuggestion(ctx context.Context, id string) (*rubrica.MergeSuggestion, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *rubrica.MergeSuggestion
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lockDuplicates(ctx, tx, a.WorkspaceID); err != nil {
+			return err
+		}
+		sug, err := findSuggestion(ctx, tx, a.WorkspaceID, id, true)
+		if err != nil {
+			return withField(err, "suggestionId")
+		}
+		if sug.Status != rubrica.SuggestionOpen {
+			return &rubrica.Error{Code: rubrica.ECONFLICT, Field: "suggestionId", Message: fmt.Sprintf("The suggestion is %s, not OPEN.", sug.Status)}
+		}
+		if err := closeSuggestion(ctx, tx, sug.ID, rubrica.SuggestionDismissed); err != nil {
+			return err
+		}
+		if out, err = findSuggestion(ctx, tx, a.WorkspaceID, id, false); err != nil {
+			return err
+		}
+		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindMergeSuggestion, rubrica.SuggestionResolvedEvent, "", &sug.ID))
+	})
+	return out, err
+}
+
+// RebuildSuggestions recomputes every suggestion of the workspace from scratch with
+// set-based reads: every contact that shares a value, grouped, then reconciled with the
+// open suggestions exactly as the incremental path does. Owners and managers only.
+func (s *MergeService) RebuildSuggestions(ctx context.Context) error {
+	a, err := rubrica.RequireManager(ctx, "rebuild merge suggestions")
+	if err != nil {
+		return err
+	}
+	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lockDuplicates(ctx, tx, a.WorkspaceID); err != nil {
+			return err
+		}
+		var rows []dupRow
+		const q = `SELECT id, phone, email FROM contacts c WHERE workspace_id = $1 AND blocked_at IS NULL AND (
+			phone IN (SELECT phone FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL AND phone IS NOT NULL GROUP BY phone HAVING count(*) > 1)
+			OR lower(btrim(email)) IN (SELECT lower(btrim(email)) FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL
+				AND email IS NOT NULL GROUP BY lower(btrim(email)) HAVING count(*) > 1))`
+		if err := tx.SelectContext(ctx, &rows, q, a.WorkspaceID); err != nil {
+			return fmt.Errorf("db: read duplicates: %w", err)
+		}
+		list := make([]*rubrica.Contact, len(rows))
+		for i := range rows {
+			list[i] = rows[i].contact()
+		}
+		var open []suggestionRow
+		if err := tx.SelectContext(ctx, &open, `SELECT `+suggestionColumns+` FROM merge_suggestions s
+			WHERE s.workspace_id = $1 AND s.status = 'OPEN' ORDER BY s.created_at`, a.WorkspaceID); err != nil {
+			return fmt.Errorf("db: read open suggestions: %w", err)
+		}
+		existing := make([]*suggestionRow, len(open))
+		for i := range open {
+			existing[i] = &open[i]
+		}
+		return reconcileSuggestions(ctx, tx, a.WorkspaceID, rubrica.Groups(list), existing)
+	})
 }

@@ -37,6 +37,9 @@ type Loaders struct {
 	MessagePages       *dataloader.Loader[rubrica.ConversationPageKey, *rubrica.Connection[*rubrica.Message]]
 	ConversationCounts *dataloader.Loader[string, int]
 	MessageCounts      *dataloader.Loader[string, int]
+
+	ContactSuggestions *dataloader.Loader[string, []*rubrica.MergeSuggestion]
+	DuplicateValues    *dataloader.Loader[string, []rubrica.DuplicateMatch]
 }
 
 // NewLoaders returns fresh loaders over the services.
@@ -60,6 +63,9 @@ func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 		MessagePages:       newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindMessagePages),
 		ConversationCounts: newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountConversations),
 		MessageCounts:      newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountMessages),
+
+		ContactSuggestions: newLoader(wait, rubrica.MaxPageSize, s.Merges.FindSuggestionsByContactIDs),
+		DuplicateValues:    newLoader(wait, rubrica.MaxPageSize, s.Merges.FindDuplicateValues),
 	}
 }
 

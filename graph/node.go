@@ -27,6 +27,10 @@ func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) 
 		return r.Services.Conversations.FindConversationByID(ctx, id)
 	case typeMessage:
 		return r.Services.Conversations.FindMessageByID(ctx, id)
+	case typeSuggestion:
+		return r.Services.Merges.FindSuggestionByID(ctx, id)
+	case typeMerge:
+		return r.Services.Merges.FindMergeByID(ctx, id)
 	case typeMember:
 		if m, err := r.loaders(ctx).Members.Load(ctx, id)(); err != nil || m != nil {
 			return m, err

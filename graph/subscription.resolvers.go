@@ -53,6 +53,13 @@ func (r *contactEventResolver) Contact(ctx context.Context, obj *model.ContactEv
 	return r.loaders(ctx).Contacts.Load(ctx, *obj.Event.ContactID)()
 }
 
+func (r *mergeSuggestionEventResolver) Suggestion(ctx context.Context, obj *model.MergeSuggestionEvent) (*rubrica.MergeSuggestion, error) {
+	if obj.Err != nil {
+		return nil, obj.Err
+	}
+	return r.Services.Merges.FindSuggestionByID(ctx, *obj.Event.SubjectID)
+}
+
 func (r *subscriptionResolver) ContactEvents(ctx context.Context, contactID *string) (<-chan *model.ContactEvent, error) {
 	sub, err := r.subscribe(ctx, rubrica.KindContact, contactID)
 	if err != nil {
@@ -73,16 +80,31 @@ func (r *subscriptionResolver) ContactChannelEvents(ctx context.Context, contact
 	}), nil
 }
 
+func (r *subscriptionResolver) MergeSuggestionEvents(ctx context.Context) (<-chan *model.MergeSuggestionEvent, error) {
+	sub, err := r.subscribe(ctx, rubrica.KindMergeSuggestion, nil)
+	if err != nil {
+		return nil, err
+	}
+	return forward(ctx, sub, func(e rubrica.Event, err error) *model.MergeSuggestionEvent {
+		return &model.MergeSuggestionEvent{Type: model.MergeSuggestionEventType(e.Type), Event: e, Err: err}
+	}), nil
+}
+
 func (r *Resolver) ContactChannelEvent() generated.ContactChannelEventResolver {
 	return &contactChannelEventResolver{r}
 }
 
 func (r *Resolver) ContactEvent() generated.ContactEventResolver { return &contactEventResolver{r} }
 
+func (r *Resolver) MergeSuggestionEvent() generated.MergeSuggestionEventResolver {
+	return &mergeSuggestionEventResolver{r}
+}
+
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	contactChannelEventResolver struct{ *Resolver }
-	contactEventResolver        struct{ *Resolver }
-	subscriptionResolver        struct{ *Resolver }
+	contactChannelEventResolver  struct{ *Resolver }
+	contactEventResolver         struct{ *Resolver }
+	mergeSuggestionEventResolver struct{ *Resolver }
+	subscriptionResolver         struct{ *Resolver }
 )

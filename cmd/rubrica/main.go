@@ -45,6 +45,7 @@ commands:
   seed --demo                                           create the demo workspace; print its id and tokens
   workspace create --name N --owner-email E             create a workspace and its owner; print the owner's token
   token create --workspace W --email E --role R         add or find a member; print a new token
+  suggestions rebuild --workspace W                     recompute the workspace's merge suggestions
   devdb [url|stop]                                      the private PostgreSQL cluster under DATA_DIR (default .data)
 `
 
@@ -218,6 +219,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return printJSON(stdout, map[string]string{"token": token})
+	case "suggestions":
+		if len(rest) == 0 || rest[0] != "rebuild" {
+			return errors.New("usage: rubrica suggestions rebuild --workspace W")
+		}
+		fs := flag.NewFlagSet("suggestions rebuild", flag.ContinueOnError)
+		ws := fs.String("workspace", "", "the workspace id")
+		if err := fs.Parse(rest[1:]); err != nil {
+			return err
+		}
+		d, _, err := openDB(ctx, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		// The command line acts as the workspace's owner.
+		actor := rubrica.Actor{WorkspaceID: graph.LocalWorkspaceID(*ws), MemberID: "command-line", Role: rubrica.RoleOwner}
+		if err := d.Services().Merges.RebuildSuggestions(rubrica.NewContext(ctx, actor)); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "suggestions rebuilt")
+		return nil
 	case "devdb":
 		c := &localpg.Cluster{Dir: cfg.DataDir, Logger: logger}
 		if len(rest) > 0 && rest[0] == "stop" {

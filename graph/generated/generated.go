@@ -39,7 +39,13 @@ type ResolverRoot interface {
 	Conversation() ConversationResolver
 	ConversationConnection() ConversationConnectionResolver
 	CustomFieldDefinition() CustomFieldDefinitionResolver
+	DuplicateMatch() DuplicateMatchResolver
 	Member() MemberResolver
+	Merge() MergeResolver
+	MergeConnection() MergeConnectionResolver
+	MergeSuggestion() MergeSuggestionResolver
+	MergeSuggestionConnection() MergeSuggestionConnectionResolver
+	MergeSuggestionEvent() MergeSuggestionEventResolver
 	Message() MessageResolver
 	MessageConnection() MessageConnectionResolver
 	Mutation() MutationResolver
@@ -82,11 +88,13 @@ type ComplexityRoot struct {
 		CreatedAt          func(childComplexity int) int
 		CustomFields       func(childComplexity int) int
 		DisplayName        func(childComplexity int) int
+		DuplicateValues    func(childComplexity int) int
 		Email              func(childComplexity int) int
 		FirstName          func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Language           func(childComplexity int) int
 		LastName           func(childComplexity int) int
+		MergeSuggestions   func(childComplexity int) int
 		Phone              func(childComplexity int) int
 		ProfilePictureURL  func(childComplexity int) int
 		Tags               func(childComplexity int) int
@@ -177,11 +185,75 @@ type ComplexityRoot struct {
 		Value      func(childComplexity int) int
 	}
 
+	DismissMergeSuggestionPayload struct {
+		Suggestion func(childComplexity int) int
+	}
+
+	DuplicateMatch struct {
+		ContactIds func(childComplexity int) int
+		Field      func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
 	Member struct {
 		Email func(childComplexity int) int
 		ID    func(childComplexity int) int
 		Name  func(childComplexity int) int
 		Role  func(childComplexity int) int
+	}
+
+	Merge struct {
+		CanUndo               func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		MergedAt              func(childComplexity int) int
+		MergedBy              func(childComplexity int) int
+		MergedContactID       func(childComplexity int) int
+		MergedContactSnapshot func(childComplexity int) int
+		PrimaryContact        func(childComplexity int) int
+		UndoBlockedReason     func(childComplexity int) int
+		UndoneAt              func(childComplexity int) int
+		UndoneBy              func(childComplexity int) int
+	}
+
+	MergeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	MergeContactsPayload struct {
+		Contact func(childComplexity int) int
+		Merge   func(childComplexity int) int
+	}
+
+	MergeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	MergeSuggestion struct {
+		Contacts  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Matches   func(childComplexity int) int
+		Status    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	MergeSuggestionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	MergeSuggestionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	MergeSuggestionEvent struct {
+		Suggestion func(childComplexity int) int
+		Type       func(childComplexity int) int
 	}
 
 	Message struct {
@@ -211,11 +283,14 @@ type ComplexityRoot struct {
 		CreateContact               func(childComplexity int, input model.CreateContactInput) int
 		CreateCustomFieldDefinition func(childComplexity int, input model.CreateCustomFieldDefinitionInput) int
 		CreateTag                   func(childComplexity int, input model.CreateTagInput) int
+		DismissMergeSuggestion      func(childComplexity int, input model.DismissMergeSuggestionInput) int
+		MergeContacts               func(childComplexity int, input model.MergeContactsInput) int
 		ReceiveMessage              func(childComplexity int, input model.ReceiveMessageInput) int
 		RemoveContactChannel        func(childComplexity int, input model.RemoveContactChannelInput) int
 		RemoveTagFromContact        func(childComplexity int, input model.RemoveTagFromContactInput) int
 		SendMessage                 func(childComplexity int, input model.SendMessageInput) int
 		SetContactFieldOrder        func(childComplexity int, input model.SetContactFieldOrderInput) int
+		UnmergeContacts             func(childComplexity int, input model.UnmergeContactsInput) int
 		UpdateContact               func(childComplexity int, input model.UpdateContactInput) int
 	}
 
@@ -227,13 +302,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Channels  func(childComplexity int) int
-		Contact   func(childComplexity int, id string) int
-		Contacts  func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) int
-		Node      func(childComplexity int, id string) int
-		Tags      func(childComplexity int, search *string, first *int, after *string) int
-		Viewer    func(childComplexity int) int
-		Workspace func(childComplexity int) int
+		Channels         func(childComplexity int) int
+		Contact          func(childComplexity int, id string) int
+		Contacts         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) int
+		MergePreview     func(childComplexity int, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) int
+		MergeSuggestions func(childComplexity int, status *rubrica.MergeSuggestionStatus, first *int, after *string) int
+		Merges           func(childComplexity int, first *int, after *string) int
+		Node             func(childComplexity int, id string) int
+		Tags             func(childComplexity int, search *string, first *int, after *string) int
+		Viewer           func(childComplexity int) int
+		Workspace        func(childComplexity int) int
 	}
 
 	ReceiveMessagePayload struct {
@@ -267,8 +345,9 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		ContactChannelEvents func(childComplexity int, contactID *string) int
-		ContactEvents        func(childComplexity int, contactID *string) int
+		ContactChannelEvents  func(childComplexity int, contactID *string) int
+		ContactEvents         func(childComplexity int, contactID *string) int
+		MergeSuggestionEvents func(childComplexity int) int
 	}
 
 	Tag struct {
@@ -287,6 +366,12 @@ type ComplexityRoot struct {
 	TagEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UnmergeContactsPayload struct {
+		Merge           func(childComplexity int) int
+		PrimaryContact  func(childComplexity int) int
+		RestoredContact func(childComplexity int) int
 	}
 
 	UpdateContactPayload struct {
@@ -318,6 +403,8 @@ type ContactResolver interface {
 	Channels(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.ContactChannel, error)
 	ConversationStatus(ctx context.Context, obj *rubrica.Contact) (*rubrica.ConversationStatus, error)
 	Conversations(ctx context.Context, obj *rubrica.Contact, first *int, after *string) (*model.ConversationConnection, error)
+	MergeSuggestions(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.MergeSuggestion, error)
+	DuplicateValues(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.DuplicateMatch, error)
 }
 type ContactChannelEventResolver interface {
 	Contact(ctx context.Context, obj *model.ContactChannelEvent) (*rubrica.Contact, error)
@@ -343,8 +430,37 @@ type ConversationConnectionResolver interface {
 type CustomFieldDefinitionResolver interface {
 	ID(ctx context.Context, obj *rubrica.CustomFieldDefinition) (string, error)
 }
+type DuplicateMatchResolver interface {
+	ContactIds(ctx context.Context, obj *rubrica.DuplicateMatch) ([]string, error)
+}
 type MemberResolver interface {
 	ID(ctx context.Context, obj *rubrica.Member) (string, error)
+}
+type MergeResolver interface {
+	ID(ctx context.Context, obj *rubrica.Merge) (string, error)
+	PrimaryContact(ctx context.Context, obj *rubrica.Merge) (*rubrica.Contact, error)
+	MergedContactID(ctx context.Context, obj *rubrica.Merge) (string, error)
+	MergedContactSnapshot(ctx context.Context, obj *rubrica.Merge) (string, error)
+	MergedBy(ctx context.Context, obj *rubrica.Merge) (*rubrica.Member, error)
+
+	UndoneBy(ctx context.Context, obj *rubrica.Merge) (*rubrica.Member, error)
+	CanUndo(ctx context.Context, obj *rubrica.Merge) (bool, error)
+	UndoBlockedReason(ctx context.Context, obj *rubrica.Merge) (*string, error)
+}
+type MergeConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.MergeConnection) (int, error)
+}
+type MergeSuggestionResolver interface {
+	ID(ctx context.Context, obj *rubrica.MergeSuggestion) (string, error)
+
+	Contacts(ctx context.Context, obj *rubrica.MergeSuggestion) ([]*rubrica.Contact, error)
+	Matches(ctx context.Context, obj *rubrica.MergeSuggestion) ([]*rubrica.DuplicateMatch, error)
+}
+type MergeSuggestionConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.MergeSuggestionConnection) (int, error)
+}
+type MergeSuggestionEventResolver interface {
+	Suggestion(ctx context.Context, obj *model.MergeSuggestionEvent) (*rubrica.MergeSuggestion, error)
 }
 type MessageResolver interface {
 	ID(ctx context.Context, obj *rubrica.Message) (string, error)
@@ -362,6 +478,9 @@ type MutationResolver interface {
 	ReceiveMessage(ctx context.Context, input model.ReceiveMessageInput) (*model.ReceiveMessagePayload, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*model.SendMessagePayload, error)
 	CloseConversation(ctx context.Context, input model.CloseConversationInput) (*model.CloseConversationPayload, error)
+	MergeContacts(ctx context.Context, input model.MergeContactsInput) (*model.MergeContactsPayload, error)
+	UnmergeContacts(ctx context.Context, input model.UnmergeContactsInput) (*model.UnmergeContactsPayload, error)
+	DismissMergeSuggestion(ctx context.Context, input model.DismissMergeSuggestionInput) (*model.DismissMergeSuggestionPayload, error)
 	CreateTag(ctx context.Context, input model.CreateTagInput) (*model.CreateTagPayload, error)
 	AddTagsToContacts(ctx context.Context, input model.AddTagsToContactsInput) (*model.AddTagsToContactsPayload, error)
 	RemoveTagFromContact(ctx context.Context, input model.RemoveTagFromContactInput) (*model.RemoveTagFromContactPayload, error)
@@ -375,11 +494,15 @@ type QueryResolver interface {
 	Channels(ctx context.Context) ([]*rubrica.Channel, error)
 	Contact(ctx context.Context, id string) (*rubrica.Contact, error)
 	Contacts(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) (*model.ContactConnection, error)
+	MergeSuggestions(ctx context.Context, status *rubrica.MergeSuggestionStatus, first *int, after *string) (*model.MergeSuggestionConnection, error)
+	MergePreview(ctx context.Context, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error)
+	Merges(ctx context.Context, first *int, after *string) (*model.MergeConnection, error)
 	Tags(ctx context.Context, search *string, first *int, after *string) (*model.TagConnection, error)
 }
 type SubscriptionResolver interface {
 	ContactEvents(ctx context.Context, contactID *string) (<-chan *model.ContactEvent, error)
 	ContactChannelEvents(ctx context.Context, contactID *string) (<-chan *model.ContactChannelEvent, error)
+	MergeSuggestionEvents(ctx context.Context) (<-chan *model.MergeSuggestionEvent, error)
 }
 type TagResolver interface {
 	ID(ctx context.Context, obj *rubrica.Tag) (string, error)
@@ -530,6 +653,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.DisplayName(childComplexity), true
+	case "Contact.duplicateValues":
+		if e.ComplexityRoot.Contact.DuplicateValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.DuplicateValues(childComplexity), true
 	case "Contact.email":
 		if e.ComplexityRoot.Contact.Email == nil {
 			break
@@ -560,6 +689,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.LastName(childComplexity), true
+	case "Contact.mergeSuggestions":
+		if e.ComplexityRoot.Contact.MergeSuggestions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.MergeSuggestions(childComplexity), true
 	case "Contact.phone":
 		if e.ComplexityRoot.Contact.Phone == nil {
 			break
@@ -856,6 +991,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomFieldValue.Value(childComplexity), true
 
+	case "DismissMergeSuggestionPayload.suggestion":
+		if e.ComplexityRoot.DismissMergeSuggestionPayload.Suggestion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DismissMergeSuggestionPayload.Suggestion(childComplexity), true
+
+	case "DuplicateMatch.contactIds":
+		if e.ComplexityRoot.DuplicateMatch.ContactIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateMatch.ContactIds(childComplexity), true
+	case "DuplicateMatch.field":
+		if e.ComplexityRoot.DuplicateMatch.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateMatch.Field(childComplexity), true
+	case "DuplicateMatch.value":
+		if e.ComplexityRoot.DuplicateMatch.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DuplicateMatch.Value(childComplexity), true
+
 	case "Member.email":
 		if e.ComplexityRoot.Member.Email == nil {
 			break
@@ -880,6 +1041,194 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.Role(childComplexity), true
+
+	case "Merge.canUndo":
+		if e.ComplexityRoot.Merge.CanUndo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.CanUndo(childComplexity), true
+	case "Merge.id":
+		if e.ComplexityRoot.Merge.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.ID(childComplexity), true
+	case "Merge.mergedAt":
+		if e.ComplexityRoot.Merge.MergedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.MergedAt(childComplexity), true
+	case "Merge.mergedBy":
+		if e.ComplexityRoot.Merge.MergedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.MergedBy(childComplexity), true
+	case "Merge.mergedContactId":
+		if e.ComplexityRoot.Merge.MergedContactID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.MergedContactID(childComplexity), true
+	case "Merge.mergedContactSnapshot":
+		if e.ComplexityRoot.Merge.MergedContactSnapshot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.MergedContactSnapshot(childComplexity), true
+	case "Merge.primaryContact":
+		if e.ComplexityRoot.Merge.PrimaryContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.PrimaryContact(childComplexity), true
+	case "Merge.undoBlockedReason":
+		if e.ComplexityRoot.Merge.UndoBlockedReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.UndoBlockedReason(childComplexity), true
+	case "Merge.undoneAt":
+		if e.ComplexityRoot.Merge.UndoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.UndoneAt(childComplexity), true
+	case "Merge.undoneBy":
+		if e.ComplexityRoot.Merge.UndoneBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.UndoneBy(childComplexity), true
+
+	case "MergeConnection.edges":
+		if e.ComplexityRoot.MergeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeConnection.Edges(childComplexity), true
+	case "MergeConnection.pageInfo":
+		if e.ComplexityRoot.MergeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeConnection.PageInfo(childComplexity), true
+	case "MergeConnection.totalCount":
+		if e.ComplexityRoot.MergeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeConnection.TotalCount(childComplexity), true
+
+	case "MergeContactsPayload.contact":
+		if e.ComplexityRoot.MergeContactsPayload.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeContactsPayload.Contact(childComplexity), true
+	case "MergeContactsPayload.merge":
+		if e.ComplexityRoot.MergeContactsPayload.Merge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeContactsPayload.Merge(childComplexity), true
+
+	case "MergeEdge.cursor":
+		if e.ComplexityRoot.MergeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeEdge.Cursor(childComplexity), true
+	case "MergeEdge.node":
+		if e.ComplexityRoot.MergeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeEdge.Node(childComplexity), true
+
+	case "MergeSuggestion.contacts":
+		if e.ComplexityRoot.MergeSuggestion.Contacts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.Contacts(childComplexity), true
+	case "MergeSuggestion.createdAt":
+		if e.ComplexityRoot.MergeSuggestion.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.CreatedAt(childComplexity), true
+	case "MergeSuggestion.id":
+		if e.ComplexityRoot.MergeSuggestion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.ID(childComplexity), true
+	case "MergeSuggestion.matches":
+		if e.ComplexityRoot.MergeSuggestion.Matches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.Matches(childComplexity), true
+	case "MergeSuggestion.status":
+		if e.ComplexityRoot.MergeSuggestion.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.Status(childComplexity), true
+	case "MergeSuggestion.updatedAt":
+		if e.ComplexityRoot.MergeSuggestion.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestion.UpdatedAt(childComplexity), true
+
+	case "MergeSuggestionConnection.edges":
+		if e.ComplexityRoot.MergeSuggestionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionConnection.Edges(childComplexity), true
+	case "MergeSuggestionConnection.pageInfo":
+		if e.ComplexityRoot.MergeSuggestionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionConnection.PageInfo(childComplexity), true
+	case "MergeSuggestionConnection.totalCount":
+		if e.ComplexityRoot.MergeSuggestionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionConnection.TotalCount(childComplexity), true
+
+	case "MergeSuggestionEdge.cursor":
+		if e.ComplexityRoot.MergeSuggestionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionEdge.Cursor(childComplexity), true
+	case "MergeSuggestionEdge.node":
+		if e.ComplexityRoot.MergeSuggestionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionEdge.Node(childComplexity), true
+
+	case "MergeSuggestionEvent.suggestion":
+		if e.ComplexityRoot.MergeSuggestionEvent.Suggestion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionEvent.Suggestion(childComplexity), true
+	case "MergeSuggestionEvent.type":
+		if e.ComplexityRoot.MergeSuggestionEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MergeSuggestionEvent.Type(childComplexity), true
 
 	case "Message.channel":
 		if e.ComplexityRoot.Message.Channel == nil {
@@ -1016,6 +1365,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTag(childComplexity, args["input"].(model.CreateTagInput)), true
+	case "Mutation.dismissMergeSuggestion":
+		if e.ComplexityRoot.Mutation.DismissMergeSuggestion == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_dismissMergeSuggestion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DismissMergeSuggestion(childComplexity, args["input"].(model.DismissMergeSuggestionInput)), true
+	case "Mutation.mergeContacts":
+		if e.ComplexityRoot.Mutation.MergeContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_mergeContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MergeContacts(childComplexity, args["input"].(model.MergeContactsInput)), true
 	case "Mutation.receiveMessage":
 		if e.ComplexityRoot.Mutation.ReceiveMessage == nil {
 			break
@@ -1071,6 +1442,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetContactFieldOrder(childComplexity, args["input"].(model.SetContactFieldOrderInput)), true
+	case "Mutation.unmergeContacts":
+		if e.ComplexityRoot.Mutation.UnmergeContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unmergeContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnmergeContacts(childComplexity, args["input"].(model.UnmergeContactsInput)), true
 	case "Mutation.updateContact":
 		if e.ComplexityRoot.Mutation.UpdateContact == nil {
 			break
@@ -1137,6 +1519,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Contacts(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ContactFilter), args["orderBy"].(*model.ContactOrder)), true
 
+	case "Query.mergePreview":
+		if e.ComplexityRoot.Query.MergePreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_mergePreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MergePreview(childComplexity, args["primaryContactId"].(string), args["secondaryContactId"].(string), args["fieldChoices"].([]*model.MergeFieldChoice)), true
+	case "Query.mergeSuggestions":
+		if e.ComplexityRoot.Query.MergeSuggestions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_mergeSuggestions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MergeSuggestions(childComplexity, args["status"].(*rubrica.MergeSuggestionStatus), args["first"].(*int), args["after"].(*string)), true
+	case "Query.merges":
+		if e.ComplexityRoot.Query.Merges == nil {
+			break
+		}
+
+		args, err := ec.field_Query_merges_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Merges(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1289,6 +1704,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ContactEvents(childComplexity, args["contactId"].(*string)), true
+	case "Subscription.mergeSuggestionEvents":
+		if e.ComplexityRoot.Subscription.MergeSuggestionEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MergeSuggestionEvents(childComplexity), true
 
 	case "Tag.color":
 		if e.ComplexityRoot.Tag.Color == nil {
@@ -1347,6 +1768,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TagEdge.Node(childComplexity), true
 
+	case "UnmergeContactsPayload.merge":
+		if e.ComplexityRoot.UnmergeContactsPayload.Merge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnmergeContactsPayload.Merge(childComplexity), true
+	case "UnmergeContactsPayload.primaryContact":
+		if e.ComplexityRoot.UnmergeContactsPayload.PrimaryContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnmergeContactsPayload.PrimaryContact(childComplexity), true
+	case "UnmergeContactsPayload.restoredContact":
+		if e.ComplexityRoot.UnmergeContactsPayload.RestoredContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnmergeContactsPayload.RestoredContact(childComplexity), true
+
 	case "UpdateContactPayload.contact":
 		if e.ComplexityRoot.UpdateContactPayload.Contact == nil {
 			break
@@ -1398,11 +1838,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateCustomFieldDefinitionInput", ec.unmarshalInputCreateCustomFieldDefinitionInput),
 			graphql.NewInputUnmarshaler("CreateTagInput", ec.unmarshalInputCreateTagInput),
 			graphql.NewInputUnmarshaler("CustomFieldValueInput", ec.unmarshalInputCustomFieldValueInput),
+			graphql.NewInputUnmarshaler("DismissMergeSuggestionInput", ec.unmarshalInputDismissMergeSuggestionInput),
+			graphql.NewInputUnmarshaler("MergeContactsInput", ec.unmarshalInputMergeContactsInput),
+			graphql.NewInputUnmarshaler("MergeFieldChoice", ec.unmarshalInputMergeFieldChoice),
 			graphql.NewInputUnmarshaler("ReceiveMessageInput", ec.unmarshalInputReceiveMessageInput),
 			graphql.NewInputUnmarshaler("RemoveContactChannelInput", ec.unmarshalInputRemoveContactChannelInput),
 			graphql.NewInputUnmarshaler("RemoveTagFromContactInput", ec.unmarshalInputRemoveTagFromContactInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactFieldOrderInput", ec.unmarshalInputSetContactFieldOrderInput),
+			graphql.NewInputUnmarshaler("UnmergeContactsInput", ec.unmarshalInputUnmergeContactsInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
 		)
 	}
@@ -1998,6 +2442,218 @@ extend type Mutation {
   closeConversation(input: CloseConversationInput!): CloseConversationPayload!
 }
 `, BuiltIn: false},
+	{Name: "../../schema/merge.graphqls", Input: `"A kind of value contacts can share."
+enum DuplicateField {
+  "The E.164 phone."
+  PHONE
+  "The email, compared case-insensitively and trimmed."
+  EMAIL
+}
+
+"One value shared by two or more contacts (what the inbox marks with a green check)."
+type DuplicateMatch {
+  "Which field."
+  field: DuplicateField!
+  "The shared value (emails lower-cased)."
+  value: String!
+  "The contacts holding it."
+  contactIds: [ID!]!
+}
+
+"Where a merge suggestion stands."
+enum MergeSuggestionStatus {
+  "Offered to members."
+  OPEN
+  "A member dismissed it: the same contacts and values are not offered again."
+  DISMISSED
+  "Its contacts were merged."
+  MERGED
+  "Its contacts no longer share values (a value changed, a contact was blocked or deleted)."
+  RESOLVED
+}
+
+"A proposal to merge a group of contacts joined by shared phones or emails (A shares a phone with B, B an email with C: one suggestion of three). Blocked contacts are never in one."
+type MergeSuggestion implements Node {
+  "The suggestion's global id."
+  id: ID!
+  "Where it stands."
+  status: MergeSuggestionStatus!
+  "The contacts of the group (those that still exist)."
+  contacts: [Contact!]!
+  "Each value the group's contacts share, with the contacts holding it, as they are now."
+  matches: [DuplicateMatch!]!
+  "When it was first offered."
+  createdAt: DateTime!
+  "When its group or status last changed."
+  updatedAt: DateTime!
+}
+
+"A page of suggestions."
+type MergeSuggestionConnection {
+  "The suggestions of the page with their cursors."
+  edges: [MergeSuggestionEdge!]!
+  "Where the page stands."
+  pageInfo: PageInfo!
+  "How many suggestions have the status."
+  totalCount: Int!
+}
+
+"A suggestion with its cursor."
+type MergeSuggestionEdge {
+  "The cursor, for ` + "`" + `after` + "`" + `/` + "`" + `before` + "`" + `."
+  cursor: String!
+  "The suggestion."
+  node: MergeSuggestion!
+}
+
+"A merge of one contact into another, with everything needed to undo it."
+type Merge implements Node {
+  "The merge's global id."
+  id: ID!
+  "The contact the other was merged into; null once deleted."
+  primaryContact: Contact
+  "The id of the contact merged away (it comes back with this id when the merge is undone)."
+  mergedContactId: ID!
+  "The merged contact as it was, as JSON: its fields, custom values, tags, channel links and conversations."
+  mergedContactSnapshot: String!
+  "Who merged."
+  mergedBy: Member
+  "When."
+  mergedAt: DateTime!
+  "When the merge was undone; null while it stands."
+  undoneAt: DateTime
+  "Who undid it."
+  undoneBy: Member
+  "Whether the viewer may undo it now: the member who merged within 10 minutes, owners and managers at any time; never once undone, once its contact was deleted, or while a later merge into the same contact stands."
+  canUndo: Boolean!
+  "Why the viewer may not undo it now; null when it may."
+  undoBlockedReason: String
+}
+
+"A page of merges."
+type MergeConnection {
+  "The merges of the page with their cursors."
+  edges: [MergeEdge!]!
+  "Where the page stands."
+  pageInfo: PageInfo!
+  "How many merges in all."
+  totalCount: Int!
+}
+
+"A merge with its cursor."
+type MergeEdge {
+  "The cursor, for ` + "`" + `after` + "`" + `/` + "`" + `before` + "`" + `."
+  cursor: String!
+  "The merge."
+  node: Merge!
+}
+
+"Which contact's value a field takes in a merge."
+enum MergeSide {
+  "The primary's (the default where it has one)."
+  PRIMARY
+  "The secondary's."
+  SECONDARY
+}
+
+"The value one field takes in a merge."
+input MergeFieldChoice {
+  "A standard field (` + "`" + `firstName` + "`" + `, ` + "`" + `lastName` + "`" + `, ` + "`" + `email` + "`" + `, ` + "`" + `phone` + "`" + `, ` + "`" + `country` + "`" + `, ` + "`" + `language` + "`" + `, ` + "`" + `assignee` + "`" + `, ` + "`" + `profilePictureUrl` + "`" + `, ` + "`" + `profileName` + "`" + `) or a custom field's key."
+  field: String!
+  "Whose value it takes."
+  use: MergeSide!
+}
+
+"Two contacts to merge."
+input MergeContactsInput {
+  "The contact that stays."
+  primaryContactId: ID!
+  "The contact merged into it, which disappears."
+  secondaryContactId: ID!
+  "Fields that take the secondary's value; every other field keeps the primary's value where it has one and takes the secondary's otherwise."
+  fieldChoices: [MergeFieldChoice!]
+}
+
+"The result of ` + "`" + `mergeContacts` + "`" + `."
+type MergeContactsPayload {
+  "The merged contact."
+  contact: Contact!
+  "The merge, to undo it."
+  merge: Merge!
+}
+
+"A merge to undo."
+input UnmergeContactsInput {
+  "The merge."
+  mergeId: ID!
+}
+
+"The result of ` + "`" + `unmergeContacts` + "`" + `."
+type UnmergeContactsPayload {
+  "The contact the other had been merged into."
+  primaryContact: Contact!
+  "The contact merged away, back with its own id."
+  restoredContact: Contact!
+  "The merge, now undone."
+  merge: Merge!
+}
+
+"A suggestion to stop offering."
+input DismissMergeSuggestionInput {
+  "The suggestion."
+  suggestionId: ID!
+}
+
+"The result of ` + "`" + `dismissMergeSuggestion` + "`" + `."
+type DismissMergeSuggestionPayload {
+  "The suggestion, now DISMISSED."
+  suggestion: MergeSuggestion!
+}
+
+extend type Contact {
+  "The open merge suggestions the contact is in."
+  mergeSuggestions: [MergeSuggestion!]!
+  "The values the contact shares with other contacts (none while it is blocked)."
+  duplicateValues: [DuplicateMatch!]!
+}
+
+extend type Query {
+  "The workspace's merge suggestions with a status (OPEN by default), most recently changed first."
+  mergeSuggestions(
+    "Which status."
+    status: MergeSuggestionStatus = OPEN
+    "How many, at most 100 (default 20)."
+    first: Int
+    "A cursor: the suggestions after it."
+    after: String
+  ): MergeSuggestionConnection!
+  "What merging the secondary into the primary would produce: the merged contact with its tags, custom values and channels. Changes nothing."
+  mergePreview(
+    "The contact that would stay."
+    primaryContactId: ID!
+    "The contact that would be merged into it."
+    secondaryContactId: ID!
+    "Fields that would take the secondary's value."
+    fieldChoices: [MergeFieldChoice!]
+  ): Contact!
+  "The merge history, newest first (owners and managers)."
+  merges(
+    "How many, at most 100 (default 20)."
+    first: Int
+    "A cursor: the merges after it."
+    after: String
+  ): MergeConnection!
+}
+
+extend type Mutation {
+  "Merges the secondary contact into the primary, in one transaction: fields combined (see ` + "`" + `fieldChoices` + "`" + `), the secondary's channel links, conversations with all their messages, tags and custom values moved to the primary, the secondary gone from every query. The merged contact is blocked when either contact was blocked (a merge never silently unblocks; unblocking stays an owner's or manager's decision). Of two merges racing over the same contact, one wins and the other gets CONFLICT."
+  mergeContacts(input: MergeContactsInput!): MergeContactsPayload!
+  "Undoes a merge, at any time: each contact gets what it would have had without the merge, given all that arrived since (fields edited after the merge keep their new value; a message that arrived after the merge stays with the channel identity it came through). The member who merged may undo within 10 minutes; owners and managers any merge. Merges into the same contact are undone newest first."
+  unmergeContacts(input: UnmergeContactsInput!): UnmergeContactsPayload!
+  "Stops offering a suggestion for the same contacts and values; a new shared value or a new contact makes a new suggestion."
+  dismissMergeSuggestion(input: DismissMergeSuggestionInput!): DismissMergeSuggestionPayload!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `"""
 A point in time, in RFC 3339 form with a time zone, such as ` + "`" + `2026-11-25T12:00:00Z` + "`" + `.
 """
@@ -2090,6 +2746,29 @@ type Subscription {
   contactEvents("Only this contact." contactId: ID): ContactEvent!
   "Channel link changes: of one contact, or of every contact when ` + "`" + `contactId` + "`" + ` is left out."
   contactChannelEvents("Only this contact." contactId: ID): ContactChannelEvent!
+}
+
+"What happened to a merge suggestion."
+enum MergeSuggestionEventType {
+  "A new suggestion is offered."
+  CREATED
+  "Its group grew, shrank or shares other values."
+  UPDATED
+  "It is no longer offered: merged, dismissed, or its contacts no longer share values."
+  RESOLVED
+}
+
+"A change of a merge suggestion, pushed when it committed."
+type MergeSuggestionEvent {
+  "What happened."
+  type: MergeSuggestionEventType!
+  "The suggestion as it is now."
+  suggestion: MergeSuggestion!
+}
+
+extend type Subscription {
+  "Merge suggestions of the workspace as they are created, change and are resolved."
+  mergeSuggestionEvents: MergeSuggestionEvent!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/tag.graphqls", Input: `"A label on contacts. Names are unique in a workspace, case-insensitively."
@@ -2387,6 +3066,10 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_conversationStatus(ctx, field)
 	case "conversations":
 		return ec.fieldContext_Contact_conversations(ctx, field)
+	case "mergeSuggestions":
+		return ec.fieldContext_Contact_mergeSuggestions(ctx, field)
+	case "duplicateValues":
+		return ec.fieldContext_Contact_duplicateValues(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
 }
@@ -2559,6 +3242,26 @@ func (ec *executionContext) childFields_CustomFieldValue(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type CustomFieldValue", field.Name)
 }
 
+func (ec *executionContext) childFields_DismissMergeSuggestionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "suggestion":
+		return ec.fieldContext_DismissMergeSuggestionPayload_suggestion(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DismissMergeSuggestionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DuplicateMatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_DuplicateMatch_field(ctx, field)
+	case "value":
+		return ec.fieldContext_DuplicateMatch_value(ctx, field)
+	case "contactIds":
+		return ec.fieldContext_DuplicateMatch_contactIds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DuplicateMatch", field.Name)
+}
+
 func (ec *executionContext) childFields_Member(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2571,6 +3274,114 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_role(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
+}
+
+func (ec *executionContext) childFields_Merge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Merge_id(ctx, field)
+	case "primaryContact":
+		return ec.fieldContext_Merge_primaryContact(ctx, field)
+	case "mergedContactId":
+		return ec.fieldContext_Merge_mergedContactId(ctx, field)
+	case "mergedContactSnapshot":
+		return ec.fieldContext_Merge_mergedContactSnapshot(ctx, field)
+	case "mergedBy":
+		return ec.fieldContext_Merge_mergedBy(ctx, field)
+	case "mergedAt":
+		return ec.fieldContext_Merge_mergedAt(ctx, field)
+	case "undoneAt":
+		return ec.fieldContext_Merge_undoneAt(ctx, field)
+	case "undoneBy":
+		return ec.fieldContext_Merge_undoneBy(ctx, field)
+	case "canUndo":
+		return ec.fieldContext_Merge_canUndo(ctx, field)
+	case "undoBlockedReason":
+		return ec.fieldContext_Merge_undoBlockedReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Merge", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MergeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MergeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MergeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contact":
+		return ec.fieldContext_MergeContactsPayload_contact(ctx, field)
+	case "merge":
+		return ec.fieldContext_MergeContactsPayload_merge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeContactsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_MergeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_MergeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeSuggestion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MergeSuggestion_id(ctx, field)
+	case "status":
+		return ec.fieldContext_MergeSuggestion_status(ctx, field)
+	case "contacts":
+		return ec.fieldContext_MergeSuggestion_contacts(ctx, field)
+	case "matches":
+		return ec.fieldContext_MergeSuggestion_matches(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MergeSuggestion_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MergeSuggestion_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeSuggestion", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeSuggestionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MergeSuggestionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MergeSuggestionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MergeSuggestionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeSuggestionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeSuggestionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_MergeSuggestionEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_MergeSuggestionEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeSuggestionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MergeSuggestionEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_MergeSuggestionEvent_type(ctx, field)
+	case "suggestion":
+		return ec.fieldContext_MergeSuggestionEvent_suggestion(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MergeSuggestionEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2721,6 +3532,18 @@ func (ec *executionContext) childFields_TagEdge(ctx context.Context, field graph
 		return ec.fieldContext_TagEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TagEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UnmergeContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "primaryContact":
+		return ec.fieldContext_UnmergeContactsPayload_primaryContact(ctx, field)
+	case "restoredContact":
+		return ec.fieldContext_UnmergeContactsPayload_restoredContact(ctx, field)
+	case "merge":
+		return ec.fieldContext_UnmergeContactsPayload_merge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnmergeContactsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2989,6 +3812,34 @@ func (ec *executionContext) field_Mutation_createTag_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_dismissMergeSuggestion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DismissMergeSuggestionInput, error) {
+			return ec.unmarshalNDismissMergeSuggestionInput2rubricaᚋgraphᚋmodelᚐDismissMergeSuggestionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_mergeContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MergeContactsInput, error) {
+			return ec.unmarshalNMergeContactsInput2rubricaᚋgraphᚋmodelᚐMergeContactsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_receiveMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3051,6 +3902,20 @@ func (ec *executionContext) field_Mutation_setContactFieldOrder_args(ctx context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetContactFieldOrderInput, error) {
 			return ec.unmarshalNSetContactFieldOrderInput2rubricaᚋgraphᚋmodelᚐSetContactFieldOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unmergeContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UnmergeContactsInput, error) {
+			return ec.unmarshalNUnmergeContactsInput2rubricaᚋgraphᚋmodelᚐUnmergeContactsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3152,6 +4017,88 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_mergePreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "primaryContactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["primaryContactId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "secondaryContactId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["secondaryContactId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "fieldChoices",
+		func(ctx context.Context, v any) ([]*model.MergeFieldChoice, error) {
+			return ec.unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoiceᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fieldChoices"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_mergeSuggestions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*rubrica.MergeSuggestionStatus, error) {
+			return ec.unmarshalOMergeSuggestionStatus2ᚖrubricaᚐMergeSuggestionStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_merges_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -4002,6 +4949,70 @@ func (ec *executionContext) fieldContext_Contact_conversations(ctx context.Conte
 	if fc.Args, err = ec.field_Contact_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contact_mergeSuggestions(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_mergeSuggestions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contact().MergeSuggestions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.MergeSuggestion) graphql.Marshaler {
+			return ec.marshalNMergeSuggestion2ᚕᚖrubricaᚐMergeSuggestionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_mergeSuggestions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contact_duplicateValues(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_duplicateValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contact().DuplicateValues(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.DuplicateMatch) graphql.Marshaler {
+			return ec.marshalNDuplicateMatch2ᚕᚖrubricaᚐDuplicateMatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_duplicateValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DuplicateMatch(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -5155,6 +6166,107 @@ func (ec *executionContext) fieldContext_CustomFieldValue_value(_ context.Contex
 	return graphql.NewScalarFieldContext("CustomFieldValue", field, false, false, "String")
 }
 
+func (ec *executionContext) _DismissMergeSuggestionPayload_suggestion(ctx context.Context, field graphql.CollectedField, obj *model.DismissMergeSuggestionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DismissMergeSuggestionPayload_suggestion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suggestion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.MergeSuggestion) graphql.Marshaler {
+			return ec.marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DismissMergeSuggestionPayload_suggestion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DismissMergeSuggestionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DuplicateMatch_field(ctx context.Context, field graphql.CollectedField, obj *rubrica.DuplicateMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateMatch_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.DuplicateField) graphql.Marshaler {
+			return ec.marshalNDuplicateField2rubricaᚐDuplicateField(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateMatch_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateMatch", field, false, false, "DuplicateField")
+}
+
+func (ec *executionContext) _DuplicateMatch_value(ctx context.Context, field graphql.CollectedField, obj *rubrica.DuplicateMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateMatch_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateMatch_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _DuplicateMatch_contactIds(ctx context.Context, field graphql.CollectedField, obj *rubrica.DuplicateMatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DuplicateMatch_contactIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DuplicateMatch().ContactIds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DuplicateMatch_contactIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DuplicateMatch", field, true, true, "ID")
+}
+
 func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5245,6 +6357,822 @@ func (ec *executionContext) _Member_role(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Member_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, false, false, "Role")
+}
+
+func (ec *executionContext) _Merge_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Merge_primaryContact(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_primaryContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().PrimaryContact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_primaryContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merge_mergedContactId(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_mergedContactId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().MergedContactID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_mergedContactId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Merge_mergedContactSnapshot(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_mergedContactSnapshot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().MergedContactSnapshot(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_mergedContactSnapshot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "String")
+}
+
+func (ec *executionContext) _Merge_mergedBy(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_mergedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().MergedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖrubricaᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_mergedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merge_mergedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_mergedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MergedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_mergedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Merge_undoneAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_undoneAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UndoneAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_undoneAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Merge_undoneBy(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_undoneBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().UndoneBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖrubricaᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_undoneBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merge_canUndo(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_canUndo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().CanUndo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_canUndo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Merge_undoBlockedReason(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_undoBlockedReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().UndoBlockedReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_undoBlockedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "String")
+}
+
+func (ec *executionContext) _MergeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MergeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MergeEdge) graphql.Marshaler {
+			return ec.marshalNMergeEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.MergeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖrubricaᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MergeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _MergeContactsPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.MergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeContactsPayload_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeContactsPayload_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeContactsPayload_merge(ctx context.Context, field graphql.CollectedField, obj *model.MergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeContactsPayload_merge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Merge) graphql.Marshaler {
+			return ec.marshalNMerge2ᚖrubricaᚐMerge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeContactsPayload_merge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MergeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _MergeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.MergeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Merge) graphql.Marshaler {
+			return ec.marshalNMerge2ᚖrubricaᚐMerge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestion_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeSuggestion().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestion", field, true, true, "ID")
+}
+
+func (ec *executionContext) _MergeSuggestion_status(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.MergeSuggestionStatus) graphql.Marshaler {
+			return ec.marshalNMergeSuggestionStatus2rubricaᚐMergeSuggestionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestion", field, false, false, "MergeSuggestionStatus")
+}
+
+func (ec *executionContext) _MergeSuggestion_contacts(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_contacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeSuggestion().Contacts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚕᚖrubricaᚐContactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_contacts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestion_matches(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_matches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeSuggestion().Matches(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.DuplicateMatch) graphql.Marshaler {
+			return ec.marshalNDuplicateMatch2ᚕᚖrubricaᚐDuplicateMatchᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_matches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DuplicateMatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestion_createdAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _MergeSuggestion_updatedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.MergeSuggestion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestion_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestion_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _MergeSuggestionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.MergeSuggestionEdge) graphql.Marshaler {
+			return ec.marshalNMergeSuggestionEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖrubricaᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeSuggestionConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestionConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _MergeSuggestionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _MergeSuggestionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.MergeSuggestion) graphql.Marshaler {
+			return ec.marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MergeSuggestionEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MergeSuggestionEventType) graphql.Marshaler {
+			return ec.marshalNMergeSuggestionEventType2rubricaᚋgraphᚋmodelᚐMergeSuggestionEventType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MergeSuggestionEvent", field, false, false, "MergeSuggestionEventType")
+}
+
+func (ec *executionContext) _MergeSuggestionEvent_suggestion(ctx context.Context, field graphql.CollectedField, obj *model.MergeSuggestionEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MergeSuggestionEvent_suggestion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MergeSuggestionEvent().Suggestion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.MergeSuggestion) graphql.Marshaler {
+			return ec.marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MergeSuggestionEvent_suggestion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MergeSuggestionEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestion(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Message) (ret graphql.Marshaler) {
@@ -5844,6 +7772,138 @@ func (ec *executionContext) fieldContext_Mutation_closeConversation(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_mergeContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_mergeContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MergeContacts(ctx, fc.Args["input"].(model.MergeContactsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeContactsPayload) graphql.Marshaler {
+			return ec.marshalNMergeContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐMergeContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_mergeContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_mergeContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unmergeContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unmergeContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnmergeContacts(ctx, fc.Args["input"].(model.UnmergeContactsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UnmergeContactsPayload) graphql.Marshaler {
+			return ec.marshalNUnmergeContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐUnmergeContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unmergeContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnmergeContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unmergeContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_dismissMergeSuggestion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_dismissMergeSuggestion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DismissMergeSuggestion(ctx, fc.Args["input"].(model.DismissMergeSuggestionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DismissMergeSuggestionPayload) graphql.Marshaler {
+			return ec.marshalNDismissMergeSuggestionPayload2ᚖrubricaᚋgraphᚋmodelᚐDismissMergeSuggestionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_dismissMergeSuggestion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DismissMergeSuggestionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_dismissMergeSuggestion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createTag(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6378,6 +8438,138 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_contacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mergeSuggestions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mergeSuggestions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MergeSuggestions(ctx, fc.Args["status"].(*rubrica.MergeSuggestionStatus), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeSuggestionConnection) graphql.Marshaler {
+			return ec.marshalNMergeSuggestionConnection2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mergeSuggestions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_mergeSuggestions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_mergePreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mergePreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MergePreview(ctx, fc.Args["primaryContactId"].(string), fc.Args["secondaryContactId"].(string), fc.Args["fieldChoices"].([]*model.MergeFieldChoice))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_mergePreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_mergePreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_merges(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Merges(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeConnection) graphql.Marshaler {
+			return ec.marshalNMergeConnection2ᚖrubricaᚋgraphᚋmodelᚐMergeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merges(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_merges_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7045,6 +9237,38 @@ func (ec *executionContext) fieldContext_Subscription_contactChannelEvents(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_mergeSuggestionEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_mergeSuggestionEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MergeSuggestionEvents(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeSuggestionEvent) graphql.Marshaler {
+			return ec.marshalNMergeSuggestionEvent2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_mergeSuggestionEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MergeSuggestionEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Tag_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Tag) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7274,6 +9498,102 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnmergeContactsPayload_primaryContact(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnmergeContactsPayload_primaryContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrimaryContact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnmergeContactsPayload_primaryContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnmergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnmergeContactsPayload_restoredContact(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnmergeContactsPayload_restoredContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestoredContact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnmergeContactsPayload_restoredContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnmergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnmergeContactsPayload_merge(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnmergeContactsPayload_merge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Merge) graphql.Marshaler {
+			return ec.marshalNMerge2ᚖrubricaᚐMerge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnmergeContactsPayload_merge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnmergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merge(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9105,6 +11425,153 @@ func UnmarshalCustomFieldValueInput(ctx context.Context, raw any) (model.CustomF
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDismissMergeSuggestionInput(ctx context.Context, obj any) (model.DismissMergeSuggestionInput, error) {
+	var it model.DismissMergeSuggestionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"suggestionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "suggestionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suggestionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuggestionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDismissMergeSuggestionInput unmarshals raw into the DismissMergeSuggestionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDismissMergeSuggestionInput(ctx context.Context, raw any) (model.DismissMergeSuggestionInput, error) {
+	var out model.DismissMergeSuggestionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DismissMergeSuggestionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputMergeContactsInput(ctx context.Context, obj any) (model.MergeContactsInput, error) {
+	var it model.MergeContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"primaryContactId", "secondaryContactId", "fieldChoices"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "primaryContactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("primaryContactId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrimaryContactID = data
+		case "secondaryContactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secondaryContactId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecondaryContactID = data
+		case "fieldChoices":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldChoices"))
+			data, err := ec.unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoiceᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FieldChoices = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMergeContactsInput unmarshals raw into the MergeContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMergeContactsInput(ctx context.Context, raw any) (model.MergeContactsInput, error) {
+	var out model.MergeContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MergeContactsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputMergeFieldChoice(ctx context.Context, obj any) (model.MergeFieldChoice, error) {
+	var it model.MergeFieldChoice
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "use"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "use":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("use"))
+			data, err := ec.unmarshalNMergeSide2rubricaᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Use = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMergeFieldChoice unmarshals raw into the MergeFieldChoice input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMergeFieldChoice(ctx context.Context, raw any) (model.MergeFieldChoice, error) {
+	var out model.MergeFieldChoice
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MergeFieldChoice", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReceiveMessageInput(ctx context.Context, obj any) (model.ReceiveMessageInput, error) {
 	var it model.ReceiveMessageInput
 	if obj == nil {
@@ -9378,6 +11845,48 @@ func UnmarshalSetContactFieldOrderInput(ctx context.Context, raw any) (model.Set
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUnmergeContactsInput(ctx context.Context, obj any) (model.UnmergeContactsInput, error) {
+	var it model.UnmergeContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mergeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mergeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mergeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MergeID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUnmergeContactsInput unmarshals raw into the UnmergeContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUnmergeContactsInput(ctx context.Context, raw any) (model.UnmergeContactsInput, error) {
+	var out model.UnmergeContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnmergeContactsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateContactInput(ctx context.Context, obj any) (model.UpdateContactInput, error) {
 	var it model.UpdateContactInput
 	if obj == nil {
@@ -9512,6 +12021,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Message(ctx, sel, obj)
+	case rubrica.MergeSuggestion:
+		return ec._MergeSuggestion(ctx, sel, &obj)
+	case *rubrica.MergeSuggestion:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MergeSuggestion(ctx, sel, obj)
+	case rubrica.Merge:
+		return ec._Merge(ctx, sel, &obj)
+	case *rubrica.Merge:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Merge(ctx, sel, obj)
 	case rubrica.Member:
 		return ec._Member(ctx, sel, &obj)
 	case *rubrica.Member:
@@ -9797,6 +12320,18 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_conversations(ctx, field, obj)
+				})
+		case "mergeSuggestions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_mergeSuggestions(ctx, field, obj)
+				})
+		case "duplicateValues":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_duplicateValues(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10428,6 +12963,83 @@ func (ec *executionContext) _CustomFieldValue(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var dismissMergeSuggestionPayloadImplementors = []string{"DismissMergeSuggestionPayload"}
+
+func (ec *executionContext) _DismissMergeSuggestionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DismissMergeSuggestionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dismissMergeSuggestionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DismissMergeSuggestionPayload")
+		case "suggestion":
+			out.Values[i] = ec._DismissMergeSuggestionPayload_suggestion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var duplicateMatchImplementors = []string{"DuplicateMatch"}
+
+func (ec *executionContext) _DuplicateMatch(ctx context.Context, sel ast.SelectionSet, obj *rubrica.DuplicateMatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, duplicateMatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DuplicateMatch")
+		case "field":
+			out.Values[i] = ec._DuplicateMatch_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "value":
+			out.Values[i] = ec._DuplicateMatch_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contactIds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DuplicateMatch_contactIds(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var memberImplementors = []string{"Member", "Node"}
 
 func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *rubrica.Member) graphql.Marshaler {
@@ -10460,6 +13072,394 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeImplementors = []string{"Merge", "Node"}
+
+func (ec *executionContext) _Merge(ctx context.Context, sel ast.SelectionSet, obj *rubrica.Merge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Merge")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_id(ctx, field, obj)
+				})
+		case "primaryContact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_primaryContact(ctx, field, obj)
+				})
+		case "mergedContactId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_mergedContactId(ctx, field, obj)
+				})
+		case "mergedContactSnapshot":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_mergedContactSnapshot(ctx, field, obj)
+				})
+		case "mergedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_mergedBy(ctx, field, obj)
+				})
+		case "mergedAt":
+			out.Values[i] = ec._Merge_mergedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "undoneAt":
+			out.Values[i] = ec._Merge_undoneAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "undoneBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_undoneBy(ctx, field, obj)
+				})
+		case "canUndo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_canUndo(ctx, field, obj)
+				})
+		case "undoBlockedReason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_undoBlockedReason(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeConnectionImplementors = []string{"MergeConnection"}
+
+func (ec *executionContext) _MergeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.MergeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeConnection")
+		case "edges":
+			out.Values[i] = ec._MergeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._MergeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeContactsPayloadImplementors = []string{"MergeContactsPayload"}
+
+func (ec *executionContext) _MergeContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.MergeContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeContactsPayload")
+		case "contact":
+			out.Values[i] = ec._MergeContactsPayload_contact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merge":
+			out.Values[i] = ec._MergeContactsPayload_merge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeEdgeImplementors = []string{"MergeEdge"}
+
+func (ec *executionContext) _MergeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.MergeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeEdge")
+		case "cursor":
+			out.Values[i] = ec._MergeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._MergeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeSuggestionImplementors = []string{"MergeSuggestion", "Node"}
+
+func (ec *executionContext) _MergeSuggestion(ctx context.Context, sel ast.SelectionSet, obj *rubrica.MergeSuggestion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeSuggestionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeSuggestion")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeSuggestion_id(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._MergeSuggestion_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contacts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeSuggestion_contacts(ctx, field, obj)
+				})
+		case "matches":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeSuggestion_matches(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._MergeSuggestion_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._MergeSuggestion_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeSuggestionConnectionImplementors = []string{"MergeSuggestionConnection"}
+
+func (ec *executionContext) _MergeSuggestionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.MergeSuggestionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeSuggestionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeSuggestionConnection")
+		case "edges":
+			out.Values[i] = ec._MergeSuggestionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._MergeSuggestionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeSuggestionConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeSuggestionEdgeImplementors = []string{"MergeSuggestionEdge"}
+
+func (ec *executionContext) _MergeSuggestionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.MergeSuggestionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeSuggestionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeSuggestionEdge")
+		case "cursor":
+			out.Values[i] = ec._MergeSuggestionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._MergeSuggestionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mergeSuggestionEventImplementors = []string{"MergeSuggestionEvent"}
+
+func (ec *executionContext) _MergeSuggestionEvent(ctx context.Context, sel ast.SelectionSet, obj *model.MergeSuggestionEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mergeSuggestionEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MergeSuggestionEvent")
+		case "type":
+			out.Values[i] = ec._MergeSuggestionEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suggestion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergeSuggestionEvent_suggestion(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10687,6 +13687,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "mergeContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_mergeContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unmergeContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unmergeContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dismissMergeSuggestion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_dismissMergeSuggestion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createTag":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTag(ctx, field)
@@ -10841,6 +13862,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contacts(ctx, field)
+				})
+		case "mergeSuggestions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mergeSuggestions(ctx, field)
+				})
+		case "mergePreview":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_mergePreview(ctx, field)
+				})
+		case "merges":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_merges(ctx, field)
 				})
 		case "tags":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11111,6 +14150,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_contactEvents(ctx, fields[0])
 	case "contactChannelEvents":
 		return ec._Subscription_contactChannelEvents(ctx, fields[0])
+	case "mergeSuggestionEvents":
+		return ec._Subscription_mergeSuggestionEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -11228,6 +14269,49 @@ func (ec *executionContext) _TagEdge(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "node":
 			out.Values[i] = ec._TagEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var unmergeContactsPayloadImplementors = []string{"UnmergeContactsPayload"}
+
+func (ec *executionContext) _UnmergeContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnmergeContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unmergeContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnmergeContactsPayload")
+		case "primaryContact":
+			out.Values[i] = ec._UnmergeContactsPayload_primaryContact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoredContact":
+			out.Values[i] = ec._UnmergeContactsPayload_restoredContact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merge":
+			out.Values[i] = ec._UnmergeContactsPayload_merge(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12108,6 +15192,58 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDismissMergeSuggestionInput2rubricaᚋgraphᚋmodelᚐDismissMergeSuggestionInput(ctx context.Context, v any) (model.DismissMergeSuggestionInput, error) {
+	res, err := ec.unmarshalInputDismissMergeSuggestionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDismissMergeSuggestionPayload2ᚖrubricaᚋgraphᚋmodelᚐDismissMergeSuggestionPayload(ctx context.Context, sel ast.SelectionSet, v *model.DismissMergeSuggestionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DismissMergeSuggestionPayload!")
+		return graphql.Null
+	}
+	return ec._DismissMergeSuggestionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDuplicateField2rubricaᚐDuplicateField(ctx context.Context, v any) (rubrica.DuplicateField, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.DuplicateField(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDuplicateField2rubricaᚐDuplicateField(ctx context.Context, sel ast.SelectionSet, v rubrica.DuplicateField) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DuplicateField!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNDuplicateMatch2ᚕᚖrubricaᚐDuplicateMatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.DuplicateMatch) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDuplicateMatch2ᚖrubricaᚐDuplicateMatch(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDuplicateMatch2ᚖrubricaᚐDuplicateMatch(ctx context.Context, sel ast.SelectionSet, v *rubrica.DuplicateMatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DuplicateMatch!")
+		return graphql.Null
+	}
+	return ec._DuplicateMatch(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12171,6 +15307,168 @@ func (ec *executionContext) marshalNMember2ᚖrubricaᚐMember(ctx context.Conte
 		return graphql.Null
 	}
 	return ec._Member(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerge2ᚖrubricaᚐMerge(ctx context.Context, sel ast.SelectionSet, v *rubrica.Merge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Merge!")
+		return graphql.Null
+	}
+	return ec._Merge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMergeConnection2ᚖrubricaᚋgraphᚋmodelᚐMergeConnection(ctx context.Context, sel ast.SelectionSet, v *model.MergeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeConnection!")
+		return graphql.Null
+	}
+	return ec._MergeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMergeContactsInput2rubricaᚋgraphᚋmodelᚐMergeContactsInput(ctx context.Context, v any) (model.MergeContactsInput, error) {
+	res, err := ec.unmarshalInputMergeContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMergeContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐMergeContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.MergeContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeContactsPayload!")
+		return graphql.Null
+	}
+	return ec._MergeContactsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMergeEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MergeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMergeEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMergeEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeEdge(ctx context.Context, sel ast.SelectionSet, v *model.MergeEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeEdge!")
+		return graphql.Null
+	}
+	return ec._MergeEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMergeFieldChoice2ᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoice(ctx context.Context, v any) (*model.MergeFieldChoice, error) {
+	res, err := ec.unmarshalInputMergeFieldChoice(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMergeSide2rubricaᚐMergeSide(ctx context.Context, v any) (rubrica.MergeSide, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.MergeSide(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMergeSide2rubricaᚐMergeSide(ctx context.Context, sel ast.SelectionSet, v rubrica.MergeSide) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MergeSide!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNMergeSuggestion2ᚕᚖrubricaᚐMergeSuggestionᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.MergeSuggestion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx context.Context, sel ast.SelectionSet, v *rubrica.MergeSuggestion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeSuggestion!")
+		return graphql.Null
+	}
+	return ec._MergeSuggestion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMergeSuggestionConnection2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionConnection(ctx context.Context, sel ast.SelectionSet, v *model.MergeSuggestionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeSuggestionConnection!")
+		return graphql.Null
+	}
+	return ec._MergeSuggestionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMergeSuggestionEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MergeSuggestionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMergeSuggestionEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMergeSuggestionEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdge(ctx context.Context, sel ast.SelectionSet, v *model.MergeSuggestionEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeSuggestionEdge!")
+		return graphql.Null
+	}
+	return ec._MergeSuggestionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMergeSuggestionEvent2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEvent(ctx context.Context, sel ast.SelectionSet, v *model.MergeSuggestionEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MergeSuggestionEvent!")
+		return graphql.Null
+	}
+	return ec._MergeSuggestionEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMergeSuggestionEventType2rubricaᚋgraphᚋmodelᚐMergeSuggestionEventType(ctx context.Context, v any) (model.MergeSuggestionEventType, error) {
+	var res model.MergeSuggestionEventType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMergeSuggestionEventType2rubricaᚋgraphᚋmodelᚐMergeSuggestionEventType(ctx context.Context, sel ast.SelectionSet, v model.MergeSuggestionEventType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNMergeSuggestionStatus2rubricaᚐMergeSuggestionStatus(ctx context.Context, v any) (rubrica.MergeSuggestionStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.MergeSuggestionStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMergeSuggestionStatus2rubricaᚐMergeSuggestionStatus(ctx context.Context, sel ast.SelectionSet, v rubrica.MergeSuggestionStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MergeSuggestionStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNMessage2ᚖrubricaᚐMessage(ctx context.Context, sel ast.SelectionSet, v *rubrica.Message) graphql.Marshaler {
@@ -12423,6 +15721,19 @@ func (ec *executionContext) marshalNTagEdge2ᚖrubricaᚋgraphᚋmodelᚐTagEdge
 		return graphql.Null
 	}
 	return ec._TagEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUnmergeContactsInput2rubricaᚋgraphᚋmodelᚐUnmergeContactsInput(ctx context.Context, v any) (model.UnmergeContactsInput, error) {
+	res, err := ec.unmarshalInputUnmergeContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUnmergeContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐUnmergeContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.UnmergeContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UnmergeContactsPayload!")
+		return graphql.Null
+	}
+	return ec._UnmergeContactsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateContactInput2rubricaᚋgraphᚋmodelᚐUpdateContactInput(ctx context.Context, v any) (model.UpdateContactInput, error) {
@@ -12786,6 +16097,42 @@ func (ec *executionContext) marshalOMember2ᚖrubricaᚐMember(ctx context.Conte
 		return graphql.Null
 	}
 	return ec._Member(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoiceᚄ(ctx context.Context, v any) ([]*model.MergeFieldChoice, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.MergeFieldChoice, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMergeFieldChoice2ᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoice(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOMergeSuggestionStatus2ᚖrubricaᚐMergeSuggestionStatus(ctx context.Context, v any) (*rubrica.MergeSuggestionStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.MergeSuggestionStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMergeSuggestionStatus2ᚖrubricaᚐMergeSuggestionStatus(ctx context.Context, sel ast.SelectionSet, v *rubrica.MergeSuggestionStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalONode2rubricaᚋgraphᚋglobalidᚐNode(ctx context.Context, sel ast.SelectionSet, v globalid.Node) graphql.Marshaler {

@@ -231,6 +231,91 @@ type CustomFieldValueInput struct {
 	Value graphql.Omittable[*string] `json:"value,omitempty"`
 }
 
+// A suggestion to stop offering.
+type DismissMergeSuggestionInput struct {
+	// The suggestion.
+	SuggestionID string `json:"suggestionId"`
+}
+
+// The result of `dismissMergeSuggestion`.
+type DismissMergeSuggestionPayload struct {
+	// The suggestion, now DISMISSED.
+	Suggestion *rubrica.MergeSuggestion `json:"suggestion"`
+}
+
+// A page of merges.
+type MergeConnection struct {
+	// The merges of the page with their cursors.
+	Edges []*MergeEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *rubrica.PageInfo `json:"pageInfo"`
+	// How many merges in all.
+	TotalCount int `json:"totalCount"`
+}
+
+// Two contacts to merge.
+type MergeContactsInput struct {
+	// The contact that stays.
+	PrimaryContactID string `json:"primaryContactId"`
+	// The contact merged into it, which disappears.
+	SecondaryContactID string `json:"secondaryContactId"`
+	// Fields that take the secondary's value; every other field keeps the primary's value where it has one and takes the secondary's otherwise.
+	FieldChoices graphql.Omittable[[]*MergeFieldChoice] `json:"fieldChoices,omitempty"`
+}
+
+// The result of `mergeContacts`.
+type MergeContactsPayload struct {
+	// The merged contact.
+	Contact *rubrica.Contact `json:"contact"`
+	// The merge, to undo it.
+	Merge *rubrica.Merge `json:"merge"`
+}
+
+// A merge with its cursor.
+type MergeEdge struct {
+	// The cursor, for `after`/`before`.
+	Cursor string `json:"cursor"`
+	// The merge.
+	Node *rubrica.Merge `json:"node"`
+}
+
+// The value one field takes in a merge.
+type MergeFieldChoice struct {
+	// A standard field (`firstName`, `lastName`, `email`, `phone`, `country`, `language`, `assignee`, `profilePictureUrl`, `profileName`) or a custom field's key.
+	Field string `json:"field"`
+	// Whose value it takes.
+	Use rubrica.MergeSide `json:"use"`
+}
+
+// A page of suggestions.
+type MergeSuggestionConnection struct {
+	// The suggestions of the page with their cursors.
+	Edges []*MergeSuggestionEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *rubrica.PageInfo `json:"pageInfo"`
+	// How many suggestions have the status.
+	TotalCount int                           `json:"totalCount"`
+	Status     rubrica.MergeSuggestionStatus `json:"-"`
+}
+
+// A suggestion with its cursor.
+type MergeSuggestionEdge struct {
+	// The cursor, for `after`/`before`.
+	Cursor string `json:"cursor"`
+	// The suggestion.
+	Node *rubrica.MergeSuggestion `json:"node"`
+}
+
+// A change of a merge suggestion, pushed when it committed.
+type MergeSuggestionEvent struct {
+	// What happened.
+	Type MergeSuggestionEventType `json:"type"`
+	// The suggestion as it is now.
+	Suggestion *rubrica.MergeSuggestion `json:"suggestion"`
+	Err        error                    `json:"-"`
+	Event      rubrica.Event            `json:"-"`
+}
+
 // A page of messages.
 type MessageConnection struct {
 	// The messages of the page with their cursors.
@@ -377,6 +462,22 @@ type TagEdge struct {
 	Cursor string `json:"cursor"`
 	// The tag.
 	Node *rubrica.Tag `json:"node"`
+}
+
+// A merge to undo.
+type UnmergeContactsInput struct {
+	// The merge.
+	MergeID string `json:"mergeId"`
+}
+
+// The result of `unmergeContacts`.
+type UnmergeContactsPayload struct {
+	// The contact the other had been merged into.
+	PrimaryContact *rubrica.Contact `json:"primaryContact"`
+	// The contact merged away, back with its own id.
+	RestoredContact *rubrica.Contact `json:"restoredContact"`
+	// The merge, now undone.
+	Merge *rubrica.Merge `json:"merge"`
 }
 
 // Changes to a contact: a field left out stays as it is, a field set to null is cleared.
@@ -538,6 +639,67 @@ func (e *ContactEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ContactEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to a merge suggestion.
+type MergeSuggestionEventType string
+
+const (
+	// A new suggestion is offered.
+	MergeSuggestionEventTypeCreated MergeSuggestionEventType = "CREATED"
+	// Its group grew, shrank or shares other values.
+	MergeSuggestionEventTypeUpdated MergeSuggestionEventType = "UPDATED"
+	// It is no longer offered: merged, dismissed, or its contacts no longer share values.
+	MergeSuggestionEventTypeResolved MergeSuggestionEventType = "RESOLVED"
+)
+
+var AllMergeSuggestionEventType = []MergeSuggestionEventType{
+	MergeSuggestionEventTypeCreated,
+	MergeSuggestionEventTypeUpdated,
+	MergeSuggestionEventTypeResolved,
+}
+
+func (e MergeSuggestionEventType) IsValid() bool {
+	switch e {
+	case MergeSuggestionEventTypeCreated, MergeSuggestionEventTypeUpdated, MergeSuggestionEventTypeResolved:
+		return true
+	}
+	return false
+}
+
+func (e MergeSuggestionEventType) String() string {
+	return string(e)
+}
+
+func (e *MergeSuggestionEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MergeSuggestionEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MergeSuggestionEventType", str)
+	}
+	return nil
+}
+
+func (e MergeSuggestionEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MergeSuggestionEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MergeSuggestionEventType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,0 +1,78 @@
+package graph
+
+import (
+	"context"
+
+	"rubrica"
+	"rubrica/graph/model"
+)
+
+// The type names of the merge objects.
+const (
+	typeMerge      = "Merge"
+	typeSuggestion = "MergeSuggestion"
+)
+
+// mergeArgs reads the contact ids and field choices of a merge or its preview.
+func mergeArgs(primary, secondary string, choices []*model.MergeFieldChoice) (string, string, []rubrica.FieldChoice, error) {
+	p, err := localID(primary, typeContact, "primaryContactId")
+	if err != nil {
+		return "", "", nil, err
+	}
+	s, err := localID(secondary, typeContact, "secondaryContactId")
+	if err != nil {
+		return "", "", nil, err
+	}
+	out := make([]rubrica.FieldChoice, len(choices))
+	for i, c := range choices {
+		out[i] = rubrica.FieldChoice{Field: c.Field, Side: c.Use}
+	}
+	return p, s, out, nil
+}
+
+// suggestionContacts returns the contacts of a suggestion that still exist, in its order.
+func (r *Resolver) suggestionContacts(ctx context.Context, s *rubrica.MergeSuggestion) ([]*rubrica.Contact, error) {
+	thunks := make([]func() (*rubrica.Contact, error), len(s.ContactIDs))
+	for i, id := range s.ContactIDs {
+		thunks[i] = r.loaders(ctx).Contacts.Load(ctx, id)
+	}
+	out := make([]*rubrica.Contact, 0, len(thunks))
+	for _, t := range thunks {
+		c, err := t()
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// primePreview makes the preview's tags, custom values and channel links what this request's
+// loaders return for the primary, so the previewed contact resolves as the merge would make it.
+func (r *Resolver) primePreview(ctx context.Context, p *rubrica.MergePreview) {
+	l := r.loaders(ctx)
+	id := p.Contact.ID
+	l.ContactTags.Clear(ctx, id).Prime(ctx, id, p.Tags)
+	l.CustomValues.Clear(ctx, id).Prime(ctx, id, p.CustomValues)
+	l.ContactLinks.Clear(ctx, id).Prime(ctx, id, p.Links)
+}
+
+// suggestionConnection maps a page of suggestions.
+func suggestionConnection(c *rubrica.Connection[*rubrica.MergeSuggestion], status rubrica.MergeSuggestionStatus) *model.MergeSuggestionConnection {
+	out := &model.MergeSuggestionConnection{PageInfo: &c.PageInfo, Status: status, Edges: make([]*model.MergeSuggestionEdge, len(c.Edges))}
+	for i, e := range c.Edges {
+		out.Edges[i] = &model.MergeSuggestionEdge{Cursor: e.Cursor, Node: e.Node}
+	}
+	return out
+}
+
+// mergeConnection maps a page of merges.
+func mergeConnection(c *rubrica.Connection[*rubrica.Merge]) *model.MergeConnection {
+	out := &model.MergeConnection{PageInfo: &c.PageInfo, Edges: make([]*model.MergeEdge, len(c.Edges))}
+	for i, e := range c.Edges {
+		out.Edges[i] = &model.MergeEdge{Cursor: e.Cursor, Node: e.Node}
+	}
+	return out
+}

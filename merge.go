@@ -1,0 +1,396 @@
+package rubrica
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DuplicateField is the kind of value contacts can share.
+type DuplicateField string
+
+// The duplicate keys.
+const (
+	DuplicatePhone DuplicateField = "PHONE"
+	DuplicateEmail DuplicateField = "EMAIL"
+)
+
+// DuplicateKey is one value that makes contacts duplicates: an E.164 phone or a case-folded,
+// trimmed email.
+type DuplicateKey struct {
+	Field DuplicateField
+	Value string
+}
+
+// String is the key's stored form, "PHONE:+39..." or "EMAIL:ada@example.com".
+func (k DuplicateKey) String() string { return string(k.Field) + ":" + k.Value }
+
+// ParseDuplicateKey reads a key's stored form.
+func ParseDuplicateKey(s string) (DuplicateKey, bool) {
+	f, v, ok := strings.Cut(s, ":")
+	if !ok || (f != string(DuplicatePhone) && f != string(DuplicateEmail)) || v == "" {
+		return DuplicateKey{}, false
+	}
+	return DuplicateKey{Field: DuplicateField(f), Value: v}, true
+}
+
+// DuplicateKeys returns the keys of a contact: its phone and its email, case-folded and trimmed.
+func DuplicateKeys(c *Contact) []DuplicateKey {
+	var keys []DuplicateKey
+	if c.Phone != nil && *c.Phone != "" {
+		keys = append(keys, DuplicateKey{DuplicatePhone, *c.Phone})
+	}
+	if c.Email != nil && strings.TrimSpace(*c.Email) != "" {
+		keys = append(keys, DuplicateKey{DuplicateEmail, strings.ToLower(strings.TrimSpace(*c.Email))})
+	}
+	return keys
+}
+
+// DuplicateMatch is one value shared by two or more contacts.
+type DuplicateMatch struct {
+	Field      DuplicateField
+	Value      string
+	ContactIDs []string
+}
+
+// Matches returns the values shared by two or more of the contacts, with the contacts holding
+// each, in a stable order (field, value; contact ids sorted).
+func Matches(contacts []*Contact) []DuplicateMatch {
+	holders := map[DuplicateKey][]string{}
+	for _, c := range contacts {
+		for _, k := range DuplicateKeys(c) {
+			holders[k] = append(holders[k], c.ID)
+		}
+	}
+	var out []DuplicateMatch
+	for k, ids := range holders {
+		if len(ids) < 2 {
+			continue
+		}
+		sort.Strings(ids)
+		out = append(out, DuplicateMatch{Field: k.Field, Value: k.Value, ContactIDs: ids})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Field != out[j].Field {
+			return out[i].Field > out[j].Field // PHONE before EMAIL
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out
+}
+
+// DuplicateGroup is a set of two or more contacts joined by shared values.
+type DuplicateGroup struct {
+	ContactIDs []string // sorted
+	Keys       []string // the shared keys' stored forms, sorted
+}
+
+// Groups splits contacts into groups joined by shared keys (A shares a phone with B, B an
+// email with C: one group of three). Contacts that share nothing are in no group. The result
+// is sorted by each group's first contact id.
+func Groups(contacts []*Contact) []DuplicateGroup {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if parent[x] != x {
+			parent[x] = find(parent[x])
+		}
+		return parent[x]
+	}
+	owner := map[DuplicateKey]string{}
+	shared := map[DuplicateKey]bool{}
+	for _, c := range contacts {
+		parent[c.ID] = c.ID
+	}
+	for _, c := range contacts {
+		for _, k := range DuplicateKeys(c) {
+			if o, ok := owner[k]; ok {
+				shared[k] = true
+				a, b := find(o), find(c.ID)
+				if a != b {
+					if a < b {
+						parent[b] = a
+					} else {
+						parent[a] = b
+					}
+				}
+			} else {
+				owner[k] = c.ID
+			}
+		}
+	}
+	byRoot := map[string]*DuplicateGroup{}
+	for _, c := range contacts {
+		r := find(c.ID)
+		if byRoot[r] == nil {
+			byRoot[r] = &DuplicateGroup{}
+		}
+		byRoot[r].ContactIDs = append(byRoot[r].ContactIDs, c.ID)
+	}
+	for k := range shared {
+		g := byRoot[find(owner[k])]
+		g.Keys = append(g.Keys, k.String())
+	}
+	var out []DuplicateGroup
+	for _, g := range byRoot {
+		if len(g.ContactIDs) < 2 {
+			continue
+		}
+		sort.Strings(g.ContactIDs)
+		sort.Strings(g.Keys)
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContactIDs[0] < out[j].ContactIDs[0] })
+	return out
+}
+
+// Covers reports whether every element of sub is in set (both sorted or not).
+func Covers(set, sub []string) bool {
+	in := make(map[string]bool, len(set))
+	for _, s := range set {
+		in[s] = true
+	}
+	for _, s := range sub {
+		if !in[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// MergeSuggestionStatus is where a suggestion stands.
+type MergeSuggestionStatus string
+
+// The suggestion statuses.
+const (
+	SuggestionOpen      MergeSuggestionStatus = "OPEN"
+	SuggestionDismissed MergeSuggestionStatus = "DISMISSED"
+	SuggestionMerged    MergeSuggestionStatus = "MERGED"
+	SuggestionResolved  MergeSuggestionStatus = "RESOLVED"
+)
+
+// The types of merge suggestion events.
+const (
+	SuggestionCreated       = "CREATED"
+	SuggestionUpdated       = "UPDATED"
+	SuggestionResolvedEvent = "RESOLVED"
+)
+
+// MergeSuggestion proposes merging a group of duplicate contacts.
+type MergeSuggestion struct {
+	ID          string
+	WorkspaceID string
+	Status      MergeSuggestionStatus
+	ContactIDs  []string
+	Keys        []string // the shared values when it was last updated
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// MergeSide says which contact a merged field's value comes from.
+type MergeSide string
+
+// The sides of a merge.
+const (
+	SidePrimary   MergeSide = "PRIMARY"
+	SideSecondary MergeSide = "SECONDARY"
+)
+
+// FieldChoice picks the side whose value a merged field takes; Field is a standard field key
+// (see MergeableFields) or a custom field's key.
+type FieldChoice struct {
+	Field string
+	Side  MergeSide
+}
+
+// MergeableFields are the standard fields a merge combines, by key.
+var MergeableFields = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee", "profilePictureUrl", "profileName"}
+
+// contactField returns a pointer to the contact's value of a standard field.
+func contactField(c *Contact, key string) **string {
+	switch key {
+	case "firstName":
+		return &c.FirstName
+	case "lastName":
+		return &c.LastName
+	case "email":
+		return &c.Email
+	case "phone":
+		return &c.Phone
+	case "country":
+		return &c.Country
+	case "language":
+		return &c.Language
+	case "assignee":
+		return &c.AssigneeID
+	case "profilePictureUrl":
+		return &c.ProfilePictureURL
+	case "profileName":
+		return &c.ProfileName
+	}
+	return nil
+}
+
+// FieldValue returns a contact's value of a standard field (see MergeableFields).
+func FieldValue(c *Contact, key string) *string {
+	if p := contactField(c, key); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetFieldValue sets a contact's value of a standard field.
+func SetFieldValue(c *Contact, key string, v *string) {
+	if p := contactField(c, key); p != nil {
+		*p = v
+	}
+}
+
+// FieldChange is one value a merge changed on the primary: Old before, New after.
+type FieldChange struct {
+	Old *string `json:"old"`
+	New *string `json:"new"`
+}
+
+// MergeFields combines two contacts' standard fields: each keeps the primary's value where it
+// has one and takes the secondary's otherwise, unless choices pick the secondary's. It returns
+// the merged contact (the primary's id and times) and the changes it made to the primary.
+// A country follows the side its value came from, with its set-by-hand flag. The result is
+// blocked when either contact is blocked: a merge never silently unblocks.
+func MergeFields(primary, secondary *Contact, choices map[string]MergeSide) (*Contact, map[string]FieldChange) {
+	out := *primary
+	changes := map[string]FieldChange{}
+	for _, key := range MergeableFields {
+		p, s := FieldValue(primary, key), FieldValue(secondary, key)
+		take := p == nil && s != nil
+		if side, ok := choices[key]; ok {
+			take = side == SideSecondary
+		}
+		if !take || equalPtr(p, s) {
+			continue
+		}
+		SetFieldValue(&out, key, s)
+		changes[key] = FieldChange{Old: p, New: s}
+		if key == "country" {
+			out.CountryManual = secondary.CountryManual
+		}
+	}
+	if out.BlockedAt == nil && secondary.BlockedAt != nil {
+		out.BlockedAt = secondary.BlockedAt
+	}
+	return &out, changes
+}
+
+// MergeCustomValues combines custom values (definition id → value) the same way.
+func MergeCustomValues(primary, secondary map[string]string, keyOf map[string]string, choices map[string]MergeSide) (map[string]string, map[string]FieldChange) {
+	out := make(map[string]string, len(primary)+len(secondary))
+	for k, v := range primary {
+		out[k] = v
+	}
+	changes := map[string]FieldChange{}
+	for def, s := range secondary {
+		p, has := primary[def]
+		take := !has
+		if side, ok := choices[keyOf[def]]; ok {
+			take = side == SideSecondary
+		}
+		if !take || (has && p == s) {
+			continue
+		}
+		s := s
+		var old *string
+		if has {
+			old = &p
+		}
+		out[def] = s
+		changes[def] = FieldChange{Old: old, New: &s}
+	}
+	return out, changes
+}
+
+func equalPtr(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// UndoWindow is how long the member who merged may undo a merge; owners and managers may undo
+// any merge at any time.
+const UndoWindow = 10 * time.Minute
+
+// Merge records one merge and everything needed to undo it.
+type Merge struct {
+	ID               string
+	WorkspaceID      string
+	PrimaryContactID string
+	MergedContactID  string
+	Snapshot         []byte // the secondary as it was, as JSON
+	MergedBy         *string
+	MergedAt         time.Time
+	UndoneAt         *time.Time
+	UndoneBy         *string
+	PrimaryExists    bool    // the contact it merged into still exists
+	LaterMergeID     *string // a later merge touching the primary, to undo first
+}
+
+// UndoBlocker says why an actor may not undo a merge now, or "" when it may.
+func (m *Merge) UndoBlocker(a Actor, now time.Time) string {
+	switch {
+	case m.UndoneAt != nil:
+		return "The merge was already undone."
+	case !m.PrimaryExists:
+		return "The contact it merged into was deleted."
+	case m.LaterMergeID != nil:
+		return "A later merge into the same contact must be undone first."
+	case a.Role.CanManage():
+		return ""
+	case m.MergedBy == nil || *m.MergedBy != a.MemberID:
+		return "Only owners and managers may undo another member's merge."
+	case now.Sub(m.MergedAt) > UndoWindow:
+		return "The 10 minutes to undo your own merge are over: ask an owner or a manager."
+	}
+	return ""
+}
+
+// MergePreview is what a merge would produce, changing nothing.
+type MergePreview struct {
+	Contact      *Contact
+	Tags         []*Tag
+	CustomValues []*CustomFieldValue
+	Links        []*ChannelLink
+}
+
+// MergeResult is what a merge did.
+type MergeResult struct {
+	Contact *Contact
+	Merge   *Merge
+}
+
+// MergeService finds duplicates and merges them.
+type MergeService interface {
+	// FindSuggestions lists suggestions by status, newest change first.
+	FindSuggestions(ctx context.Context, status MergeSuggestionStatus, page Page) (*Connection[*MergeSuggestion], error)
+	// CountSuggestions counts the suggestions with a status.
+	CountSuggestions(ctx context.Context, status MergeSuggestionStatus) (int, error)
+	// FindSuggestionByID returns a suggestion, or NOT_FOUND.
+	FindSuggestionByID(ctx context.Context, id string) (*MergeSuggestion, error)
+	// FindSuggestionsByContactIDs returns the open suggestions of each contact.
+	FindSuggestionsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*MergeSuggestion, error)
+	// FindDuplicateValues returns the values each contact shares with other contacts.
+	FindDuplicateValues(ctx context.Context, contactIDs []string) (map[string][]DuplicateMatch, error)
+	// DismissSuggestion stops offering a suggestion for the same contacts and values.
+	DismissSuggestion(ctx context.Context, id string) (*MergeSuggestion, error)
+	// RebuildSuggestions recomputes every suggestion of the workspace (owners and managers).
+	RebuildSuggestions(ctx context.Context) error
+	// PreviewMerge returns what merging would produce, changing nothing.
+	PreviewMerge(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergePreview, error)
+	// MergeContacts merges the secondary into the primary.
+	MergeContacts(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergeResult, error)
+	// UnmergeContacts undoes a merge.
+	UnmergeContacts(ctx context.Context, mergeID string) (*MergeResult, error)
+	// FindMerges lists the merge history, newest first (owners and managers).
+	FindMerges(ctx context.Context, page Page) (*Connection[*Merge], error)
+	// CountMerges counts the merges (owners and managers).
+	CountMerges(ctx context.Context) (int, error)
+	// FindMergeByID returns a merge, or NOT_FOUND.
+	FindMergeByID(ctx context.Context, id string) (*Merge, error)
+}
