@@ -282,29 +282,44 @@ func MergeFields(primary, secondary *Contact, choices map[string]MergeSide) (*Co
 	return &out, changes
 }
 
-// MergeCustomValues combines custom values (definition id → value) the same way.
+// MergeCustomValues combines custom values (definition id → value) the same way as
+// MergeFields: each keeps the primary's value where it has one and takes the secondary's
+// otherwise, unless choices (by field key, see keyOf) pick the secondary's, which clears the
+// value where the secondary has none, exactly as for a standard field.
 func MergeCustomValues(primary, secondary map[string]string, keyOf map[string]string, choices map[string]MergeSide) (map[string]string, map[string]FieldChange) {
 	out := make(map[string]string, len(primary)+len(secondary))
 	for k, v := range primary {
 		out[k] = v
 	}
 	changes := map[string]FieldChange{}
-	for def, s := range secondary {
-		p, has := primary[def]
-		take := !has
+	defs := make(map[string]bool, len(primary)+len(secondary))
+	for def := range primary {
+		defs[def] = true
+	}
+	for def := range secondary {
+		defs[def] = true
+	}
+	for def := range defs {
+		p, hasP := primary[def]
+		s, hasS := secondary[def]
+		take := !hasP && hasS
 		if side, ok := choices[keyOf[def]]; ok {
 			take = side == SideSecondary
 		}
-		if !take || (has && p == s) {
+		if !take || (hasP == hasS && p == s) {
 			continue
 		}
-		s := s
-		var old *string
-		if has {
+		var old, val *string
+		if hasP {
 			old = &p
 		}
-		out[def] = s
-		changes[def] = FieldChange{Old: old, New: &s}
+		if hasS {
+			val = &s
+			out[def] = s
+		} else {
+			delete(out, def)
+		}
+		changes[def] = FieldChange{Old: old, New: val}
 	}
 	return out, changes
 }

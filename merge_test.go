@@ -264,6 +264,20 @@ func TestMergeCustomValues(t *testing.T) {
 			t.Errorf("changes: got %+v, want %+v", changes, wantChanges)
 		}
 	})
+	t.Run("SecondaryChoiceMayClear", func(t *testing.T) {
+		t.Parallel()
+		// As for a standard field: choosing the secondary's value where it has none clears it.
+		got, changes := rubrica.MergeCustomValues(map[string]string{"d1": "gold", "d4": "2020-01-01"}, map[string]string{"d2": "3"}, keyOf,
+			map[string]rubrica.MergeSide{"since": rubrica.SideSecondary})
+		want := map[string]string{"d1": "gold", "d2": "3"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("values: got %v, want %v", got, want)
+		}
+		wantChanges := map[string]rubrica.FieldChange{"d2": {Old: nil, New: sp("3")}, "d4": {Old: sp("2020-01-01"), New: nil}}
+		if !reflect.DeepEqual(changes, wantChanges) {
+			t.Errorf("changes: got %+v, want %+v", changes, wantChanges)
+		}
+	})
 	t.Run("InputsUnchanged", func(t *testing.T) {
 		t.Parallel()
 		rubrica.MergeCustomValues(primary, secondary, keyOf, map[string]rubrica.MergeSide{"plan": rubrica.SideSecondary})

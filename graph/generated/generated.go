@@ -2570,7 +2570,7 @@ input MergeContactsInput {
   primaryContactId: ID!
   "The contact merged into it, which disappears."
   secondaryContactId: ID!
-  "Fields that take the secondary's value; every other field keeps the primary's value where it has one and takes the secondary's otherwise."
+  "Fields that take the secondary's value (where the secondary has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the secondary's otherwise."
   fieldChoices: [MergeFieldChoice!]
 }
 

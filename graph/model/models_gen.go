@@ -259,7 +259,7 @@ type MergeContactsInput struct {
 	PrimaryContactID string `json:"primaryContactId"`
 	// The contact merged into it, which disappears.
 	SecondaryContactID string `json:"secondaryContactId"`
-	// Fields that take the secondary's value; every other field keeps the primary's value where it has one and takes the secondary's otherwise.
+	// Fields that take the secondary's value (where the secondary has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the secondary's otherwise.
 	FieldChoices graphql.Omittable[[]*MergeFieldChoice] `json:"fieldChoices,omitempty"`
 }
 
