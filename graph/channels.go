@@ -14,8 +14,10 @@ func (r *Resolver) contactChannels(ctx context.Context, c *rubrica.Contact) ([]*
 	if err != nil {
 		return nil, err
 	}
-	links, err := l.ContactLinks.Load(ctx, c.ID)()
-	if err != nil {
+	var links []*rubrica.ChannelLink
+	if p := r.previewOf(ctx, c); p != nil {
+		links = p.Links
+	} else if links, err = l.ContactLinks.Load(ctx, c.ID)(); err != nil {
 		return nil, err
 	}
 	out := make([]*rubrica.ContactChannel, len(channels))
@@ -42,6 +44,14 @@ func linksOn(links []*rubrica.ChannelLink, channelID string) []*rubrica.ChannelL
 		}
 	}
 	return out
+}
+
+// nonNil returns an empty list for a nil one (the schema's lists are non-null).
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 // channelByID returns a channel of the workspace from the batched channel list.

@@ -25,6 +25,9 @@ func (r *contactResolver) Assignee(ctx context.Context, obj *rubrica.Contact) (*
 }
 
 func (r *contactResolver) Tags(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.Tag, error) {
+	if p := r.previewOf(ctx, obj); p != nil {
+		return nonNil(p.Tags), nil
+	}
 	tags, err := r.loaders(ctx).ContactTags.Load(ctx, obj.ID)()
 	if tags == nil {
 		tags = []*rubrica.Tag{}
@@ -33,6 +36,9 @@ func (r *contactResolver) Tags(ctx context.Context, obj *rubrica.Contact) ([]*ru
 }
 
 func (r *contactResolver) CustomFields(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.CustomFieldValue, error) {
+	if p := r.previewOf(ctx, obj); p != nil {
+		return nonNil(p.CustomValues), nil
+	}
 	values, err := r.loaders(ctx).CustomValues.Load(ctx, obj.ID)()
 	if values == nil {
 		values = []*rubrica.CustomFieldValue{}

@@ -40,6 +40,12 @@ type Loaders struct {
 
 	ContactSuggestions *dataloader.Loader[string, []*rubrica.MergeSuggestion]
 	DuplicateValues    *dataloader.Loader[string, []rubrica.DuplicateMatch]
+
+	// previews are the contacts mergePreview made in this request, by identity: they share
+	// their id with the real primary, so their tags, custom values and channels must not go
+	// through the caches above.
+	previewsMu sync.Mutex
+	previews   map[*rubrica.Contact]*rubrica.MergePreview
 }
 
 // NewLoaders returns fresh loaders over the services.

@@ -175,7 +175,7 @@ func (r *queryResolver) MergePreview(ctx context.Context, primaryContactID strin
 	if err != nil {
 		return nil, err
 	}
-	r.primePreview(ctx, preview)
+	r.notePreview(ctx, preview)
 	return preview.Contact, nil
 }
 

@@ -49,14 +49,26 @@ func (r *Resolver) suggestionContacts(ctx context.Context, s *rubrica.MergeSugge
 	return out, nil
 }
 
-// primePreview makes the preview's tags, custom values and channel links what this request's
-// loaders return for the primary, so the previewed contact resolves as the merge would make it.
-func (r *Resolver) primePreview(ctx context.Context, p *rubrica.MergePreview) {
+// notePreview records a preview's contact for this request, so that its tags, custom values
+// and channels resolve as the merge would make them (see previewOf). The loaders' caches are
+// left alone: they are keyed by contact id and also serve the real primary wherever else the
+// same request reads it.
+func (r *Resolver) notePreview(ctx context.Context, p *rubrica.MergePreview) {
 	l := r.loaders(ctx)
-	id := p.Contact.ID
-	l.ContactTags.Clear(ctx, id).Prime(ctx, id, p.Tags)
-	l.CustomValues.Clear(ctx, id).Prime(ctx, id, p.CustomValues)
-	l.ContactLinks.Clear(ctx, id).Prime(ctx, id, p.Links)
+	l.previewsMu.Lock()
+	defer l.previewsMu.Unlock()
+	if l.previews == nil {
+		l.previews = map[*rubrica.Contact]*rubrica.MergePreview{}
+	}
+	l.previews[p.Contact] = p
+}
+
+// previewOf returns the preview a contact was made by, or nil for a real contact.
+func (r *Resolver) previewOf(ctx context.Context, c *rubrica.Contact) *rubrica.MergePreview {
+	l := r.loaders(ctx)
+	l.previewsMu.Lock()
+	defer l.previewsMu.Unlock()
+	return l.previews[c]
 }
 
 // suggestionConnection maps a page of suggestions.
