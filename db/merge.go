@@ -654,14 +654,23 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 	return &res, nil
 }
 
-// moveMessagesToOwner moves the messages that arrived or left since a merge, sitting in
-// conversations of other, through an identity (channel and identifier) linked to owner, into
-// owner's open conversation (opened if it has none).
+// moveMessagesToOwner gives owner what arrived or left since a merge through an identity
+// (channel and identifier) linked to owner but sits with other, as if the merge had not
+// happened: a conversation of other opened since the merge whose messages all came through
+// owner's identities moves whole (unless it is open and owner already has an open one);
+// other such messages move into owner's open conversation (opened if it has none); and a
+// conversation of other opened since the merge that this leaves empty is deleted.
 func moveMessagesToOwner(ctx context.Context, tx *sqlx.Tx, workspaceID string, owner, other *rubrica.Contact, since time.Time) error {
+	const ownerIdentity = `EXISTS (SELECT 1 FROM contact_channels l WHERE l.contact_id = $2 AND l.channel_id = m.channel_id AND l.identifier = m.identifier)`
+	const whole = `UPDATE conversations cv SET contact_id = $2 WHERE cv.contact_id = $1 AND cv.created_at >= $3
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = cv.id AND NOT ` + ownerIdentity + `)
+		AND (cv.status = 'CLOSED' OR NOT EXISTS (SELECT 1 FROM conversations o WHERE o.contact_id = $2 AND o.status = 'OPEN'))`
+	if _, err := tx.ExecContext(ctx, whole, other.ID, owner.ID, since); err != nil {
+		return fmt.Errorf("db: unmerge: move conversations: %w", err)
+	}
 	var ids []string
 	const q = `SELECT m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-		WHERE cv.contact_id = $1 AND m.created_at >= $3
-		AND EXISTS (SELECT 1 FROM contact_channels l WHERE l.contact_id = $2 AND l.channel_id = m.channel_id AND l.identifier = m.identifier)`
+		WHERE cv.contact_id = $1 AND m.created_at >= $3 AND ` + ownerIdentity
 	if err := tx.SelectContext(ctx, &ids, q, other.ID, owner.ID, since); err != nil {
 		return fmt.Errorf("db: unmerge: messages: %w", err)
 	}
@@ -679,6 +688,10 @@ func moveMessagesToOwner(ctx context.Context, tx *sqlx.Tx, workspaceID string, o
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET conversation_id = $1 WHERE id = ANY($2)`, cv.ID, pq.Array(ids)); err != nil {
 		return fmt.Errorf("db: unmerge: move messages: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM conversations cv WHERE cv.contact_id = $1 AND cv.created_at >= $2
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = cv.id)`, other.ID, since); err != nil {
+		return fmt.Errorf("db: unmerge: empty conversations: %w", err)
 	}
 	return nil
 }

@@ -972,6 +972,45 @@ func TestUnmergeRestores(t *testing.T) {
 		}
 	})
 
+	t.Run("ConversationOpenedSinceGoesWithItsIdentity", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name       string
+			closeFirst bool // B's conversation was closed before the merge
+		}{{"SecondaryHadAnOpenConversation", false}, {"SecondaryHadNone", true}} {
+			t.Run(tc.name, func(t *testing.T) {
+				ws := env.Workspace(t, "Since"+tc.name)
+				tok := ws.Owner()
+				wa := mgChannel(t, env, tok, "WHATSAPP", "WhatsApp")
+				fb := mgChannel(t, env, tok, "FACEBOOK", "Page")
+				a := mgReceive(t, env, tok, wa, "+393331111111", "A writes")
+				b := mgReceive(t, env, tok, fb, "psid-b", "B writes")
+				if tc.closeFirst {
+					mgClose(t, env, tok, b.ConversationID)
+				}
+				m := mgMerge(t, env, tok, a.ContactID, b.ContactID)
+				mgClose(t, env, tok, a.ConversationID)
+				// B's identity writes: a new conversation opens on the merged contact.
+				late := mgReceive(t, env, tok, fb, "psid-b", "B writes after the merge")
+				mgUnmerge(t, env, tok, m.ID)
+
+				sa, sb := mgSnapshot(t, env, tok, a.ContactID), mgSnapshot(t, env, tok, b.ContactID)
+				mgWantSlice(t, "A's conversations", mgConversationIDs(sa), []string{a.ConversationID})
+				mgWant(t, "A's conversationStatus", mgStr(sa, "conversationStatus"), "CLOSED")
+				mgWantSlice(t, "B's messages", mgMessageIDs(sb), mgSorted(b.MessageID, late.MessageID))
+				mgWant(t, "B's conversationStatus", mgStr(sb, "conversationStatus"), "OPEN")
+				wantConvs := []string{b.ConversationID}
+				if tc.closeFirst {
+					// Without the merge, the late message would have opened a conversation of B.
+					wantConvs = mgSorted(b.ConversationID, late.ConversationID)
+				}
+				mgWantSlice(t, "B's conversations", mgConversationIDs(sb), wantConvs)
+				mgWant(t, "empty conversations", mgCount(t, env, `SELECT count(*) FROM conversations cv WHERE workspace_id = $1
+					AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = cv.id)`, ws.ID), 0)
+			})
+		}
+	})
+
 	t.Run("SuggestionReappears", func(t *testing.T) {
 		t.Parallel()
 		p := mgSetupPair(t, env, "Reappears") // A and B share their email
