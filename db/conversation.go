@@ -128,10 +128,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		if err := lockKey(ctx, tx, "identity:"+ch.ID+":"+identifier); err != nil {
 			return err
 		}
-		var link linkRow
-		err = tx.GetContext(ctx, &link, `SELECT `+linkColumns+` FROM contact_channels l WHERE l.channel_id = $1 AND l.identifier = $2 FOR UPDATE`, ch.ID, identifier)
+		link, linked, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case link == nil:
 			if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
 				return err
 			}
@@ -144,12 +145,8 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			if _, err := tx.ExecContext(ctx, q, a.WorkspaceID, r.Contact.ID, ch.ID, identifier, sentAt); err != nil {
 				return fmt.Errorf("db: link channel: %w", err)
 			}
-		case err != nil:
-			return fmt.Errorf("db: find channel link: %w", err)
 		default:
-			if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, link.ContactID, true); err != nil {
-				return err
-			}
+			r.Contact = linked
 			const q = `UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $2) WHERE id = $1`
 			if _, err := tx.ExecContext(ctx, q, link.ID, sentAt); err != nil {
 				return fmt.Errorf("db: refresh channel link: %w", err)
@@ -181,6 +178,36 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		return nil, err
 	}
 	return &r, nil
+}
+
+// lockLinkedContact returns the link of an identity and its contact, locked. The contact is
+// locked first and the link read again under that lock: merges, undos, sends and unlinks lock
+// contacts before their links, so a message racing them waits instead of deadlocking. A link
+// that moved or went while it waited is read anew. No link: nil, nil.
+func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (*linkRow, *rubrica.Contact, error) {
+	const q = `SELECT ` + linkColumns + ` FROM contact_channels l WHERE l.channel_id = $1 AND l.identifier = $2`
+	for range 10 {
+		var link linkRow
+		err := tx.GetContext(ctx, &link, q, channelID, identifier)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, nil
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("db: find channel link: %w", err)
+		}
+		c, err := findContact(ctx, tx, workspaceID, link.ContactID, true)
+		if rubrica.ErrorCode(err) == rubrica.ENOTFOUND {
+			continue // merged away while this waited: the link is elsewhere now
+		} else if err != nil {
+			return nil, nil, err
+		}
+		err = tx.GetContext(ctx, &link, q, channelID, identifier)
+		if err == nil && link.ContactID == c.ID {
+			return &link, c, nil
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, fmt.Errorf("db: find channel link: %w", err)
+		}
+	}
+	return nil, nil, &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
 }
 
 // openConversation returns the contact's open conversation, opening one on the channel when
