@@ -352,10 +352,10 @@ func (m *Merge) UndoBlocker(a Actor, now time.Time) string {
 	switch {
 	case m.UndoneAt != nil:
 		return "The merge was already undone."
+	case m.LaterMergeID != nil: // before the primary's existence: a later merge may have merged it away
+		return "A later merge into the same contact must be undone first."
 	case !m.PrimaryExists:
 		return "The contact it merged into was deleted."
-	case m.LaterMergeID != nil:
-		return "A later merge into the same contact must be undone first."
 	case a.Role.CanManage():
 		return ""
 	case m.MergedBy == nil || *m.MergedBy != a.MemberID:

@@ -2,6 +2,7 @@ package rubrica_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -327,4 +328,11 @@ func TestMergeUndoBlocker(t *testing.T) {
 			}
 		})
 	}
+	t.Run("PrimaryMergedAwayNamesTheLaterMerge", func(t *testing.T) {
+		t.Parallel()
+		m := merge(time.Minute, func(m *rubrica.Merge) { m.PrimaryExists, m.LaterMergeID = false, sp("later") })
+		if why := m.UndoBlocker(owner, now); !strings.Contains(why, "later merge") {
+			t.Errorf("UndoBlocker: got %q, want the later merge as the reason (the primary was merged away, not deleted)", why)
+		}
+	})
 }

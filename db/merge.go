@@ -524,18 +524,22 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		if err != nil {
 			return err
 		}
-		if why := m.UndoBlocker(a, time.Now()); why != "" {
-			code := rubrica.EFORBIDDEN
-			if m.UndoneAt != nil || !m.PrimaryExists || m.LaterMergeID != nil {
-				code = rubrica.ECONFLICT
-			}
-			if m.LaterMergeID != nil {
-				why = fmt.Sprintf("Undo the later merge %s into the same contact first.", globalMergeID(*m.LaterMergeID))
-			}
-			return &rubrica.Error{Code: code, Field: "mergeId", Message: why}
+		if err := undoBlocked(m, a); err != nil {
+			return err
 		}
 		p, err := findContact(ctx, tx, a.WorkspaceID, m.PrimaryContactID, true)
-		if err != nil {
+		if err != nil && rubrica.ErrorCode(err) != rubrica.ENOTFOUND {
+			return err
+		}
+		// Checked again under the primary's lock: a merge into it (or of it) that committed
+		// while this waited must be undone first.
+		if m, err = findMerge(ctx, tx, a.WorkspaceID, mergeID, false); err != nil {
+			return err
+		}
+		if err := undoBlocked(m, a); err != nil {
+			return err
+		}
+		if p == nil {
 			return &rubrica.Error{Code: rubrica.ECONFLICT, Field: "mergeId", Message: "The contact it merged into was deleted."}
 		}
 		var snap mergeSnapshot
@@ -652,6 +656,24 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		return nil, err
 	}
 	return &res, nil
+}
+
+// undoBlocked returns why the actor may not undo the merge now as an error: FORBIDDEN for
+// the actor's rights, CONFLICT for the merge's state (undone, its contact deleted, a later
+// merge to undo first, named), or nil.
+func undoBlocked(m *rubrica.Merge, a rubrica.Actor) error {
+	why := m.UndoBlocker(a, time.Now())
+	if why == "" {
+		return nil
+	}
+	code := rubrica.EFORBIDDEN
+	if m.UndoneAt != nil || !m.PrimaryExists || m.LaterMergeID != nil {
+		code = rubrica.ECONFLICT
+	}
+	if m.LaterMergeID != nil {
+		why = fmt.Sprintf("Undo the later merge %s into the same contact first.", globalMergeID(*m.LaterMergeID))
+	}
+	return &rubrica.Error{Code: code, Field: "mergeId", Message: why}
 }
 
 // moveMessagesToOwner gives owner what arrived or left since a merge through an identity

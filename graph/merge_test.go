@@ -845,6 +845,11 @@ func TestUnmergeContacts(t *testing.T) {
 		if len(r.Errors) > 0 && !strings.Contains(r.Errors[0].Message, m2.ID) {
 			t.Errorf("message: got %q, want it to name the later merge %s", r.Errors[0].Message, m2.ID)
 		}
+		var data struct{ Node mgMergeData }
+		env.MustDo(t, p.token, `query($id: ID!) { node(id: $id) { ... on Merge { `+mgMergeFields+` } } }`, map[string]any{"id": m1.ID}, &data)
+		if data.Node.CanUndo || data.Node.UndoBlockedReason == nil || !strings.Contains(*data.Node.UndoBlockedReason, "later merge") {
+			t.Errorf("first merge: got canUndo %v, reason %v, want false, a later merge first", data.Node.CanUndo, data.Node.UndoBlockedReason)
+		}
 		mgUnmerge(t, env, p.token, m2.ID)
 		mgUnmerge(t, env, p.token, m1.ID)
 	})
