@@ -445,10 +445,16 @@ func (s *MergeService) RebuildSuggestions(ctx context.Context) error {
 			return err
 		}
 		var rows []dupRow
-		const q = `SELECT id, phone, email FROM contacts c WHERE workspace_id = $1 AND blocked_at IS NULL AND (
-			phone IN (SELECT phone FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL AND phone IS NOT NULL GROUP BY phone HAVING count(*) > 1)
-			OR lower(btrim(email)) IN (SELECT lower(btrim(email)) FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL
-				AND email IS NOT NULL GROUP BY lower(btrim(email)) HAVING count(*) > 1))`
+		// Two joins and a UNION, not "phone IN (...) OR email IN (...)": PostgreSQL cannot
+		// turn an OR of IN subqueries into joins, and once their hash tables outgrow work_mem
+		// (some hundred thousand contacts) it runs them once per contact.
+		const q = `WITH p AS (SELECT phone FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL AND phone IS NOT NULL
+				GROUP BY phone HAVING count(*) > 1),
+			e AS (SELECT lower(btrim(email)) AS email FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL AND email IS NOT NULL
+				GROUP BY 1 HAVING count(*) > 1)
+			SELECT c.id, c.phone, c.email FROM contacts c JOIN p ON c.phone = p.phone WHERE c.workspace_id = $1 AND c.blocked_at IS NULL
+			UNION
+			SELECT c.id, c.phone, c.email FROM contacts c JOIN e ON lower(btrim(c.email)) = e.email WHERE c.workspace_id = $1 AND c.blocked_at IS NULL`
 		if err := tx.SelectContext(ctx, &rows, q, a.WorkspaceID); err != nil {
 			return fmt.Errorf("db: read duplicates: %w", err)
 		}
