@@ -380,7 +380,8 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		}
 		var done []string
 		if err := tx.SelectContext(ctx, &done, `SELECT id FROM merge_suggestions WHERE workspace_id = $1 AND status = 'OPEN'
-			AND contact_ids @> $2::uuid[] AND cardinality(contact_ids) = 2`, a.WorkspaceID, pq.Array([]string{p.ID, sec.ID})); err != nil {
+			AND id IN (SELECT suggestion_id FROM merge_suggestion_contacts WHERE contact_id = $3)
+			AND contact_ids @> $2::uuid[] AND cardinality(contact_ids) = 2`, a.WorkspaceID, pq.Array([]string{p.ID, sec.ID}), p.ID); err != nil {
 			return fmt.Errorf("db: merge: suggestions: %w", err)
 		}
 		var events []rubrica.Event
