@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq"
 
 	"rubrica/db/dbtest"
 )
@@ -153,6 +156,57 @@ func TestSeedDemo(t *testing.T) {
 		if !strings.HasPrefix(res.Tokens[role], "rbk_") {
 			t.Errorf("seed --demo token for %s = %q, want a token", role, res.Tokens[role])
 		}
+	}
+}
+
+// TestSuggestionsRebuild runs 'rubrica suggestions rebuild' on the demo workspace (which has
+// duplicates) after its suggestions were lost: it makes them again, the same groups.
+func TestSuggestionsRebuild(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dsn := dbtest.NewDatabase(t)
+	env := []string{"DATABASE_URL=" + dsn, "LOG_LEVEL=warn"}
+	var res struct {
+		WorkspaceID string `json:"workspaceId"`
+	}
+	runJSON(t, bin, env, &res, "seed", "--demo")
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	groups := func() []string {
+		t.Helper()
+		rows, err := db.Query(`SELECT array_to_string(contact_ids, ',') || ' ' || array_to_string(keys, ',') FROM merge_suggestions
+			WHERE status = 'OPEN' ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var g string
+			if err := rows.Scan(&g); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, g)
+		}
+		return out
+	}
+	before := groups()
+	if len(before) == 0 {
+		t.Fatalf("open suggestions of the demo: got none, want its duplicates")
+	}
+	if _, err := db.Exec(`DELETE FROM merge_suggestions`); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "suggestions", "rebuild", "--workspace", res.WorkspaceID)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rubrica suggestions rebuild: %v\n%s", err, out)
+	}
+	if after := groups(); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("open suggestions after the rebuild: got %v, want %v", after, before)
 	}
 }
 
