@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"rubrica"
 	"rubrica/internal/testenv"
 )
@@ -433,8 +435,8 @@ func mgActor(tb testing.TB, env *testenv.Env, ws *testenv.Workspace, token strin
 	return rubrica.NewContext(context.Background(), rubrica.Actor{MemberID: mgLocal(tb, fxViewerID(tb, env, token)), WorkspaceID: ws.ID, Role: role})
 }
 
-// mgExpectedGroups computes the suggestion groups from the stored contacts with the pure rule,
-// as sorted "contact ids | keys" strings of global ids.
+// mgExpectedGroups computes the suggestion groups from the stored contacts with the pure rule
+// (less those a dismissal covers), as sorted "contact ids | keys" strings of global ids.
 func mgExpectedGroups(tb testing.TB, env *testenv.Env, workspaceID string) []string {
 	tb.Helper()
 	var rows []struct {
@@ -451,6 +453,11 @@ func mgExpectedGroups(tb testing.TB, env *testenv.Env, workspaceID string) []str
 	}
 	var out []string
 	for _, g := range rubrica.Groups(contacts) {
+		// A dismissed suggestion of these contacts and values (or more) is not offered again.
+		if mgCount(tb, env, `SELECT count(*) FROM merge_suggestions WHERE workspace_id = $1 AND status = 'DISMISSED'
+			AND contact_ids @> $2::uuid[] AND keys @> $3::text[]`, workspaceID, pq.Array(g.ContactIDs), pq.Array(g.Keys)) > 0 {
+			continue
+		}
 		ids := make([]string, len(g.ContactIDs))
 		for i, id := range g.ContactIDs {
 			ids[i] = mgGlobalContact(id)
@@ -521,9 +528,10 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 	}
 	alive := slices.Clone(ids)
 	var merges []string
+	dismissed := 0
 	for step := 0; step < 150; step++ {
-		switch k := rng.IntN(10); {
-		case k < 7:
+		switch k := rng.IntN(20); {
+		case k < 13:
 			id := alive[rng.IntN(len(alive))]
 			change := map[string]any{}
 			if rng.IntN(2) == 0 {
@@ -532,7 +540,7 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 				change["email"] = email()
 			}
 			mgUpdate(t, env, tok, id, change)
-		case k < 9:
+		case k < 17:
 			i, j := rng.IntN(len(alive)), rng.IntN(len(alive))
 			if i == j {
 				continue
@@ -540,7 +548,7 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 			m := mgMerge(t, env, tok, alive[i], alive[j])
 			merges = append(merges, m.ID)
 			alive = slices.Delete(alive, j, j+1)
-		default:
+		case k < 19:
 			if len(merges) == 0 {
 				continue
 			}
@@ -548,8 +556,16 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 			merges = merges[:len(merges)-1]
 			u := mgUnmerge(t, env, tok, m)
 			alive = append(alive, u.MergedContactID)
+		default:
+			if open := mgOpenSuggestions(t, env, tok); len(open) > 0 {
+				if r := mgDismiss(t, env, tok, open[rng.IntN(len(open))].ID); len(r.Errors) > 0 {
+					t.Fatalf("dismiss: %+v", r.Errors)
+				}
+				dismissed++
+			}
 		}
 	}
+	t.Logf("%d merges standing, %d dismissals", len(merges), dismissed)
 
 	want := mgExpectedGroups(t, env, ws.ID)
 	if len(want) < 5 {
@@ -570,8 +586,9 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 	mgWantSlice(t, "suggestions after the rebuild", rebuilt, got)
 	mgWantSlice(t, "suggestion ids after the rebuild", rebuiltIDs, openIDs)
 
-	// From scratch: with every suggestion gone, the rebuild makes the same groups.
-	mgExec(t, env, `DELETE FROM merge_suggestions WHERE workspace_id = $1`, ws.ID)
+	// From scratch: with every open suggestion gone (the dismissals stay), the rebuild makes
+	// the same groups.
+	mgExec(t, env, `DELETE FROM merge_suggestions WHERE workspace_id = $1 AND status <> 'DISMISSED'`, ws.ID)
 	if err := env.DB.Services().Merges.RebuildSuggestions(ctx); err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
