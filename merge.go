@@ -332,13 +332,30 @@ func equalPtr(a, b *string) bool {
 // any merge at any time.
 const UndoWindow = 10 * time.Minute
 
+// MergedContact is the contact a merge took away, as it was then (what the merge history
+// shows of it).
+type MergedContact struct {
+	Contact         Contact
+	CustomValues    map[string]string // by field key
+	TagIDs          []string
+	Identities      []Identity // its channel identities
+	ConversationIDs []string
+}
+
+// Identity is a contact's address on a channel.
+type Identity struct {
+	ChannelID  string `json:"channelId"`
+	Identifier string `json:"identifier"`
+}
+
 // Merge records one merge and everything needed to undo it.
 type Merge struct {
 	ID               string
 	WorkspaceID      string
 	PrimaryContactID string
 	MergedContactID  string
-	Snapshot         []byte // the secondary as it was, as JSON
+	Snapshot         []byte         // everything needed to undo it, in the store's own form
+	Merged           *MergedContact // the secondary as it was, read from the snapshot
 	MergedBy         *string
 	MergedAt         time.Time
 	UndoneAt         *time.Time

@@ -19,7 +19,9 @@ import (
 // mergeSnapshot is everything a merge changed, to undo it exactly.
 type mergeSnapshot struct {
 	Secondary              rubrica.Contact                `json:"secondary"`
-	SecondaryCustom        map[string]string              `json:"secondaryCustom"` // definition id → value
+	SecondaryCustom        map[string]string              `json:"secondaryCustom"`     // definition id → value
+	SecondaryCustomKeys    map[string]string              `json:"secondaryCustomKeys"` // definition id → key, for the history
+	SecondaryIdentities    []rubrica.Identity             `json:"secondaryIdentities"` // for the history
 	SecondaryTags          []string                       `json:"secondaryTags"`
 	SecondaryLinks         []string                       `json:"secondaryLinks"`
 	SecondaryConversations []string                       `json:"secondaryConversations"`
@@ -63,6 +65,19 @@ func (r *mergeRow) merge() *rubrica.Merge {
 	if r.UndoneAt.Valid {
 		t := r.UndoneAt.Time
 		m.UndoneAt = &t
+	}
+	var snap mergeSnapshot
+	if json.Unmarshal(r.Snapshot, &snap) == nil {
+		mc := &rubrica.MergedContact{Contact: snap.Secondary, CustomValues: map[string]string{}, TagIDs: snap.SecondaryTags,
+			Identities: snap.SecondaryIdentities, ConversationIDs: snap.SecondaryConversations}
+		for def, v := range snap.SecondaryCustom {
+			key, ok := snap.SecondaryCustomKeys[def]
+			if !ok {
+				key = def
+			}
+			mc.CustomValues[key] = v
+		}
+		m.Merged = mc
 	}
 	return m
 }
@@ -326,8 +341,9 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		if err != nil {
 			return err
 		}
+		keyOf := keysByDefinition(defs)
 		merged, fieldChanges := rubrica.MergeFields(p, sec, cm)
-		_, customChanges := rubrica.MergeCustomValues(pp.custom, sp.custom, keysByDefinition(defs), cm)
+		_, customChanges := rubrica.MergeCustomValues(pp.custom, sp.custom, keyOf, cm)
 		snap := mergeSnapshot{
 			Secondary: *sec, SecondaryCustom: sp.custom, SecondaryTags: sp.tags, SecondaryConversations: sp.conversations,
 			PrimaryFields: fieldChanges, PrimaryCountryManual: p.CountryManual, PrimaryBlockedAt: p.BlockedAt,
@@ -335,6 +351,11 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		}
 		for _, l := range sp.links {
 			snap.SecondaryLinks = append(snap.SecondaryLinks, l.ID)
+			snap.SecondaryIdentities = append(snap.SecondaryIdentities, rubrica.Identity{ChannelID: l.ChannelID, Identifier: l.Identifier})
+		}
+		snap.SecondaryCustomKeys = map[string]string{}
+		for def := range sp.custom {
+			snap.SecondaryCustomKeys[def] = keyOf[def]
 		}
 		// One open conversation per contact: the primary's stays open, the secondary's closes.
 		if pp.open != nil && sp.open != nil {

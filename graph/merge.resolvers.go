@@ -52,7 +52,7 @@ func (r *mergeResolver) MergedContactID(ctx context.Context, obj *rubrica.Merge)
 }
 
 func (r *mergeResolver) MergedContactSnapshot(ctx context.Context, obj *rubrica.Merge) (string, error) {
-	return string(obj.Snapshot), nil
+	return mergedContactJSON(obj.Merged)
 }
 
 func (r *mergeResolver) MergedBy(ctx context.Context, obj *rubrica.Merge) (*rubrica.Member, error) {

@@ -877,6 +877,46 @@ func TestUnmergeContacts(t *testing.T) {
 		fxWantError(t, mgTryUnmerge(t, env, p.token, m.ID), "CONFLICT", "mergeId")
 	})
 
+	t.Run("MergedContactSnapshot", func(t *testing.T) {
+		t.Parallel()
+		p := mgSetupPair(t, env, "Snapshot")
+		mgTag(t, env, p.token, []string{p.b}, "beta")
+		_, conv := mgSend(t, env, p.token, p.b, p.whatsapp, "hello B")
+		before := mgSnapshot(t, env, p.token, p.b)
+		m := mgMerge(t, env, p.token, p.a, p.b)
+		var data struct {
+			Node struct{ MergedContactSnapshot string }
+		}
+		env.MustDo(t, p.token, `query($id: ID!) { node(id: $id) { ... on Merge { mergedContactSnapshot } } }`, map[string]any{"id": m.ID}, &data)
+		var got struct {
+			ID, DisplayName, CreatedAt, UpdatedAt string
+			FirstName, LastName, Email, Phone     *string
+			CustomFields                          map[string]string
+			TagIDs                                []string `json:"tagIds"`
+			Channels                              []struct{ ChannelID, Identifier string }
+			ConversationIDs                       []string `json:"conversationIds"`
+		}
+		if err := json.Unmarshal([]byte(data.Node.MergedContactSnapshot), &got); err != nil {
+			t.Fatalf("mergedContactSnapshot %q: %v", data.Node.MergedContactSnapshot, err)
+		}
+		mgWant(t, "id", got.ID, p.b)
+		mgWant(t, "displayName", got.DisplayName, mgStr(before, "displayName"))
+		mgWant(t, "createdAt", got.CreatedAt, mgStr(before, "createdAt"))
+		mgWant(t, "updatedAt", got.UpdatedAt, mgStr(before, "updatedAt"))
+		mgWant(t, "phone", ctDeref(got.Phone), "+447911123456")
+		if want := mgCustom(before); !reflect.DeepEqual(got.CustomFields, want) {
+			t.Errorf("customFields: got %v, want %v", got.CustomFields, want)
+		}
+		tags := before["tags"].([]any)
+		if len(got.TagIDs) != 1 || len(tags) != 1 || got.TagIDs[0] != tags[0].(map[string]any)["id"] {
+			t.Errorf("tagIds: got %v, want the id of beta (%v)", got.TagIDs, tags)
+		}
+		if len(got.Channels) != 1 || got.Channels[0].ChannelID != p.whatsapp || got.Channels[0].Identifier != "+447911123456" {
+			t.Errorf("channels: got %+v, want WhatsApp +447911123456", got.Channels)
+		}
+		mgWantSlice(t, "conversationIds", got.ConversationIDs, []string{conv})
+	})
+
 	t.Run("MergeHistory", func(t *testing.T) {
 		t.Parallel()
 		p := mgSetupPair(t, env, "History")

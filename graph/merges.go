@@ -2,8 +2,12 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"rubrica"
+	"rubrica/graph/globalid"
 	"rubrica/graph/model"
 )
 
@@ -87,4 +91,66 @@ func mergeConnection(c *rubrica.Connection[*rubrica.Merge]) *model.MergeConnecti
 		out.Edges[i] = &model.MergeEdge{Cursor: e.Cursor, Node: e.Node}
 	}
 	return out
+}
+
+// mergedContactJSON shows the contact a merge took away as the API shows contacts: global
+// ids, custom values by key, channel identities by channel.
+func mergedContactJSON(m *rubrica.MergedContact) (string, error) {
+	if m == nil {
+		return "null", nil
+	}
+	c := &m.Contact
+	var assignee *string
+	if c.AssigneeID != nil {
+		id := globalid.Encode(typeMember, *c.AssigneeID)
+		assignee = &id
+	}
+	var blockedAt *string
+	if c.BlockedAt != nil {
+		t := c.BlockedAt.Format(time.RFC3339Nano)
+		blockedAt = &t
+	}
+	type identity struct {
+		ChannelID  string `json:"channelId"`
+		Identifier string `json:"identifier"`
+	}
+	out := struct {
+		ID                string            `json:"id"`
+		DisplayName       string            `json:"displayName"`
+		FirstName         *string           `json:"firstName"`
+		LastName          *string           `json:"lastName"`
+		Email             *string           `json:"email"`
+		Phone             *string           `json:"phone"`
+		Country           *string           `json:"country"`
+		Language          *string           `json:"language"`
+		ProfilePictureURL *string           `json:"profilePictureUrl"`
+		AssigneeID        *string           `json:"assigneeId"`
+		BlockedAt         *string           `json:"blockedAt"`
+		CreatedAt         string            `json:"createdAt"`
+		UpdatedAt         string            `json:"updatedAt"`
+		CustomFields      map[string]string `json:"customFields"`
+		TagIDs            []string          `json:"tagIds"`
+		Channels          []identity        `json:"channels"`
+		ConversationIDs   []string          `json:"conversationIds"`
+	}{
+		ID: globalid.Encode(typeContact, c.ID), DisplayName: c.DisplayName(), FirstName: c.FirstName, LastName: c.LastName,
+		Email: c.Email, Phone: c.Phone, Country: c.Country, Language: c.Language, ProfilePictureURL: c.ProfilePictureURL,
+		AssigneeID: assignee, BlockedAt: blockedAt,
+		CreatedAt: c.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano),
+		CustomFields: m.CustomValues, TagIDs: []string{}, Channels: []identity{}, ConversationIDs: []string{},
+	}
+	for _, id := range m.TagIDs {
+		out.TagIDs = append(out.TagIDs, globalid.Encode(typeTag, id))
+	}
+	for _, l := range m.Identities {
+		out.Channels = append(out.Channels, identity{ChannelID: globalid.Encode(typeChannel, l.ChannelID), Identifier: l.Identifier})
+	}
+	for _, id := range m.ConversationIDs {
+		out.ConversationIDs = append(out.ConversationIDs, globalid.Encode(typeConversation, id))
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("graph: merged contact snapshot: %w", err)
+	}
+	return string(b), nil
 }

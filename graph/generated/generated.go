@@ -2514,7 +2514,7 @@ type Merge implements Node {
   primaryContact: Contact
   "The id of the contact merged away (it comes back with this id when the merge is undone)."
   mergedContactId: ID!
-  "The merged contact as it was, as JSON: its fields, custom values, tags, channel links and conversations."
+  "The merged contact as it was, as a JSON object: ` + "`" + `id` + "`" + `, ` + "`" + `displayName` + "`" + `, ` + "`" + `firstName` + "`" + `, ` + "`" + `lastName` + "`" + `, ` + "`" + `email` + "`" + `, ` + "`" + `phone` + "`" + `, ` + "`" + `country` + "`" + `, ` + "`" + `language` + "`" + `, ` + "`" + `profilePictureUrl` + "`" + `, ` + "`" + `assigneeId` + "`" + `, ` + "`" + `blockedAt` + "`" + `, ` + "`" + `createdAt` + "`" + `, ` + "`" + `updatedAt` + "`" + `, ` + "`" + `customFields` + "`" + ` (value by field key), ` + "`" + `tagIds` + "`" + `, ` + "`" + `channels` + "`" + ` (` + "`" + `channelId` + "`" + ` and ` + "`" + `identifier` + "`" + ` of each identity) and ` + "`" + `conversationIds` + "`" + `, with the API's ids."
   mergedContactSnapshot: String!
   "Who merged."
   mergedBy: Member
