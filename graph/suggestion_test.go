@@ -406,6 +406,62 @@ func TestMergeSuggestions(t *testing.T) {
 		mgWant(t, "their suggestion", mgSuggestion(t, env, other.Owner(), s[0].ID).Status, "OPEN")
 	})
 
+	t.Run("Pages", func(t *testing.T) {
+		t.Parallel()
+		ws := env.Workspace(t, "Pages")
+		tok := ws.Owner()
+		for i := range 5 {
+			phone := fmt.Sprintf("+39333100000%d", i)
+			mgCreate(t, env, tok, map[string]any{"firstName": "A", "phone": phone})
+			mgCreate(t, env, tok, map[string]any{"firstName": "B", "phone": phone})
+		}
+		var ids, updated []string
+		var after *string
+		for page := 0; ; page++ {
+			var data struct {
+				MergeSuggestions struct {
+					TotalCount int
+					Edges      []struct{ Node mgSuggestionData }
+					PageInfo   struct {
+						HasNextPage bool
+						EndCursor   string
+					}
+				}
+			}
+			env.MustDo(t, tok, `query($after: String) { mergeSuggestions(first: 2, after: $after) {
+				totalCount pageInfo { hasNextPage endCursor } edges { node { id updatedAt } } } }`, map[string]any{"after": after}, &data)
+			c := data.MergeSuggestions
+			mgWant(t, "totalCount", c.TotalCount, 5)
+			for _, e := range c.Edges {
+				ids = append(ids, e.Node.ID)
+				updated = append(updated, e.Node.UpdatedAt)
+			}
+			if !c.PageInfo.HasNextPage {
+				break
+			}
+			if page > 5 {
+				t.Fatalf("pages: more than 6 pages of 2 for 5 suggestions")
+			}
+			after = &c.PageInfo.EndCursor
+		}
+		mgWant(t, "suggestions listed", len(ids), 5)
+		if len(mgSorted(ids...)) != len(slices.Compact(mgSorted(ids...))) {
+			t.Errorf("suggestions listed: got %v, want each once", ids)
+		}
+		at := func(s string) time.Time {
+			v, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				t.Fatalf("updatedAt %q: %v", s, err)
+			}
+			return v
+		}
+		if !sort.SliceIsSorted(updated, func(i, j int) bool { return at(updated[i]).After(at(updated[j])) }) {
+			t.Errorf("order: got updatedAt %v, want the most recently changed first", updated)
+		}
+		r := env.Do(t, tok, `{ mergeSuggestions(first: 1, after: "garbage") { totalCount } }`, nil)
+		fxWantError(t, r, "BAD_USER_INPUT", "-")
+	})
+
 	t.Run("MergeOfAGroupOfThree", func(t *testing.T) {
 		t.Parallel()
 		ws := env.Workspace(t, "Three")
