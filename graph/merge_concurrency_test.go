@@ -381,10 +381,62 @@ func TestMergeConcurrencyWithTraffic(t *testing.T) {
 	}
 	mgWant(t, "messages", mgCount(t, env, `SELECT count(*) FROM messages WHERE workspace_id = $1`, ws.ID), before+received)
 	// Every identity's messages are with the contact that holds it.
-	mgWant(t, "messages away from their identity's contact", mgCount(t, env, `SELECT count(*) FROM messages m
+	awayQuery := `SELECT count(*) FROM messages m
 		JOIN conversations cv ON cv.id = m.conversation_id
 		JOIN contact_channels l ON l.channel_id = m.channel_id AND l.identifier = m.identifier
-		WHERE m.workspace_id = $1 AND l.contact_id <> cv.contact_id`, ws.ID), 0)
+		WHERE m.workspace_id = $1 AND l.contact_id <> cv.contact_id`
+	mgWant(t, "messages away from their identity's contact", mgCount(t, env, awayQuery, ws.ID), 0)
+
+	// Then the merges are undone, newest first, while messages keep arriving and leaving.
+	var standing []string
+	if err := env.DB.SelectContext(context.Background(), &standing, `SELECT id FROM merges WHERE workspace_id = $1 ORDER BY merged_at, id`, ws.ID); err != nil {
+		t.Fatal(err)
+	}
+	before = mgCount(t, env, `SELECT count(*) FROM messages WHERE workspace_id = $1`, ws.ID)
+	received, codes = 0, map[string]int{}
+	for len(standing) > 0 {
+		remaining := standing
+		standing = nil
+		ccRun(t, len(remaining)+receives+sends, 2*time.Minute, func(g int) {
+			var r *testenv.Response
+			kind := "undo"
+			switch {
+			case g < len(remaining):
+				r = mgTryUnmerge(t, env, tok, mgGlobal("Merge", remaining[g]))
+			case g < len(remaining)+receives:
+				kind = "receive"
+				r = env.Do(t, tok, `mutation($in: ReceiveMessageInput!) { receiveMessage(input: $in) { message { id } } }`,
+					map[string]any{"in": map[string]any{"channelId": wa, "identifier": numbers[g%n], "text": fmt.Sprint("racing undo ", g)}})
+			default:
+				kind = "send"
+				r = env.Do(t, tok, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }`,
+					map[string]any{"in": map[string]any{"contactId": ids[g%n], "channelId": wa, "text": fmt.Sprint("racing undo ", g)}})
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			codes[kind+" "+r.Code()]++
+			if kind != "undo" && r.Code() == "" {
+				received++
+			}
+			if kind == "undo" && r.Code() == "CONFLICT" {
+				standing = append(standing, remaining[g])
+			}
+		})
+		if len(standing) == len(remaining) {
+			t.Fatalf("undos: none of %d won a round", len(remaining))
+		}
+	}
+	t.Logf("outcomes with undos: %v", codes)
+	for k, c := range codes {
+		switch k {
+		case "undo ", "undo CONFLICT", "receive ", "send ", "send NOT_FOUND":
+		default:
+			t.Errorf("%s: got %d, want none", k, c)
+		}
+	}
+	mgWant(t, "messages after the undos", mgCount(t, env, `SELECT count(*) FROM messages WHERE workspace_id = $1`, ws.ID), before+received)
+	mgWant(t, "messages away from their identity's contact after the undos", mgCount(t, env, awayQuery, ws.ID), 0)
+	mgWant(t, "contacts after the undos", mgCount(t, env, `SELECT count(*) FROM contacts WHERE workspace_id = $1`, ws.ID), n)
 }
 
 // TestUnmergeRacingMerge races the undo of a merge into A with another merge into A: either
