@@ -27,6 +27,7 @@ type Conversation struct {
 	Status      ConversationStatus
 	CreatedAt   time.Time
 	ClosedAt    *time.Time
+	Hidden      bool // holds only messages of a blocked contact; no list shows it
 }
 
 // MessageDirection says who wrote a message.

@@ -133,6 +133,12 @@ type Services struct {
 	Channels      ChannelService
 	Conversations ConversationService
 	Events        EventService
+	Blocks        BlockService
+	Workflows     WorkflowService
+	Billing       BillingService
+	Deletes       DeleteService
+	Jobs          JobService
+	Exports       ExportService
 }
 
 // Size validates a page request and returns how many items it asks for and whether it pages

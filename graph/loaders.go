@@ -37,6 +37,8 @@ type Loaders struct {
 	MessagePages       *dataloader.Loader[rubrica.ConversationPageKey, *rubrica.Connection[*rubrica.Message]]
 	ConversationCounts *dataloader.Loader[string, int]
 	MessageCounts      *dataloader.Loader[string, int]
+
+	WorkflowRuns *dataloader.Loader[string, []*rubrica.WorkflowRun]
 }
 
 // NewLoaders returns fresh loaders over the services.
@@ -60,6 +62,8 @@ func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 		MessagePages:       newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindMessagePages),
 		ConversationCounts: newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountConversations),
 		MessageCounts:      newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountMessages),
+
+		WorkflowRuns: newLoader(wait, rubrica.MaxPageSize, s.Workflows.FindWorkflowRunsByContactIDs),
 	}
 }
 

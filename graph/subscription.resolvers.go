@@ -73,6 +73,10 @@ func (r *subscriptionResolver) ContactChannelEvents(ctx context.Context, contact
 	}), nil
 }
 
+func (r *subscriptionResolver) JobEvents(ctx context.Context, jobID string) (<-chan *rubrica.Job, error) {
+	return r.jobEvents(ctx, jobID)
+}
+
 func (r *Resolver) ContactChannelEvent() generated.ContactChannelEventResolver {
 	return &contactChannelEventResolver{r}
 }

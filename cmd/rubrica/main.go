@@ -61,6 +61,8 @@ type config struct {
 	EventRetention time.Duration
 	// AllowedOrigins may open websockets besides the server's own origin.
 	AllowedOrigins []string
+	// Jobs tunes the background job worker (JOB_BATCH_SIZE, JOB_LEASE, JOB_PAUSE).
+	Jobs db.JobWorkerConfig
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -99,6 +101,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("EVENT_RETENTION: %q is not a positive duration such as 24h", v)
 		}
 		cfg.EventRetention = d
+	}
+	if v := getenv("JOB_BATCH_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("JOB_BATCH_SIZE: %q is not a positive number", v)
+		}
+		cfg.Jobs.BatchSize = n
+	}
+	for name, d := range map[string]*time.Duration{"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause} {
+		if v := getenv(name); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed <= 0 {
+				return cfg, fmt.Errorf("%s: %q is not a positive duration such as 30s", name, v)
+			}
+			*d = parsed
+		}
 	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -294,6 +312,23 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	defer func() {
 		stopBus()
 		<-busDone
+	}()
+	// The job worker stops with the signal, so that it releases its job before the server
+	// drains; another instance (or the next start) takes the job over at once.
+	jobsCfg := cfg.Jobs
+	jobsCfg.Logger = logger
+	jobs := db.NewJobWorker(d, dsn, jobsCfg)
+	jobsDone := make(chan struct{})
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	go func() {
+		defer close(jobsDone)
+		if err := jobs.Run(jobsCtx); err != nil {
+			logger.Error("job worker stopped: background jobs wait for another instance", "err", err)
+		}
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
 	}()
 	services := d.Services()
 	services.Events = bus

@@ -183,7 +183,7 @@ func populate(ctx context.Context, s rubrica.Services, members []string) error {
 		ids := tagged[t.Name]
 		for len(ids) > 0 {
 			n := min(len(ids), rubrica.MaxBulkContacts)
-			if _, err := s.Tags.AddTagsToContacts(ctx, ids[:n], []string{tagIDs[t.Name]}, nil); err != nil {
+			if _, err := s.Tags.AddTagsToContacts(ctx, rubrica.ContactSelection{IDs: ids[:n]}, []string{tagIDs[t.Name]}, nil); err != nil {
 				return fmt.Errorf("demo: tag contacts %s: %w", t.Name, err)
 			}
 			ids = ids[n:]

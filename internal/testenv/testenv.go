@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"rubrica"
 	"rubrica/db"
@@ -21,8 +23,9 @@ import (
 // Env is one test's server and database.
 type Env struct {
 	DB      *db.DB
-	DSN     string  // the test database's URL
-	Bus     *db.Bus // this server's event bus
+	DSN     string        // the test database's URL
+	Bus     *db.Bus       // this server's event bus
+	Jobs    *db.JobWorker // this server's job worker; nil when made by NewWithJobs(tb, nil)
 	Server  *httptest.Server
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
 }
@@ -36,6 +39,18 @@ func New(tb testing.TB) *Env {
 // NewWithConfig is New with a chance to change the server's configuration (loader wait,
 // complexity limit, introspection) before the server starts; configure may be nil.
 func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
+	tb.Helper()
+	return newEnv(tb, configure, &db.JobWorkerConfig{Poll: 100 * time.Millisecond})
+}
+
+// NewWithJobs is New with the job worker configured by jobs, or with no job worker at all
+// when jobs is nil (jobs then stay QUEUED until the test runs a worker of its own).
+func NewWithJobs(tb testing.TB, jobs *db.JobWorkerConfig) *Env {
+	tb.Helper()
+	return newEnv(tb, nil, jobs)
+}
+
+func newEnv(tb testing.TB, configure func(*server.Config), jobsCfg *db.JobWorkerConfig) *Env {
 	tb.Helper()
 	d, counter, dsn := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -53,13 +68,33 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	busDone := make(chan struct{})
 	go func() {
 		defer close(busDone)
-		if err := bus.Run(ctx); err != nil {
+		// An error after the test ended (its start cancelled) is no error of the test.
+		if err := bus.Run(ctx); err != nil && ctx.Err() == nil {
 			tb.Errorf("event bus: %v", err)
 		}
 	}()
+	// The job worker, like the bus, runs on that other pool: its polling is no request's.
+	var jobs *db.JobWorker
+	jobsDone := make(chan struct{})
+	if jobsCfg != nil {
+		cfg := *jobsCfg
+		if cfg.Logger == nil {
+			cfg.Logger = logger
+		}
+		jobs = db.NewJobWorker(busDB, dsn, cfg)
+		go func() {
+			defer close(jobsDone)
+			if err := jobs.Run(ctx); err != nil && ctx.Err() == nil {
+				tb.Errorf("job worker: %v", err)
+			}
+		}()
+	} else {
+		close(jobsDone)
+	}
 	tb.Cleanup(func() {
 		cancel()
 		<-busDone
+		<-jobsDone
 		busDB.Close()
 	})
 	services := d.Services()
@@ -73,7 +108,7 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{DB: d, DSN: dsn, Bus: bus, Server: ts, Counter: counter}
+	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, Counter: counter}
 }
 
 type testWriter struct{ tb testing.TB }
@@ -202,4 +237,36 @@ func (e *Env) MustDo(tb testing.TB, token, query string, vars map[string]any, v 
 	if v != nil {
 		r.Decode(tb, v)
 	}
+}
+
+// RunJobWorker runs a job worker of the test's own, on a pool of its own, until the test ends
+// or stop is called; stop waits for the worker to release its job and return.
+func (e *Env) RunJobWorker(tb testing.TB, cfg db.JobWorkerConfig) (w *db.JobWorker, stop func()) {
+	tb.Helper()
+	d, err := db.Open(context.Background(), e.DSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	w = db.NewJobWorker(d, e.DSN, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			tb.Errorf("job worker: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			d.Close()
+		})
+	}
+	tb.Cleanup(stop)
+	return w, stop
 }
