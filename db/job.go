@@ -88,7 +88,8 @@ type JobWorkerConfig struct {
 	// MaxFailures is how many batches of a job in a row may fail before the job is FAILED
 	// (default 5); failures are retried with a growing delay.
 	MaxFailures int
-	// ID names this worker in the jobs it holds (default host-pid-random).
+	// ID names this worker in the jobs it holds, followed by /n for its nth loop (default
+	// host-pid-random).
 	ID     string
 	Logger *slog.Logger
 }
@@ -172,7 +173,10 @@ func (w *JobWorker) Run(ctx context.Context) error {
 	wakes := make([]chan struct{}, w.cfg.Concurrency)
 	for i := range wakes {
 		wakes[i] = make(chan struct{}, 1)
-		wg.Go(func() { w.loop(ctx, wakes[i]) })
+		// Each loop holds jobs under a name of its own, so that a loop can lose its job to
+		// another loop of the same worker exactly as to another instance.
+		holder := fmt.Sprintf("%s/%d", w.cfg.ID, i)
+		wg.Go(func() { w.loop(ctx, holder, wakes[i]) })
 	}
 	go func() {
 		for {
@@ -195,16 +199,16 @@ func (w *JobWorker) Run(ctx context.Context) error {
 
 // loop claims a job, runs it to its end (or until it loses it), and looks again; with nothing
 // to claim it waits for a notification or the poll.
-func (w *JobWorker) loop(ctx context.Context, wake <-chan struct{}) {
+func (w *JobWorker) loop(ctx context.Context, holder string, wake <-chan struct{}) {
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
 	for ctx.Err() == nil {
-		job, err := w.claim(ctx)
+		job, err := w.claim(ctx, holder)
 		if err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Warn("claim job", "err", err)
 		}
 		if job != nil {
-			w.run(ctx, job)
+			w.run(ctx, holder, job)
 			continue
 		}
 		select {
@@ -218,7 +222,7 @@ func (w *JobWorker) loop(ctx context.Context, wake <-chan struct{}) {
 // claim takes the oldest job that no live worker holds, if any: QUEUED, or RUNNING with a
 // lease that ran out. SKIP LOCKED lets concurrent claimers pass over a job being claimed or
 // processed (a batch holds the job's row until it commits).
-func (w *JobWorker) claim(ctx context.Context) (*rubrica.Job, error) {
+func (w *JobWorker) claim(ctx context.Context, holder string) (*rubrica.Job, error) {
 	var job *rubrica.Job
 	err := w.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row jobRow
@@ -228,7 +232,7 @@ func (w *JobWorker) claim(ctx context.Context) (*rubrica.Job, error) {
 				AND (locked_until IS NULL OR locked_until < clock_timestamp())
 				ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 			RETURNING ` + jobColumns
-		if err := tx.GetContext(ctx, &row, q, w.cfg.ID, w.cfg.Lease.Milliseconds()); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.GetContext(ctx, &row, q, holder, w.cfg.Lease.Milliseconds()); errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("db: claim job: %w", err)
@@ -243,15 +247,15 @@ func (w *JobWorker) claim(ctx context.Context) (*rubrica.Job, error) {
 var errLostJob = errors.New("db: job taken over by another worker")
 
 // run processes a claimed job batch by batch until it ends, is lost, or ctx ends.
-func (w *JobWorker) run(ctx context.Context, job *rubrica.Job) {
-	log := w.cfg.Logger.With("job", job.ID, "kind", job.Kind, "worker", w.cfg.ID)
+func (w *JobWorker) run(ctx context.Context, holder string, job *rubrica.Job) {
+	log := w.cfg.Logger.With("job", job.ID, "kind", job.Kind, "worker", holder)
 	log.Info("job claimed", "processed", job.Processed, "total", job.Total)
 	failures := 0
 	for {
-		done, err := w.batch(ctx, job)
+		done, err := w.batch(ctx, holder, job)
 		switch {
 		case ctx.Err() != nil:
-			w.release(job)
+			w.release(holder, job)
 			log.Info("job released: stopping")
 			return
 		case errors.Is(err, errLostJob):
@@ -261,13 +265,13 @@ func (w *JobWorker) run(ctx context.Context, job *rubrica.Job) {
 			failures++
 			log.Error("job batch failed", "err", err, "failures", failures)
 			if failures >= w.cfg.MaxFailures {
-				if err := w.fail(ctx, job, err); err != nil {
+				if err := w.fail(ctx, holder, job, err); err != nil {
 					log.Error("mark job failed", "err", err)
 				}
 				return
 			}
 			if !sleep(ctx, time.Duration(1<<(failures-1))*time.Second) {
-				w.release(job)
+				w.release(holder, job)
 				return
 			}
 			continue
@@ -277,7 +281,7 @@ func (w *JobWorker) run(ctx context.Context, job *rubrica.Job) {
 		}
 		failures = 0
 		if w.cfg.Pause > 0 && !sleep(ctx, w.cfg.Pause) {
-			w.release(job)
+			w.release(holder, job)
 			return
 		}
 	}
@@ -296,7 +300,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // batch processes one batch of a job in one transaction: its work, its progress, the
 // renewal of the lease and a job event commit together.
-func (w *JobWorker) batch(ctx context.Context, job *rubrica.Job) (done bool, err error) {
+func (w *JobWorker) batch(ctx context.Context, holder string, job *rubrica.Job) (done bool, err error) {
 	err = w.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var held struct {
 			Status   string         `db:"status"`
@@ -307,7 +311,7 @@ func (w *JobWorker) batch(ctx context.Context, job *rubrica.Job) (done bool, err
 		} else if err != nil {
 			return fmt.Errorf("db: lock job: %w", err)
 		}
-		if held.Status != string(rubrica.JobRunning) || held.LockedBy.String != w.cfg.ID {
+		if held.Status != string(rubrica.JobRunning) || held.LockedBy.String != holder {
 			return errLostJob
 		}
 		var items []string
@@ -366,22 +370,22 @@ func deleteAllBatch(ctx context.Context, tx *sqlx.Tx, workspaceID string, ids []
 }
 
 // release gives a job back when the worker stops, so another takes it over at once.
-func (w *JobWorker) release(job *rubrica.Job) {
+func (w *JobWorker) release(holder string, job *rubrica.Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := w.db.ExecContext(ctx, `UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'`,
-		job.ID, w.cfg.ID); err != nil {
+		job.ID, holder); err != nil {
 		w.cfg.Logger.Warn("release job", "job", job.ID, "err", err)
 	}
 }
 
 // fail ends a job as FAILED; the client sees the error's public message only.
-func (w *JobWorker) fail(ctx context.Context, job *rubrica.Job, cause error) error {
+func (w *JobWorker) fail(ctx context.Context, holder string, job *rubrica.Job, cause error) error {
 	return w.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row jobRow
 		const q = `UPDATE jobs j SET status = 'FAILED', error = $3, finished_at = clock_timestamp(), locked_by = NULL, locked_until = NULL
 			WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING' RETURNING ` + jobColumns
-		if err := tx.GetContext(ctx, &row, q, job.ID, w.cfg.ID, rubrica.ErrorMessage(cause)); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.GetContext(ctx, &row, q, job.ID, holder, rubrica.ErrorMessage(cause)); errors.Is(err, sql.ErrNoRows) {
 			return errLostJob
 		} else if err != nil {
 			return fmt.Errorf("db: fail job: %w", err)

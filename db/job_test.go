@@ -230,7 +230,7 @@ func TestJobLostToAnotherWorker(t *testing.T) {
 	t.Parallel()
 	f := newJobFixture(t, 200)
 	id := f.deleteAll(t, f.owner, 200)
-	f.worker(t, db.JobWorkerConfig{ID: "slow", BatchSize: 10, Pause: 1500 * time.Millisecond, Lease: 300 * time.Millisecond})
+	f.worker(t, db.JobWorkerConfig{ID: "slow", Concurrency: 1, BatchSize: 10, Pause: 1500 * time.Millisecond, Lease: 300 * time.Millisecond})
 	f.waitFor(t, id, 10*time.Second, "a first batch", func(s jobState) bool { return s.Processed >= 10 })
 	f.worker(t, db.JobWorkerConfig{ID: "fast", BatchSize: 10, Lease: time.Minute})
 	f.waitFor(t, id, 20*time.Second, "SUCCEEDED", succeeded)

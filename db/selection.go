@@ -31,7 +31,8 @@ func (l selectionLimit) exceeded(field string, n int, byFilter bool) error {
 // selectContactIDs resolves a selection to the ids of contacts of the workspace: the given ids
 // (deduplicated, in the order given; any id the workspace lacks is NOT_FOUND about idsField)
 // or those the filter matches, oldest first. With lock, the contacts are locked in id order
-// (the order every multi-contact lock takes, so concurrent changes never deadlock).
+// (the order every multi-contact lock takes, so concurrent changes never deadlock) and a
+// filter's matches come in id order.
 func selectContactIDs(ctx context.Context, tx *sqlx.Tx, workspaceID string, sel rubrica.ContactSelection,
 	idsField string, limit selectionLimit, lock bool) ([]string, error) {
 	if err := sel.Validate(idsField); err != nil {
@@ -61,6 +62,18 @@ func selectContactIDs(ctx context.Context, tx *sqlx.Tx, workspaceID string, sel 
 		return nil, err
 	}
 	cond := strings.Join(where, " AND ")
+	if lock {
+		// One statement: the rows are locked in id order and, having waited for a concurrent
+		// change, rechecked against the filter, so what is counted is what is locked.
+		var ids []string
+		if err := tx.SelectContext(ctx, &ids, `SELECT c.id FROM contacts c WHERE `+cond+` ORDER BY c.id FOR UPDATE OF c`, qa...); err != nil {
+			return nil, fmt.Errorf("db: lock contacts: %w", err)
+		}
+		if limit.max > 0 && len(ids) > limit.max {
+			return nil, limit.exceeded("filter", len(ids), true)
+		}
+		return ids, nil
+	}
 	q := `SELECT c.id FROM contacts c WHERE ` + cond + ` ORDER BY c.created_at, c.id`
 	if limit.max > 0 {
 		q += ` LIMIT ` + fmt.Sprint(limit.max+1)
@@ -75,15 +88,6 @@ func selectContactIDs(ctx context.Context, tx *sqlx.Tx, workspaceID string, sel 
 			return nil, fmt.Errorf("db: count contacts: %w", err)
 		}
 		return nil, limit.exceeded("filter", n, true)
-	}
-	if lock && len(ids) > 0 {
-		// Lock in id order; a contact deleted meanwhile drops out.
-		var locked []string
-		if err := tx.SelectContext(ctx, &locked, `SELECT id FROM contacts WHERE id = ANY($1) AND workspace_id = $2 ORDER BY id FOR UPDATE`,
-			pq.Array(ids), workspaceID); err != nil {
-			return nil, fmt.Errorf("db: lock contacts: %w", err)
-		}
-		ids = locked
 	}
 	return ids, nil
 }

@@ -411,7 +411,8 @@ func TestDeleteAllContactsQueued(t *testing.T) {
 		t.Errorf("first jobEvents payload: got %+v, want the QUEUED job", j.JobEvents)
 	}
 
-	env.RunJobWorker(t, db.JobWorkerConfig{Poll: 100 * time.Millisecond, BatchSize: 25})
+	// Paused batches, so that each step of progress is delivered before the next one.
+	env.RunJobWorker(t, db.JobWorkerConfig{Poll: 100 * time.Millisecond, BatchSize: 25, Pause: 150 * time.Millisecond})
 	var seen []dlJob
 	for {
 		// Next reports false when the stream completes (after the last payload).
@@ -439,7 +440,7 @@ func TestDeleteAllContactsQueued(t *testing.T) {
 		}
 	}
 	if len(seen) < 4 {
-		t.Errorf("jobEvents payloads for 5 batches: got %d, want progress along the way", len(seen))
+		t.Errorf("jobEvents payloads for 5 paused batches: got %d, want progress along the way", len(seen))
 	}
 	for _, id := range after {
 		if !dlExists(t, env, ws.Owner(), id) {

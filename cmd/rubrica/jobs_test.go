@@ -222,8 +222,8 @@ func TestDeleteAllResumesAfterKill(t *testing.T) {
 	if got := smallRows(); got != smallBefore {
 		t.Errorf("small workspace (contacts, tag links, conversations, messages): got %v, want %v untouched", got, smallBefore)
 	}
-	if n := count(`SELECT attempts FROM jobs WHERE workspace_id = $1`, bigID); n != 2 {
-		t.Errorf("job attempts: got %d, want 2 (the killed server's and the restarted one's)", n)
+	if n := count(`SELECT attempts FROM jobs WHERE workspace_id = $1`, bigID); n < 2 {
+		t.Errorf("job attempts: got %d, want at least 2 (the killed server's and the restarted one's)", n)
 	}
 	t.Logf("resumed and finished after %s in all", time.Since(start).Round(time.Millisecond))
 }

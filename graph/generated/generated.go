@@ -2636,7 +2636,7 @@ type Subscription {
   contactEvents("Only this contact." contactId: ID): ContactEvent!
   "Channel link changes: of one contact, or of every contact when ` + "`" + `contactId` + "`" + ` is left out."
   contactChannelEvents("Only this contact." contactId: ID): ContactChannelEvent!
-  "A background job as it is now: once at the start, then each time its progress changes; the last one pushed is the job's end (SUCCEEDED or FAILED), and then the stream completes. A job of another workspace is NOT_FOUND."
+  "A background job as it is now: once at the start, then each time its progress changes; the last one pushed is the job's end (SUCCEEDED or FAILED), and then the stream completes. Each payload is the job read when it is pushed, so a subscriber that falls behind gets the latest progress rather than every step. A job of another workspace is NOT_FOUND."
   jobEvents("The job." jobId: ID!): Job!
 }
 `, BuiltIn: false},
