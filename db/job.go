@@ -138,7 +138,8 @@ func NewJobWorker(d *DB, dsn string, cfg JobWorkerConfig) *JobWorker {
 func (w *JobWorker) ID() string { return w.cfg.ID }
 
 // Run claims and runs jobs until ctx ends. A job it holds when ctx ends is released at once,
-// so that the next worker need not wait for the lease to run out.
+// so that the next worker need not wait for the lease to run out. It returns nil: what goes
+// wrong meanwhile is logged and retried.
 func (w *JobWorker) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	notify := func() {
@@ -155,7 +156,8 @@ func (w *JobWorker) Run(ctx context.Context) error {
 		})
 		defer listener.Close()
 		if err := listener.Listen(jobsChannel); err != nil {
-			return fmt.Errorf("db: listen for jobs: %w", err)
+			// Not fatal: the loops still find new jobs by polling.
+			w.cfg.Logger.Warn("job listener: new jobs wait for the poll", "err", err, "poll", w.cfg.Poll.String())
 		}
 		go func() {
 			for {
