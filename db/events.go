@@ -60,6 +60,10 @@ func publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 	return nil
 }
 
+// maxPruneInterval is how often a bus prunes the outbox at most; a shorter retention prunes
+// as often as its retention.
+const maxPruneInterval = 10 * time.Minute
+
 // BusConfig tunes an event bus.
 type BusConfig struct {
 	Buffer    int           // events a subscriber may fall behind before it is dropped (default 256)
@@ -140,7 +144,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	close(b.ready)
 	poll := time.NewTicker(b.cfg.Poll)
 	defer poll.Stop()
-	prune := time.NewTicker(10 * time.Minute)
+	prune := time.NewTicker(min(maxPruneInterval, b.cfg.Retention))
 	defer prune.Stop()
 	b.prune(ctx)
 	for {
@@ -227,7 +231,7 @@ func (b *Bus) stop() {
 }
 
 func (b *Bus) prune(ctx context.Context) {
-	res, err := b.db.ExecContext(ctx, `DELETE FROM events WHERE created_at < now() - $1::interval`, fmt.Sprintf("%d seconds", int(b.cfg.Retention.Seconds())))
+	res, err := b.db.ExecContext(ctx, `DELETE FROM events WHERE created_at < now() - make_interval(secs => $1)`, b.cfg.Retention.Seconds())
 	if err != nil {
 		b.cfg.Logger.Warn("event pruning", "err", err)
 		return

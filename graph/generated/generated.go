@@ -1927,7 +1927,7 @@ input ReceiveMessageInput {
 
 "The result of ` + "`" + `receiveMessage` + "`" + `."
 type ReceiveMessagePayload {
-  "The contact: the one linked to the channel and identifier, or a new one."
+  "The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one."
   contact: Contact!
   "The conversation the message joined or opened."
   conversation: Conversation!
@@ -1990,7 +1990,7 @@ extend type Contact {
 }
 
 extend type Mutation {
-  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation."
+  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation. An identity a member unlinked with ` + "`" + `removeContactChannel` + "`" + ` links again to the same contact."
   receiveMessage(input: ReceiveMessageInput!): ReceiveMessagePayload!
   "Records an outbound message (no real delivery). On an INACTIVE channel it connects it; an UNAVAILABLE channel is refused."
   sendMessage(input: SendMessageInput!): SendMessagePayload!

@@ -276,7 +276,7 @@ type ReceiveMessageInput struct {
 
 // The result of `receiveMessage`.
 type ReceiveMessagePayload struct {
-	// The contact: the one linked to the channel and identifier, or a new one.
+	// The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one.
 	Contact *rubrica.Contact `json:"contact"`
 	// The conversation the message joined or opened.
 	Conversation *rubrica.Conversation `json:"conversation"`

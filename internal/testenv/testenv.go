@@ -37,6 +37,19 @@ func New(tb testing.TB) *Env {
 // complexity limit, introspection) before the server starts; configure may be nil.
 func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	tb.Helper()
+	return NewWithOptions(tb, Options{Server: configure})
+}
+
+// Options configure a test's server and event bus.
+type Options struct {
+	Server func(*server.Config) // changes the server's configuration; may be nil
+	Bus    db.BusConfig         // the event bus's configuration (its Logger is set if nil)
+}
+
+// NewWithOptions is New with the server and event bus configured by opts.
+func NewWithOptions(tb testing.TB, opts Options) *Env {
+	tb.Helper()
+	configure := opts.Server
 	d, counter, dsn := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -48,12 +61,16 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bus := db.NewBus(busDB, dsn, db.BusConfig{Logger: logger})
+	busCfg := opts.Bus
+	if busCfg.Logger == nil {
+		busCfg.Logger = logger
+	}
+	bus := db.NewBus(busDB, dsn, busCfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	busDone := make(chan struct{})
 	go func() {
 		defer close(busDone)
-		if err := bus.Run(ctx); err != nil {
+		if err := bus.Run(ctx); err != nil && ctx.Err() == nil {
 			tb.Errorf("event bus: %v", err)
 		}
 	}()
