@@ -90,7 +90,7 @@ type Bus struct {
 
 type subscriber struct {
 	filter rubrica.EventFilter
-	ch     chan rubrica.Event
+	ch     chan *rubrica.Event
 	err    error // why ch was closed; guarded by Bus.mu
 }
 
@@ -180,7 +180,7 @@ func (b *Bus) catchUp(ctx context.Context) error {
 			return fmt.Errorf("db: read events: %w", err)
 		}
 		for _, r := range rows {
-			b.deliver(rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
+			b.deliver(&rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
 				ContactID: nullable(r.ContactID), SubjectID: nullable(r.SubjectID), CreatedAt: r.CreatedAt})
 		}
 		if len(rows) < 1000 {
@@ -191,12 +191,12 @@ func (b *Bus) catchUp(ctx context.Context) error {
 
 // deliver hands an event to the matching subscribers without ever blocking: one whose buffer
 // is full is dropped with ErrSubscriberTooSlow.
-func (b *Bus) deliver(e rubrica.Event) {
+func (b *Bus) deliver(e *rubrica.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lastSeq = e.Seq
 	for s := range b.subs[e.WorkspaceID] {
-		if !s.filter.Matches(&e) {
+		if !s.filter.Matches(e) {
 			continue
 		}
 		select {
@@ -253,7 +253,7 @@ func (b *Bus) Subscribe(ctx context.Context, f rubrica.EventFilter) (*rubrica.Su
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s := &subscriber{filter: f, ch: make(chan rubrica.Event, b.cfg.Buffer)}
+	s := &subscriber{filter: f, ch: make(chan *rubrica.Event, b.cfg.Buffer)}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()

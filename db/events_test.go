@@ -112,7 +112,7 @@ func next(tb testing.TB, sub *rubrica.Subscription) rubrica.Event {
 		if !ok {
 			tb.Fatalf("subscription closed: %v, want an event", sub.Err())
 		}
-		return e
+		return *e
 	case <-time.After(wait):
 		tb.Fatalf("no event within %v", wait)
 	}

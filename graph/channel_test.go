@@ -679,3 +679,50 @@ func chAliases(n int, inputType string, field func(i int) (string, map[string]an
 	}
 	return "mutation(" + strings.Join(params, ", ") + ") {\n" + strings.Join(fields, "\n") + "\n}", vars
 }
+
+func TestContactsFilterByChannel(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ws := env.Workspace(t, "Filter")
+	wa := chCreateChannel(t, env, ws.Owner(), "WHATSAPP", "WA")
+	mail := chCreateChannel(t, env, ws.Owner(), "EMAIL", "Mail")
+	onWA := cvReceive(t, env, ws.Agent(), map[string]any{"channelId": wa, "identifier": "+393331234567", "text": "hi"}).Contact.ID
+	onMail := cvReceive(t, env, ws.Agent(), map[string]any{"channelId": mail, "identifier": "ada@example.com", "text": "hi"}).Contact.ID
+	fxContact(t, env, ws.Owner(), "Nowhere") // linked on no channel
+
+	ids := func(channels ...string) []string {
+		var data struct {
+			Contacts struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ ID string } }
+			}
+		}
+		env.MustDo(t, ws.Agent(), `query($ch: [ID!]) { contacts(filter: {channelIds: $ch}, orderBy: {field: CREATED_AT, direction: ASC}) {
+			totalCount edges { node { id } } } }`, map[string]any{"ch": channels}, &data)
+		var out []string
+		for _, e := range data.Contacts.Edges {
+			out = append(out, e.Node.ID)
+		}
+		if data.Contacts.TotalCount != len(out) {
+			t.Errorf("totalCount = %d, want %d", data.Contacts.TotalCount, len(out))
+		}
+		return out
+	}
+	for name, tc := range map[string]struct {
+		channels []string
+		want     []string
+	}{
+		"WhatsApp": {[]string{wa}, []string{onWA}},
+		"Email":    {[]string{mail}, []string{onMail}},
+		"Either":   {[]string{wa, mail}, []string{onWA, onMail}},
+	} {
+		if got := ids(tc.channels...); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: contacts = %v, want %v", name, got, tc.want)
+		}
+	}
+	other := env.Workspace(t, "Other")
+	foreign := chCreateChannel(t, env, other.Owner(), "WHATSAPP", "Theirs")
+	if got := ids(foreign); len(got) != 0 {
+		t.Errorf("filter by another workspace's channel = %v, want none", got)
+	}
+}

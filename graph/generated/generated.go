@@ -1681,6 +1681,8 @@ input ContactFilter {
   assigneeId: ID
   "Only contacts of this country (ISO 3166-1 alpha-2)."
   country: String
+  "Only contacts linked (ACTIVE) on any of these channels."
+  channelIds: [ID!]
 }
 
 "What a contact list is sorted by; ties are broken by id, so pages never skip or repeat."
@@ -8598,7 +8600,7 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 		asMap["tagMatch"] = "ANY"
 	}
 
-	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country"}
+	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country", "channelIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8647,6 +8649,13 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.Country = graphql.OmittableOf(data)
+		case "channelIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelIds = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil

@@ -100,6 +100,8 @@ type ContactFilter struct {
 	AssigneeID graphql.Omittable[*string] `json:"assigneeId,omitempty"`
 	// Only contacts of this country (ISO 3166-1 alpha-2).
 	Country graphql.Omittable[*string] `json:"country,omitempty"`
+	// Only contacts linked (ACTIVE) on any of these channels.
+	ChannelIds graphql.Omittable[[]string] `json:"channelIds,omitempty"`
 }
 
 // The order of a contact list.
