@@ -131,20 +131,39 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		var link linkRow
 		err = tx.GetContext(ctx, &link, `SELECT `+linkColumns+` FROM contact_channels l WHERE l.channel_id = $1 AND l.identifier = $2 FOR UPDATE`, ch.ID, identifier)
+		var linked bool
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+			// Not linked. An identity a member unlinked is remembered by its messages: it
+			// links again to the contact of its latest message. Otherwise a new contact.
+			previous, err := previousOwner(ctx, tx, ch.ID, identifier)
+			if err != nil {
 				return err
 			}
-			if err := insertContact(ctx, tx, r.Contact); err != nil {
-				return err
+			if previous != "" {
+				if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, previous, true); err != nil {
+					return err
+				}
+				if r.Contact.Blocked() {
+					// Hidden, and not linked again: nothing a member sees changes.
+					r.Conversation, r.Message, err = receiveHidden(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID)
+					return err
+				}
+			} else {
+				if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+					return err
+				}
+				if err := insertContact(ctx, tx, r.Contact); err != nil {
+					return err
+				}
+				r.ContactCreated = true
 			}
-			r.ContactCreated = true
 			const q = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
 				VALUES ($1, $2, $3, $4, $5, $5)`
 			if _, err := tx.ExecContext(ctx, q, a.WorkspaceID, r.Contact.ID, ch.ID, identifier, sentAt); err != nil {
 				return fmt.Errorf("db: link channel: %w", err)
 			}
+			linked = true
 		case err != nil:
 			return fmt.Errorf("db: find channel link: %w", err)
 		default:
@@ -173,6 +192,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		case r.ContactCreated:
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, r.Contact.ID, nil),
 				newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
+		case linked: // linked again after a member removed the link
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
+			if opened {
+				events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
+			}
 		case opened: // the conversation status changed
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
 		}
@@ -182,6 +206,21 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		return nil, err
 	}
 	return &r, nil
+}
+
+// previousOwner returns the contact of the latest message through an identity on a channel,
+// or "" when it has none: after removeContactChannel, the messages still know whose the
+// identity was.
+func previousOwner(ctx context.Context, tx *sqlx.Tx, channelID, identifier string) (string, error) {
+	const q = `SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+		WHERE m.channel_id = $1 AND m.identifier = $2 ORDER BY m.created_at DESC, m.id DESC LIMIT 1`
+	var id string
+	if err := tx.GetContext(ctx, &id, q, channelID, identifier); errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("db: find previous owner: %w", err)
+	}
+	return id, nil
 }
 
 // openConversation returns the contact's open conversation, opening one on the channel when

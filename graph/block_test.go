@@ -331,8 +331,8 @@ func TestHiddenMessages(t *testing.T) {
 	}
 
 	t.Run("NoEventForHiddenMessage", func(t *testing.T) {
-		sub := env.Subscribe(t, ws.Owner(), `subscription($id: ID) { contactEvents(contactId: $id) { type } }`, map[string]any{"id": id})
-		time.Sleep(200 * time.Millisecond) // let the subscription start
+		sub := bkSubscribe(t, env, ws.Owner(), `subscription($id: ID) { contactEvents(contactId: $id) { type } }`, map[string]any{"id": id})
+		env.WaitSubscribers(t, 1)
 		bkReceive(t, env, ws.Agent(), wa, phone, "still blocked", "")
 		// A visible change afterwards marks the end: nothing may come between.
 		bkMustUnblock(t, env, ws.Owner(), id)
@@ -351,6 +351,31 @@ func TestHiddenMessages(t *testing.T) {
 		}
 		if n := bkActive(t, env, ws.Owner(), "2025-03"); n != 1 {
 			t.Errorf("activeContacts(2025-03) after unblock: got %d, want 1", n)
+		}
+	})
+
+	t.Run("UnlinkedIdentityOfBlockedContact", func(t *testing.T) {
+		// A removed link comes back with the identity's next message, but not for a blocked
+		// contact: the message is hidden and nothing is linked.
+		r := bkReceive(t, env, ws.Agent(), wa, "+393333333333", "hi", "")
+		env.MustDo(t, ws.Manager(), `mutation($c: ID!, $ch: ID!) { removeContactChannel(input: {contactId: $c, channelId: $ch}) { contact { id } } }`,
+			map[string]any{"c": r.Contact.ID, "ch": wa}, nil)
+		bkMustBlock(t, env, ws.Agent(), r.Contact.ID)
+		before := bkViewOf(t, env, ws.Owner(), r.Contact.ID)
+		h := bkReceive(t, env, ws.Agent(), wa, "+393333333333", "hidden", "")
+		if h.Contact.ID != r.Contact.ID {
+			t.Fatalf("message of an unlinked identity: went to %s, want its blocked contact %s", h.Contact.ID, r.Contact.ID)
+		}
+		after := bkViewOf(t, env, ws.Owner(), r.Contact.ID)
+		if after.messageCount() != before.messageCount() || after.Conversations.TotalCount != before.Conversations.TotalCount {
+			t.Errorf("messages, conversations: got %d, %d, want %d, %d", after.messageCount(), after.Conversations.TotalCount,
+				before.messageCount(), before.Conversations.TotalCount)
+		}
+		for i, ch := range after.Channels {
+			if ch.Status != before.Channels[i].Status || ctDeref(ch.LastInteractionAt) != ctDeref(before.Channels[i].LastInteractionAt) {
+				t.Errorf("channel %s: got %s %s, want %s %s (not linked again)", ch.Channel.ID, ch.Status, ctDeref(ch.LastInteractionAt),
+					before.Channels[i].Status, ctDeref(before.Channels[i].LastInteractionAt))
+			}
 		}
 	})
 
@@ -592,9 +617,9 @@ func TestBlockEvents(t *testing.T) {
 	env := testenv.New(t)
 	ws := env.Workspace(t, "Block events")
 	id := fxContact(t, env, ws.Owner(), "Evented")
-	sub := env.Subscribe(t, ws.Agent(), `subscription($id: ID) { contactEvents(contactId: $id) { type contactId contact { blocked } } }`,
+	sub := bkSubscribe(t, env, ws.Agent(), `subscription($id: ID) { contactEvents(contactId: $id) { type contactId contact { blocked } } }`,
 		map[string]any{"id": id})
-	time.Sleep(200 * time.Millisecond)
+	env.WaitSubscribers(t, 1)
 	bkMustBlock(t, env, ws.Agent(), id)
 	bkMustBlock(t, env, ws.Agent(), id) // no change, no event
 	bkMustUnblock(t, env, ws.Owner(), id)
@@ -605,11 +630,11 @@ func TestBlockEvents(t *testing.T) {
 // bkWaitEvent reads contact events until one of type want, failing on one of type bad first.
 // Events of other types are skipped: a subscription may start just before the delivery of
 // events committed earlier.
-func bkWaitEvent(tb testing.TB, sub *testenv.Subscription, want, bad string) {
+func bkWaitEvent(tb testing.TB, sub *testenv.WS, want, bad string) {
 	tb.Helper()
 	for {
-		r, ok := sub.Next(tb, 10*time.Second)
-		if !ok {
+		r, _ := bkNext(tb, sub, 10*time.Second)
+		if r == nil {
 			tb.Fatalf("contact events: got none, want %s", want)
 		}
 		var data struct{ ContactEvents struct{ Type string } }
@@ -621,4 +646,29 @@ func bkWaitEvent(tb testing.TB, sub *testenv.Subscription, want, bad string) {
 			tb.Fatalf("contact event: got %s before %s", bad, want)
 		}
 	}
+}
+
+// bkSubscribe opens a websocket (graphql-transport-ws) authenticated as token and starts one
+// subscription, operation "1".
+func bkSubscribe(tb testing.TB, env *testenv.Env, token, query string, vars map[string]any) *testenv.WS {
+	tb.Helper()
+	c := testenv.Dial(tb, env.WSURL(), testenv.TransportWS, token)
+	c.Subscribe("1", query, vars)
+	return c
+}
+
+// bkNext returns the next result (or error message) of operation "1" within timeout. With no
+// result, complete says whether the subscription completed rather than nothing coming.
+func bkNext(tb testing.TB, c *testenv.WS, timeout time.Duration) (r *testenv.Response, complete bool) {
+	tb.Helper()
+	m, err := c.Message("1", timeout)
+	switch {
+	case err != nil:
+		return nil, false
+	case m.IsData():
+		return m.Response(tb), false
+	case m.Type == "error":
+		return &testenv.Response{Errors: m.Errors(tb)}, false
+	}
+	return nil, m.Type == "complete"
 }

@@ -214,13 +214,13 @@ func TestDeleteContacts(t *testing.T) {
 	t.Run("Events", func(t *testing.T) {
 		ews := env.Workspace(t, "Delete events")
 		ids := fxContacts(t, env, ews.Owner(), 2, nil)
-		sub := env.Subscribe(t, ews.Agent(), `subscription { contactEvents { type contactId contact { id } } }`, nil)
-		time.Sleep(200 * time.Millisecond)
+		sub := bkSubscribe(t, env, ews.Agent(), `subscription { contactEvents { type contactId contact { id } } }`, nil)
+		env.WaitSubscribers(t, 1)
 		dlMustDelete(t, env, ews.Owner(), map[string]any{"contactIds": ids, "expectedCount": 2})
 		var deleted []string
 		for len(deleted) < 2 {
-			r, ok := sub.Next(t, 10*time.Second)
-			if !ok {
+			r, _ := bkNext(t, sub, 10*time.Second)
+			if r == nil {
 				t.Fatalf("DELETED events: got %v, want both contacts", deleted)
 			}
 			var data struct {
@@ -395,14 +395,14 @@ func TestDeleteAllContactsQueued(t *testing.T) {
 
 	// jobEvents of another workspace's job is NOT_FOUND.
 	other := env.Workspace(t, "Delete all queued other")
-	bad := env.Subscribe(t, other.Owner(), `subscription($id: ID!) { jobEvents(jobId: $id) { id } }`, map[string]any{"id": job.ID})
-	if r, ok := bad.Next(t, 10*time.Second); !ok || len(r.Errors) == 0 || r.Errors[0].Extensions.Code != "NOT_FOUND" {
+	bad := bkSubscribe(t, env, other.Owner(), `subscription($id: ID!) { jobEvents(jobId: $id) { id } }`, map[string]any{"id": job.ID})
+	if r, _ := bkNext(t, bad, 10*time.Second); r == nil || len(r.Errors) == 0 || r.Errors[0].Extensions.Code != "NOT_FOUND" {
 		t.Errorf("jobEvents of another workspace's job: got %+v, want NOT_FOUND", r)
 	}
 
-	sub := env.Subscribe(t, ws.Agent(), `subscription($id: ID!) { jobEvents(jobId: $id) { `+dlJobFields+` } }`, map[string]any{"id": job.ID})
-	first, ok := sub.Next(t, 10*time.Second)
-	if !ok {
+	sub := bkSubscribe(t, env, ws.Agent(), `subscription($id: ID!) { jobEvents(jobId: $id) { `+dlJobFields+` } }`, map[string]any{"id": job.ID})
+	first, _ := bkNext(t, sub, 10*time.Second)
+	if first == nil {
 		t.Fatal("jobEvents: got nothing, want the job as it is")
 	}
 	var j struct{ JobEvents dlJob }
@@ -414,17 +414,18 @@ func TestDeleteAllContactsQueued(t *testing.T) {
 	// Paused batches, so that each step of progress is delivered before the next one.
 	env.RunJobWorker(t, db.JobWorkerConfig{Poll: 100 * time.Millisecond, BatchSize: 25, Pause: 150 * time.Millisecond})
 	var seen []dlJob
+	complete := false
 	for {
-		// Next reports false when the stream completes (after the last payload).
-		r, ok := sub.Next(t, 20*time.Second)
-		if !ok {
+		r, c := bkNext(t, sub, 20*time.Second)
+		if r == nil {
+			complete = c
 			break
 		}
 		var p struct{ JobEvents dlJob }
 		r.Decode(t, &p)
 		seen = append(seen, p.JobEvents)
 	}
-	if !sub.Ended() {
+	if !complete {
 		t.Fatal("jobEvents: no payload for 20s and not completed, want the stream to complete after the job's end")
 	}
 	if len(seen) == 0 {
@@ -451,11 +452,11 @@ func TestDeleteAllContactsQueued(t *testing.T) {
 		t.Errorf("contacts left: got %d, want the 3 created after the job", n)
 	}
 	// A subscription to an ended job pushes it once and completes.
-	ended := env.Subscribe(t, ws.Owner(), `subscription($id: ID!) { jobEvents(jobId: $id) { status } }`, map[string]any{"id": job.ID})
-	if r, ok := ended.Next(t, 10*time.Second); !ok || !strings.Contains(string(r.Data), "SUCCEEDED") {
+	ended := bkSubscribe(t, env, ws.Owner(), `subscription($id: ID!) { jobEvents(jobId: $id) { status } }`, map[string]any{"id": job.ID})
+	if r, _ := bkNext(t, ended, 10*time.Second); r == nil || !strings.Contains(string(r.Data), "SUCCEEDED") {
 		t.Errorf("jobEvents of an ended job: got %v, want it SUCCEEDED", r)
 	}
-	if _, ok := ended.Next(t, 2*time.Second); ok {
+	if r, complete := bkNext(t, ended, 2*time.Second); r != nil || !complete {
 		t.Errorf("jobEvents of an ended job: got a second payload, want the stream to complete")
 	}
 }

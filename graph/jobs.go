@@ -66,7 +66,10 @@ func (r *Resolver) jobEvents(ctx context.Context, gid string) (<-chan *rubrica.J
 	if err != nil {
 		return nil, err
 	}
-	// Subscribe first, then read: no change between the two is missed.
+	if _, err := r.Services.Jobs.FindJobByID(ctx, id); err != nil {
+		return nil, withInputField(err, "jobId")
+	}
+	// Subscribe, then read the job as it is: no change between the two is missed.
 	f := rubrica.EventFilter{Kind: rubrica.KindJob, SubjectID: &id}
 	sub, err := r.Services.Events.Subscribe(ctx, f)
 	if err != nil {

@@ -306,9 +306,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		printWelcome(stdout, base, res)
 	}
 	bus := db.NewBus(d, dsn, db.BusConfig{Retention: cfg.EventRetention, Logger: logger})
-	busDone := make(chan error, 1)
+	// The event bus lives as long as the server; if it fails, the server stops too: an instance
+	// that cannot deliver events must not look healthy.
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	var busErr error
+	busDone := make(chan struct{})
 	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { busDone <- bus.Run(busCtx) }()
+	go func() {
+		defer close(busDone)
+		if busErr = bus.Run(busCtx); busErr != nil {
+			logger.Error("event bus stopped", "err", busErr)
+			stopServe()
+		}
+	}()
 	defer func() {
 		stopBus()
 		<-busDone
@@ -337,7 +348,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
-	return srv.Serve(ctx, ln)
+	if err := srv.Serve(serveCtx, ln); err != nil {
+		return err
+	}
+	stopBus()
+	<-busDone
+	return busErr
 }
 
 func printWelcome(w io.Writer, base string, res *demo.Result) {

@@ -2132,6 +2132,8 @@ input ContactFilter {
   assigneeId: ID
   "Only contacts of this country (ISO 3166-1 alpha-2)."
   country: String
+  "Only contacts linked (ACTIVE) on any of these channels."
+  channelIds: [ID!]
 }
 
 "What a contact list is sorted by; ties are broken by id, so pages never skip or repeat."
@@ -2378,7 +2380,7 @@ input ReceiveMessageInput {
 
 "The result of ` + "`" + `receiveMessage` + "`" + `."
 type ReceiveMessagePayload {
-  "The contact: the one linked to the channel and identifier, or a new one."
+  "The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one."
   contact: Contact!
   "The conversation the message joined or opened."
   conversation: Conversation!
@@ -2441,7 +2443,7 @@ extend type Contact {
 }
 
 extend type Mutation {
-  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation."
+  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation. An identity a member unlinked with ` + "`" + `removeContactChannel` + "`" + ` links again to the same contact."
   receiveMessage(input: ReceiveMessageInput!): ReceiveMessagePayload!
   "Records an outbound message (no real delivery). On an INACTIVE channel it connects it; an UNAVAILABLE channel is refused."
   sendMessage(input: SendMessageInput!): SendMessagePayload!
@@ -10430,7 +10432,7 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 		asMap["tagMatch"] = "ANY"
 	}
 
-	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country"}
+	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country", "channelIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10479,6 +10481,13 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.Country = graphql.OmittableOf(data)
+		case "channelIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelIds = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil

@@ -114,6 +114,8 @@ type ContactFilter struct {
 	AssigneeID graphql.Omittable[*string] `json:"assigneeId,omitempty"`
 	// Only contacts of this country (ISO 3166-1 alpha-2).
 	Country graphql.Omittable[*string] `json:"country,omitempty"`
+	// Only contacts linked (ACTIVE) on any of these channels.
+	ChannelIds graphql.Omittable[[]string] `json:"channelIds,omitempty"`
 }
 
 // The order of a contact list.
@@ -332,7 +334,7 @@ type ReceiveMessageInput struct {
 
 // The result of `receiveMessage`.
 type ReceiveMessagePayload struct {
-	// The contact: the one linked to the channel and identifier, or a new one.
+	// The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one.
 	Contact *rubrica.Contact `json:"contact"`
 	// The conversation the message joined or opened.
 	Conversation *rubrica.Conversation `json:"conversation"`

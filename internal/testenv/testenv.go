@@ -40,18 +40,32 @@ func New(tb testing.TB) *Env {
 // complexity limit, introspection) before the server starts; configure may be nil.
 func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	tb.Helper()
-	return newEnv(tb, configure, &db.JobWorkerConfig{Poll: 100 * time.Millisecond})
+	return NewWithOptions(tb, Options{Server: configure})
 }
 
 // NewWithJobs is New with the job worker configured by jobs, or with no job worker at all
 // when jobs is nil (jobs then stay QUEUED until the test runs a worker of its own).
 func NewWithJobs(tb testing.TB, jobs *db.JobWorkerConfig) *Env {
 	tb.Helper()
-	return newEnv(tb, nil, jobs)
+	return NewWithOptions(tb, Options{Jobs: jobs, NoJobs: jobs == nil})
 }
 
-func newEnv(tb testing.TB, configure func(*server.Config), jobsCfg *db.JobWorkerConfig) *Env {
+// Options configure a test's server, event bus and job worker.
+type Options struct {
+	Server func(*server.Config) // changes the server's configuration; may be nil
+	Bus    db.BusConfig         // the event bus's configuration (its Logger is set if nil)
+	Jobs   *db.JobWorkerConfig  // the job worker's configuration; nil: polling every 100ms
+	NoJobs bool                 // run no job worker
+}
+
+// NewWithOptions is New with the server, event bus and job worker configured by opts.
+func NewWithOptions(tb testing.TB, opts Options) *Env {
 	tb.Helper()
+	configure := opts.Server
+	jobsCfg := opts.Jobs
+	if jobsCfg == nil && !opts.NoJobs {
+		jobsCfg = &db.JobWorkerConfig{Poll: 100 * time.Millisecond}
+	}
 	d, counter, dsn := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -63,7 +77,11 @@ func newEnv(tb testing.TB, configure func(*server.Config), jobsCfg *db.JobWorker
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bus := db.NewBus(busDB, dsn, db.BusConfig{Logger: logger})
+	busCfg := opts.Bus
+	if busCfg.Logger == nil {
+		busCfg.Logger = logger
+	}
+	bus := db.NewBus(busDB, dsn, busCfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	busDone := make(chan struct{})
 	go func() {
