@@ -7,6 +7,7 @@ const (
 	TypeContact = typeContact
 	TypeTag     = typeTag
 	TypeMember  = typeMember
+	TypeChannel = typeChannel
 )
 
 // LocalIDs reads global ids of one type for callers outside GraphQL; an id of another type

@@ -15,9 +15,10 @@ import (
 
 // exportContacts serves GET /export/contacts.csv: the selected contacts (at most
 // rubrica.MaxBulkContacts) as UTF-8 CSV with a header row, streamed. The selection is `ids`
-// (repeatable), or a filter with the parameters of the contacts query's filter: `search`,
+// (repeatable; commas also separate), or a filter with the parameters of the contacts query's
+// filter: `search`,
 // `tagIds` (repeatable), `tagMatch` (ANY or ALL), `blocked` (true or false), `assigneeId`,
-// `country`; with neither, every contact. `bom=true` starts the file with a byte order mark,
+// `country`, `channelIds` (repeatable); with neither, every contact. `bom=true` starts the file with a byte order mark,
 // which spreadsheet programs need to read UTF-8. Errors are JSON, as GraphQL errors are.
 func exportContacts(exports rubrica.ExportService, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +86,13 @@ func exportSelection(q url.Values) (rubrica.ContactSelection, error) {
 			return sel, err
 		}
 		f.TagIDs, filtered = local, true
+	}
+	if channels := nonEmpty(q["channelIds"]); len(channels) > 0 {
+		local, err := graph.LocalIDs(channels, graph.TypeChannel, "channelIds")
+		if err != nil {
+			return sel, err
+		}
+		f.ChannelIDs, filtered = local, true
 	}
 	f.TagMatch = rubrica.TagMatchAny
 	if m := q.Get("tagMatch"); m != "" {

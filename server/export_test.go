@@ -151,6 +151,18 @@ func TestExportContacts(t *testing.T) {
 	env.MustDo(t, ws.Owner(), `mutation($ids: [ID!]) { addTagsToContacts(input: {contactIds: $ids, tagNames: ["VIP", "Ελληνικά"]}) { tags { id } } }`,
 		map[string]any{"ids": []string{zoe}}, nil)
 	foreign := mustCreate(t, env, other.Owner(), map[string]any{"firstName": "Foreign"})
+	// A contact linked on a channel, for the channelIds filter.
+	var ch struct {
+		CreateChannel struct{ Channel struct{ ID string } }
+	}
+	env.MustDo(t, ws.Owner(), `mutation { createChannel(input: {type: WHATSAPP, name: "WA"}) { channel { id } } }`, nil, &ch)
+	wa := ch.CreateChannel.Channel.ID
+	var rec struct {
+		ReceiveMessage struct{ Contact struct{ ID string } }
+	}
+	env.MustDo(t, ws.Agent(), `mutation($ch: ID!) { receiveMessage(input: {channelId: $ch, identifier: "+393339998877", text: "hi"}) { contact { id } } }`,
+		map[string]any{"ch": wa}, &rec)
+	linked := rec.ReceiveMessage.Contact.ID
 
 	var order struct {
 		Workspace struct{ ContactFieldOrder []string }
@@ -209,14 +221,15 @@ func TestExportContacts(t *testing.T) {
 			q    url.Values
 			want []string
 		}{
-			{"All", url.Values{}, []string{zoe, formula, arabic, control}},
+			{"All", url.Values{}, []string{zoe, formula, arabic, control, linked}},
 			{"Search", url.Values{"search": {"zoë"}}, []string{zoe}},
 			{"Tag", url.Values{"tagIds": {tag.Tags.Edges[0].Node.ID}}, []string{zoe}},
 			{"TagAll", url.Values{"tagIds": {tag.Tags.Edges[0].Node.ID}, "tagMatch": {"ALL"}}, []string{zoe}},
 			{"Country", url.Values{"country": {"eg"}}, []string{arabic}},
 			{"Assignee", url.Values{"assigneeId": {viewer.Viewer.ID}}, []string{zoe}},
-			{"NotBlocked", url.Values{"blocked": {"false"}}, []string{zoe, formula, arabic, control}},
+			{"NotBlocked", url.Values{"blocked": {"false"}}, []string{zoe, formula, arabic, control, linked}},
 			{"Blocked", url.Values{"blocked": {"true"}}, nil},
+			{"Channel", url.Values{"channelIds": {wa}}, []string{linked}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				records := exportCSV(t, env, ws.Agent(), tc.q)
