@@ -330,7 +330,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	jobsCfg.Logger = logger
 	jobs := db.NewJobWorker(d, dsn, jobsCfg)
 	jobsDone := make(chan struct{})
-	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsCtx, stopJobs := context.WithCancel(serveCtx)
 	go func() {
 		defer close(jobsDone)
 		if err := jobs.Run(jobsCtx); err != nil {
