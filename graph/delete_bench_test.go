@@ -84,6 +84,14 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // the workspace being emptied, each ten a second. It reports the job's throughput in contacts
 // per second (from its start to its end), and the p50 and p99 latencies of the other
 // workspace's queries while the job runs and, for comparison, in the two seconds before it.
+//
+// Measured on a 2-CPU VM shared with other test runs (load average about 5), batch=1000:
+// 8,868 contacts/s; p50 28.6 ms and p99 66.7 ms during the job against 30.7 and 53.1 ms
+// before it; p99 67.2 ms for the workspace being emptied. Over five runs the throughput
+// ranged from 4,900 to 8,900 contacts/s and the p99 during the job from 67 to 137 ms (idle:
+// 53 to 65 ms); batches of 250 bring the p99 to the idle one at about 60% of the throughput.
+// Without concurrent queries (TestDeleteAllResumesAfterKill) a job deletes about 10,000
+// contacts/s.
 func BenchmarkDeleteAllContacts(b *testing.B) {
 	for _, batch := range []int{1000, 500, 250} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchDeleteAll(b, batch) })
