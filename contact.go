@@ -113,6 +113,7 @@ type ContactFilter struct {
 	Blocked    *bool
 	AssigneeID *string
 	Country    *string
+	ChannelIDs []string // contacts linked on any of these channels
 }
 
 // ContactService reads and changes contacts. Every method acts as the actor of ctx and

@@ -27,6 +27,7 @@ type Conversation struct {
 	Status      ConversationStatus
 	CreatedAt   time.Time
 	ClosedAt    *time.Time
+	Hidden      bool // holds only messages of a blocked contact; no list shows it
 }
 
 // MessageDirection says who wrote a message.
@@ -102,7 +103,8 @@ const MaxMessageLength = 65536
 // ConversationService handles messages and conversations.
 type ConversationService interface {
 	// ReceiveMessage records an inbound message: finds or creates the contact, links the
-	// channel, joins or opens the conversation. The same externalId twice changes nothing.
+	// channel, joins or opens the conversation. An identity a member unlinked links again to
+	// the contact of its latest message. The same externalId twice changes nothing.
 	ReceiveMessage(ctx context.Context, in InboundMessage) (*Received, error)
 	// SendMessage records an outbound message; channelID nil picks the default channel.
 	SendMessage(ctx context.Context, contactID string, channelID *string, text string) (*Sent, error)
@@ -164,14 +166,18 @@ func ContactFromProfile(workspaceID string, t ChannelType, identifier string, p 
 	return c, nil
 }
 
-// preferredLanguage returns the first usable tag of an Accept-Language header.
+// anyLanguage is what language.ParseAcceptLanguage makes of the wildcard "*".
+var anyLanguage = language.Make("mul")
+
+// preferredLanguage returns the first usable tag of an Accept-Language header: not the
+// wildcard "*", which names no language.
 func preferredLanguage(header string) *string {
 	tags, _, err := language.ParseAcceptLanguage(header)
 	if err != nil {
 		return nil
 	}
 	for _, t := range tags {
-		if t != language.Und {
+		if t != language.Und && t != anyLanguage {
 			s := t.String()
 			return &s
 		}

@@ -79,7 +79,7 @@ var ErrEventsStopped = errors.New("event stream stopped")
 // Subscription is a running subscription: events arrive on C in commit order until the
 // subscriber's context ends or the subscription is dropped; Err then says why.
 type Subscription struct {
-	C   <-chan Event
+	C   <-chan *Event // shared by every subscriber of the event: read it, never change it
 	Err func() error
 }
 

@@ -134,6 +134,12 @@ type Services struct {
 	Conversations ConversationService
 	Events        EventService
 	Merges        MergeService
+	Blocks        BlockService
+	Workflows     WorkflowService
+	Billing       BillingService
+	Deletes       DeleteService
+	Jobs          JobService
+	Exports       ExportService
 }
 
 // Size validates a page request and returns how many items it asks for and whether it pages

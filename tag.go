@@ -56,6 +56,12 @@ func ValidateTagInput(in *TagInput) error {
 	return nil
 }
 
+// TagsAdded is what addTagsToContacts did.
+type TagsAdded struct {
+	ContactIDs []string // the contacts tagged, in the order given (by creation for a filter)
+	Tags       []*Tag   // the tags applied, including those created
+}
+
 // TagService reads and changes tags, within the actor's workspace.
 type TagService interface {
 	// CreateTag creates a tag; a name already taken is CONFLICT.
@@ -66,9 +72,10 @@ type TagService interface {
 	FindTags(ctx context.Context, search string, page Page) (*Connection[*Tag], error)
 	// CountTags counts the tags FindTags would list.
 	CountTags(ctx context.Context, search string) (int, error)
-	// AddTagsToContacts tags at most MaxBulkContacts contacts with tags given by id or by
-	// name; a name no tag has creates the tag. It returns the tags applied.
-	AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, tagNames []string) ([]*Tag, error)
+	// AddTagsToContacts tags at most MaxBulkContacts contacts, given by id or by a filter,
+	// with tags given by id or by name; a name no tag has creates the tag. A larger selection
+	// is LIMIT_EXCEEDED, saying how many were selected.
+	AddTagsToContacts(ctx context.Context, sel ContactSelection, tagIDs, tagNames []string) (*TagsAdded, error)
 	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays.
 	RemoveTagFromContact(ctx context.Context, contactID, tagID string) error
 	// FindTagsByContactIDs returns each contact's tags, by name.

@@ -146,6 +146,10 @@ func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]strin
 			where = append(where, "EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = c.id AND ct.tag_id = ANY("+a.add(pq.Array(ids))+"))")
 		}
 	}
+	if len(f.ChannelIDs) > 0 {
+		where = append(where, "EXISTS (SELECT 1 FROM contact_channels l WHERE l.contact_id = c.id AND l.channel_id = ANY("+
+			a.add(pq.Array(validIDs(f.ChannelIDs)))+"))")
+	}
 	if f.Blocked != nil {
 		if *f.Blocked {
 			where = append(where, "c.blocked_at IS NOT NULL")

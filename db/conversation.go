@@ -29,13 +29,14 @@ type conversationRow struct {
 	Status      string         `db:"status"`
 	CreatedAt   time.Time      `db:"created_at"`
 	ClosedAt    sql.NullTime   `db:"closed_at"`
+	Hidden      bool           `db:"hidden"`
 }
 
-const conversationColumns = `cv.id, cv.workspace_id, cv.contact_id, cv.channel_id, cv.status, cv.created_at, cv.closed_at`
+const conversationColumns = `cv.id, cv.workspace_id, cv.contact_id, cv.channel_id, cv.status, cv.created_at, cv.closed_at, cv.hidden`
 
 func (r *conversationRow) conversation() *rubrica.Conversation {
 	c := &rubrica.Conversation{ID: r.ID, WorkspaceID: r.WorkspaceID, ContactID: r.ContactID, ChannelID: nullable(r.ChannelID),
-		Status: rubrica.ConversationStatus(r.Status), CreatedAt: r.CreatedAt}
+		Status: rubrica.ConversationStatus(r.Status), CreatedAt: r.CreatedAt, Hidden: r.Hidden}
 	if r.ClosedAt.Valid {
 		t := r.ClosedAt.Time
 		c.ClosedAt = &t
@@ -129,24 +130,48 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			return err
 		}
 		link, linked, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
+		var relinked bool
 		switch {
 		case err != nil:
 			return err
 		case link == nil:
-			if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+			// Not linked. An identity a member unlinked is remembered by its messages: it
+			// links again to the contact of its latest message. Otherwise a new contact.
+			previous, err := previousOwner(ctx, tx, ch.ID, identifier)
+			if err != nil {
 				return err
 			}
-			if err := insertContact(ctx, tx, r.Contact); err != nil {
-				return err
+			if previous != "" {
+				if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, previous, true); err != nil {
+					return err
+				}
+				if r.Contact.Blocked() {
+					// Hidden, and not linked again: nothing a member sees changes.
+					r.Conversation, r.Message, err = receiveHidden(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID)
+					return err
+				}
+			} else {
+				if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+					return err
+				}
+				if err := insertContact(ctx, tx, r.Contact); err != nil {
+					return err
+				}
+				r.ContactCreated = true
 			}
-			r.ContactCreated = true
 			const q = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
 				VALUES ($1, $2, $3, $4, $5, $5)`
 			if _, err := tx.ExecContext(ctx, q, a.WorkspaceID, r.Contact.ID, ch.ID, identifier, sentAt); err != nil {
 				return fmt.Errorf("db: link channel: %w", err)
 			}
+			relinked = true
 		default:
 			r.Contact = linked
+			if r.Contact.Blocked() {
+				// Stored but hidden: no conversation opens, no interaction time moves, no event.
+				r.Conversation, r.Message, err = receiveHidden(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID)
+				return err
+			}
 			const q = `UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $2) WHERE id = $1`
 			if _, err := tx.ExecContext(ctx, q, link.ID, sentAt); err != nil {
 				return fmt.Errorf("db: refresh channel link: %w", err)
@@ -169,6 +194,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		case r.ContactCreated:
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, r.Contact.ID, nil),
 				newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
+		case relinked: // linked again after a member removed the link
+			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
+			if opened {
+				events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
+			}
 		case opened: // the conversation status changed
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
 		}
@@ -208,6 +238,21 @@ func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID,
 		}
 	}
 	return nil, nil, &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
+}
+
+// previousOwner returns the contact of the latest message through an identity on a channel,
+// or "" when it has none: after removeContactChannel, the messages still know whose the
+// identity was.
+func previousOwner(ctx context.Context, tx *sqlx.Tx, channelID, identifier string) (string, error) {
+	const q = `SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+		WHERE m.channel_id = $1 AND m.identifier = $2 ORDER BY m.created_at DESC, m.id DESC LIMIT 1`
+	var id string
+	if err := tx.GetContext(ctx, &id, q, channelID, identifier); errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("db: find previous owner: %w", err)
+	}
+	return id, nil
 }
 
 // openConversation returns the contact's open conversation, opening one on the channel when
@@ -256,6 +301,9 @@ func (s *ConversationService) SendMessage(ctx context.Context, contactID string,
 		c, err := findContact(ctx, tx, a.WorkspaceID, contactID, true)
 		if err != nil {
 			return withField(err, "contactId")
+		}
+		if c.Blocked() {
+			return rubrica.InvalidField("contactId", "The contact is blocked: unblock it before writing to it.")
 		}
 		sent.Contact = c
 		links, err := findLinks(ctx, tx, a.WorkspaceID, []string{c.ID})
@@ -363,6 +411,9 @@ func (s *ConversationService) CloseConversation(ctx context.Context, id string) 
 		if cv, err = findConversation(ctx, tx, a.WorkspaceID, id, true); err != nil {
 			return err
 		}
+		if cv.Hidden {
+			return rubrica.NotFound("id", "Conversation")
+		}
 		if cv.Status == rubrica.ConversationClosed {
 			return nil
 		}
@@ -400,7 +451,11 @@ func (s *ConversationService) FindConversationByID(ctx context.Context, id strin
 	if err != nil {
 		return nil, err
 	}
-	return findConversation(ctx, s.db, a.WorkspaceID, id, false)
+	cv, err := findConversation(ctx, s.db, a.WorkspaceID, id, false)
+	if err == nil && cv.Hidden {
+		return nil, rubrica.NotFound("id", "Conversation")
+	}
+	return cv, err
 }
 
 // FindMessageByID returns a message of the workspace.
@@ -413,7 +468,7 @@ func (s *ConversationService) FindMessageByID(ctx context.Context, id string) (*
 		return nil, rubrica.NotFound("id", "Message")
 	}
 	var row messageRow
-	if err := s.db.GetContext(ctx, &row, `SELECT `+messageColumns+` FROM messages m WHERE m.id = $1 AND m.workspace_id = $2`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
+	if err := s.db.GetContext(ctx, &row, `SELECT `+messageColumns+` FROM messages m WHERE m.id = $1 AND m.workspace_id = $2 AND NOT m.hidden`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
 		return nil, rubrica.NotFound("id", "Message")
 	} else if err != nil {
 		return nil, fmt.Errorf("db: find message: %w", err)
@@ -428,7 +483,7 @@ func (s *ConversationService) FindLatestConversationStatus(ctx context.Context, 
 		return nil, err
 	}
 	const q = `SELECT DISTINCT ON (cv.contact_id) cv.contact_id, cv.status FROM conversations cv
-		WHERE cv.contact_id = ANY($1) AND cv.workspace_id = $2 ORDER BY cv.contact_id, cv.created_at DESC, cv.id DESC`
+		WHERE cv.contact_id = ANY($1) AND cv.workspace_id = $2 AND NOT cv.hidden ORDER BY cv.contact_id, cv.created_at DESC, cv.id DESC`
 	var rows []struct {
 		ContactID string `db:"contact_id"`
 		Status    string `db:"status"`
@@ -480,7 +535,7 @@ func (s *ConversationService) FindConversationPages(ctx context.Context, keys []
 			}
 		}
 		var qa args
-		where := []string{"cv.contact_id = p.parent", "cv.workspace_id = " + qa.add(a.WorkspaceID)}
+		where := []string{"cv.contact_id = p.parent", "cv.workspace_id = " + qa.add(a.WorkspaceID), "NOT cv.hidden"}
 		ks := keyset{key: "cv.created_at", id: "cv.id", keyType: "timestamptz", descending: true}
 		orderBy := ks.apply(&where, &qa, after, nil, false)
 		q := `SELECT p.parent, ` + conversationColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
@@ -522,7 +577,7 @@ func (s *ConversationService) FindMessagePages(ctx context.Context, keys []rubri
 			}
 		}
 		var qa args
-		where := []string{"m.conversation_id = p.parent", "m.workspace_id = " + qa.add(a.WorkspaceID)}
+		where := []string{"m.conversation_id = p.parent", "m.workspace_id = " + qa.add(a.WorkspaceID), "NOT m.hidden"}
 		ks := keyset{key: "m.sent_at", id: "m.id", keyType: "timestamptz", descending: true}
 		orderBy := ks.apply(&where, &qa, after, nil, false)
 		q := `SELECT p.parent, ` + messageColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
@@ -550,12 +605,12 @@ func (s *ConversationService) FindMessagePages(ctx context.Context, keys []rubri
 
 // CountConversations counts each contact's conversations.
 func (s *ConversationService) CountConversations(ctx context.Context, contactIDs []string) (map[string]int, error) {
-	return s.count(ctx, `SELECT contact_id AS id, count(*) AS n FROM conversations WHERE contact_id = ANY($1) AND workspace_id = $2 GROUP BY contact_id`, contactIDs)
+	return s.count(ctx, `SELECT contact_id AS id, count(*) AS n FROM conversations WHERE contact_id = ANY($1) AND workspace_id = $2 AND NOT hidden GROUP BY contact_id`, contactIDs)
 }
 
 // CountMessages counts each conversation's messages.
 func (s *ConversationService) CountMessages(ctx context.Context, conversationIDs []string) (map[string]int, error) {
-	return s.count(ctx, `SELECT conversation_id AS id, count(*) AS n FROM messages WHERE conversation_id = ANY($1) AND workspace_id = $2 GROUP BY conversation_id`, conversationIDs)
+	return s.count(ctx, `SELECT conversation_id AS id, count(*) AS n FROM messages WHERE conversation_id = ANY($1) AND workspace_id = $2 AND NOT hidden GROUP BY conversation_id`, conversationIDs)
 }
 
 func (s *ConversationService) count(ctx context.Context, q string, ids []string) (map[string]int, error) {

@@ -99,6 +99,12 @@ func (db *DB) Services() rubrica.Services {
 		Channels:      &ChannelService{db: db},
 		Conversations: &ConversationService{db: db},
 		Merges:        &MergeService{db: db},
+		Blocks:        &BlockService{db: db},
+		Workflows:     &WorkflowService{db: db},
+		Billing:       &BillingService{db: db},
+		Deletes:       &DeleteService{db: db},
+		Jobs:          &JobService{db: db},
+		Exports:       &ExportService{db: db},
 	}
 }
 

@@ -60,6 +60,10 @@ func publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 	return nil
 }
 
+// maxPruneInterval is how often a bus prunes the outbox at most; a shorter retention prunes
+// as often as its retention.
+const maxPruneInterval = 10 * time.Minute
+
 // BusConfig tunes an event bus.
 type BusConfig struct {
 	Buffer    int           // events a subscriber may fall behind before it is dropped (default 256)
@@ -86,7 +90,7 @@ type Bus struct {
 
 type subscriber struct {
 	filter rubrica.EventFilter
-	ch     chan rubrica.Event
+	ch     chan *rubrica.Event
 	err    error // why ch was closed; guarded by Bus.mu
 }
 
@@ -140,7 +144,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	close(b.ready)
 	poll := time.NewTicker(b.cfg.Poll)
 	defer poll.Stop()
-	prune := time.NewTicker(10 * time.Minute)
+	prune := time.NewTicker(min(maxPruneInterval, b.cfg.Retention))
 	defer prune.Stop()
 	b.prune(ctx)
 	for {
@@ -176,7 +180,7 @@ func (b *Bus) catchUp(ctx context.Context) error {
 			return fmt.Errorf("db: read events: %w", err)
 		}
 		for _, r := range rows {
-			b.deliver(rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
+			b.deliver(&rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
 				ContactID: nullable(r.ContactID), SubjectID: nullable(r.SubjectID), CreatedAt: r.CreatedAt})
 		}
 		if len(rows) < 1000 {
@@ -187,12 +191,12 @@ func (b *Bus) catchUp(ctx context.Context) error {
 
 // deliver hands an event to the matching subscribers without ever blocking: one whose buffer
 // is full is dropped with ErrSubscriberTooSlow.
-func (b *Bus) deliver(e rubrica.Event) {
+func (b *Bus) deliver(e *rubrica.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lastSeq = e.Seq
 	for s := range b.subs[e.WorkspaceID] {
-		if !s.filter.Matches(&e) {
+		if !s.filter.Matches(e) {
 			continue
 		}
 		select {
@@ -227,7 +231,7 @@ func (b *Bus) stop() {
 }
 
 func (b *Bus) prune(ctx context.Context) {
-	res, err := b.db.ExecContext(ctx, `DELETE FROM events WHERE created_at < now() - $1::interval`, fmt.Sprintf("%d seconds", int(b.cfg.Retention.Seconds())))
+	res, err := b.db.ExecContext(ctx, `DELETE FROM events WHERE created_at < now() - make_interval(secs => $1)`, b.cfg.Retention.Seconds())
 	if err != nil {
 		b.cfg.Logger.Warn("event pruning", "err", err)
 		return
@@ -249,7 +253,7 @@ func (b *Bus) Subscribe(ctx context.Context, f rubrica.EventFilter) (*rubrica.Su
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s := &subscriber{filter: f, ch: make(chan rubrica.Event, b.cfg.Buffer)}
+	s := &subscriber{filter: f, ch: make(chan *rubrica.Event, b.cfg.Buffer)}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()

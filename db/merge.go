@@ -25,6 +25,7 @@ type mergeSnapshot struct {
 	SecondaryTags          []string                       `json:"secondaryTags"`
 	SecondaryLinks         []string                       `json:"secondaryLinks"`
 	SecondaryConversations []string                       `json:"secondaryConversations"`
+	SecondaryWorkflowRuns  []string                       `json:"secondaryWorkflowRuns,omitempty"`
 	ClosedConversation     *string                        `json:"closedConversation,omitempty"` // the secondary's open one, closed by the merge
 	PrimaryFields          map[string]rubrica.FieldChange `json:"primaryFields"`
 	PrimaryCountryManual   bool                           `json:"primaryCountryManual"`
@@ -364,7 +365,11 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 			}
 			snap.ClosedConversation = sp.open
 		}
+		if err := tx.SelectContext(ctx, &snap.SecondaryWorkflowRuns, `SELECT id FROM workflow_runs WHERE contact_id = $1 ORDER BY id`, sec.ID); err != nil {
+			return fmt.Errorf("db: merge: workflow runs: %w", err)
+		}
 		moves := []string{
+			`UPDATE workflow_runs SET contact_id = $1 WHERE contact_id = $2`,
 			`UPDATE contact_channels SET contact_id = $1 WHERE contact_id = $2`,
 			`UPDATE conversations SET contact_id = $1 WHERE contact_id = $2`,
 			`INSERT INTO contact_tags (contact_id, tag_id) SELECT $1, tag_id FROM contact_tags WHERE contact_id = $2 ON CONFLICT DO NOTHING`,
@@ -632,6 +637,10 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3`,
 			sec.ID, pq.Array(snap.SecondaryConversations), p.ID); err != nil {
 			return fmt.Errorf("db: unmerge: conversations: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE workflow_runs SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3`,
+			sec.ID, pq.Array(snap.SecondaryWorkflowRuns), p.ID); err != nil {
+			return fmt.Errorf("db: unmerge: workflow runs: %w", err)
 		}
 		if snap.ClosedConversation != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'OPEN', closed_at = NULL WHERE id = $1 AND contact_id = $2

@@ -141,21 +141,18 @@ func (s *TagService) CountTags(ctx context.Context, search string) (int, error) 
 	return n, nil
 }
 
-// AddTagsToContacts tags up to MaxBulkContacts contacts with tags by id or name, creating
-// tags for names the workspace does not have. Nothing changes unless every id is found.
-func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, tagNames []string) ([]*rubrica.Tag, error) {
+// AddTagsToContacts tags up to MaxBulkContacts contacts, given by id or by a filter, with
+// tags by id or name, creating tags for names the workspace does not have. Nothing changes
+// unless every id is found.
+func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactSelection, tagIDs, tagNames []string) (*rubrica.TagsAdded, error) {
 	a, err := rubrica.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	contactIDs = uniq(contactIDs)
-	switch {
-	case len(contactIDs) == 0:
-		return nil, rubrica.InvalidField("contactIds", "name at least one contact.")
-	case len(contactIDs) > rubrica.MaxBulkContacts:
-		return nil, &rubrica.Error{Code: rubrica.ELIMIT, Field: "contactIds",
-			Message: fmt.Sprintf("Tags can be added to at most %d contacts at once; %d were selected.", rubrica.MaxBulkContacts, len(contactIDs))}
-	case len(tagIDs) == 0 && len(tagNames) == 0:
+	if err := sel.Validate("contactIds"); err != nil {
+		return nil, err
+	}
+	if len(tagIDs) == 0 && len(tagNames) == 0 {
 		return nil, rubrica.InvalidField("tagIds", "name at least one tag, by id or by name.")
 	}
 	names := make([]string, 0, len(tagNames))
@@ -167,14 +164,11 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, 
 		names = append(names, n)
 	}
 	var tags []*rubrica.Tag
+	var contactIDs []string
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		var found int
-		if err := tx.GetContext(ctx, &found, `SELECT count(*) FROM contacts WHERE id = ANY($1) AND workspace_id = $2`,
-			pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
-			return fmt.Errorf("db: check contacts: %w", err)
-		}
-		if found != len(contactIDs) {
-			return rubrica.NotFound("contactIds", "Contact")
+		limit := selectionLimit{max: rubrica.MaxBulkContacts, what: "Tags can be added to"}
+		if contactIDs, err = selectContactIDs(ctx, tx, a.WorkspaceID, sel, "contactIds", limit, false); err != nil {
+			return err
 		}
 		var rows []tagRow
 		if len(tagIDs) > 0 {
@@ -186,6 +180,10 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, 
 			if len(rows) != len(ids) {
 				return rubrica.NotFound("tagIds", "Tag")
 			}
+		}
+		if len(contactIDs) == 0 {
+			// A filter that matches nothing tags nothing and creates no tag.
+			return nil
 		}
 		if len(names) > 0 {
 			// Create the missing names first (a concurrent creation of the same name is fine),
@@ -226,7 +224,13 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, contactIDs, tagIDs, 
 		}
 		return publish(ctx, tx, events...)
 	})
-	return tags, err
+	if err != nil {
+		return nil, err
+	}
+	if tags == nil {
+		tags = []*rubrica.Tag{}
+	}
+	return &rubrica.TagsAdded{ContactIDs: contactIDs, Tags: tags}, nil
 }
 
 // RemoveTagFromContact takes a tag off a contact; the tag itself stays.

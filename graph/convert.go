@@ -57,6 +57,13 @@ func contactFilter(f *model.ContactFilter) (rubrica.ContactFilter, error) {
 		}
 		out.TagIDs = local
 	}
+	if ids := f.ChannelIds.Value(); len(ids) > 0 {
+		local, err := localIDs(ids, typeChannel, "filter.channelIds")
+		if err != nil {
+			return out, err
+		}
+		out.ChannelIDs = local
+	}
 	out.TagMatch = rubrica.TagMatchAny
 	if m := f.TagMatch.Value(); m != nil {
 		out.TagMatch = *m

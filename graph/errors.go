@@ -34,6 +34,13 @@ func PresentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				code = rubrica.ELIMIT
 			}
 			gqlErr.Extensions = map[string]any{"code": code}
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			// The client went away (a closed websocket, a cancelled request): nobody reads
+			// this error, and it is no fault of the server.
+			logger.DebugContext(ctx, "operation cancelled", "err", err, "path", gqlErr.Path.String())
+			gqlErr.Message = "Internal error."
+			gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
+			gqlErr.Err = nil
 		default:
 			logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String())
 			gqlErr.Message = "Internal error."

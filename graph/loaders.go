@@ -46,6 +46,8 @@ type Loaders struct {
 	// through the caches above.
 	previewsMu sync.Mutex
 	previews   map[*rubrica.Contact]*rubrica.MergePreview
+
+	WorkflowRuns *dataloader.Loader[string, []*rubrica.WorkflowRun]
 }
 
 // NewLoaders returns fresh loaders over the services.
@@ -66,9 +68,13 @@ func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 		ContactLinks:       newLoader(wait, rubrica.MaxPageSize, s.Channels.FindLinksByContactIDs),
 		ConversationStatus: newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindLatestConversationStatus),
 		ConversationPages:  newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindConversationPages),
-		MessagePages:       newLoader(wait, rubrica.MaxPageSize, s.Conversations.FindMessagePages),
 		ConversationCounts: newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountConversations),
-		MessageCounts:      newLoader(wait, rubrica.MaxPageSize, s.Conversations.CountMessages),
+		// Keyed by conversation: a page of contacts holds up to MaxPageSize conversations
+		// each, so a cap would split one level into several statements (as for TagCounts).
+		MessagePages:  newLoader(wait, 0, s.Conversations.FindMessagePages),
+		MessageCounts: newLoader(wait, 0, s.Conversations.CountMessages),
+
+		WorkflowRuns: newLoader(wait, rubrica.MaxPageSize, s.Workflows.FindWorkflowRunsByContactIDs),
 
 		ContactSuggestions: newLoader(wait, rubrica.MaxPageSize, s.Merges.FindSuggestionsByContactIDs),
 		DuplicateValues:    newLoader(wait, rubrica.MaxPageSize, s.Merges.FindDuplicateValues),

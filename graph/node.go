@@ -31,6 +31,10 @@ func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) 
 		return r.Services.Merges.FindSuggestionByID(ctx, id)
 	case typeMerge:
 		return r.Services.Merges.FindMergeByID(ctx, id)
+	case typeJob:
+		return r.Services.Jobs.FindJobByID(ctx, id)
+	case typeWorkflowRun:
+		return r.Services.Workflows.FindWorkflowRunByID(ctx, id)
 	case typeMember:
 		if m, err := r.loaders(ctx).Members.Load(ctx, id)(); err != nil || m != nil {
 			return m, err

@@ -37,7 +37,7 @@ func forward[T any](ctx context.Context, sub *rubrica.Subscription, payload func
 		defer close(out)
 		for e := range sub.C {
 			select {
-			case out <- payload(e, nil):
+			case out <- payload(*e, nil):
 			case <-ctx.Done():
 				return
 			}

@@ -80,6 +80,10 @@ func (r *subscriptionResolver) ContactChannelEvents(ctx context.Context, contact
 	}), nil
 }
 
+func (r *subscriptionResolver) JobEvents(ctx context.Context, jobID string) (<-chan *rubrica.Job, error) {
+	return r.jobEvents(ctx, jobID)
+}
+
 func (r *subscriptionResolver) MergeSuggestionEvents(ctx context.Context) (<-chan *model.MergeSuggestionEvent, error) {
 	sub, err := r.subscribe(ctx, rubrica.KindMergeSuggestion, nil)
 	if err != nil {

@@ -22,7 +22,7 @@ func (r *mutationResolver) CreateTag(ctx context.Context, input model.CreateTagI
 }
 
 func (r *mutationResolver) AddTagsToContacts(ctx context.Context, input model.AddTagsToContactsInput) (*model.AddTagsToContactsPayload, error) {
-	contactIDs, err := localIDs(input.ContactIds, typeContact, "contactIds")
+	sel, err := selectionInput(input.ContactIds, input.Filter, "contactIds")
 	if err != nil {
 		return nil, err
 	}
@@ -30,22 +30,15 @@ func (r *mutationResolver) AddTagsToContacts(ctx context.Context, input model.Ad
 	if err != nil {
 		return nil, err
 	}
-	tags, err := r.Services.Tags.AddTagsToContacts(ctx, contactIDs, tagIDs, input.TagNames.Value())
+	added, err := r.Services.Tags.AddTagsToContacts(ctx, sel, tagIDs, input.TagNames.Value())
 	if err != nil {
 		return nil, err
 	}
-	contacts, err := r.Services.Contacts.FindContactsByIDs(ctx, contactIDs)
+	contacts, err := r.contactsInOrder(ctx, added.ContactIDs)
 	if err != nil {
 		return nil, err
 	}
-	out := &model.AddTagsToContactsPayload{Tags: tags}
-	for _, id := range contactIDs {
-		if c, ok := contacts[id]; ok {
-			out.Contacts = append(out.Contacts, c)
-			delete(contacts, id)
-		}
-	}
-	return out, nil
+	return &model.AddTagsToContactsPayload{Contacts: contacts, Tags: added.Tags}, nil
 }
 
 func (r *mutationResolver) RemoveTagFromContact(ctx context.Context, input model.RemoveTagFromContactInput) (*model.RemoveTagFromContactPayload, error) {

@@ -74,6 +74,7 @@ func New(cfg Config) *Server {
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(cfg.Services.Auth, gql)))
+	mux.Handle("GET /export/contacts.csv", authenticate(cfg.Services.Auth, exportContacts(cfg.Services.Exports, cfg.Logger)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -62,6 +62,8 @@ type config struct {
 	EventRetention time.Duration
 	// AllowedOrigins may open websockets besides the server's own origin.
 	AllowedOrigins []string
+	// Jobs tunes the background job worker (JOB_BATCH_SIZE, JOB_LEASE, JOB_PAUSE).
+	Jobs db.JobWorkerConfig
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -100,6 +102,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return cfg, fmt.Errorf("EVENT_RETENTION: %q is not a positive duration such as 24h", v)
 		}
 		cfg.EventRetention = d
+	}
+	if v := getenv("JOB_BATCH_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return cfg, fmt.Errorf("JOB_BATCH_SIZE: %q is not a positive number", v)
+		}
+		cfg.Jobs.BatchSize = n
+	}
+	for name, d := range map[string]*time.Duration{"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause} {
+		if v := getenv(name); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed <= 0 {
+				return cfg, fmt.Errorf("%s: %q is not a positive duration such as 30s", name, v)
+			}
+			*d = parsed
+		}
 	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -310,12 +328,40 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		printWelcome(stdout, base, res)
 	}
 	bus := db.NewBus(d, dsn, db.BusConfig{Retention: cfg.EventRetention, Logger: logger})
-	busDone := make(chan error, 1)
+	// The event bus lives as long as the server; if it fails, the server stops too: an instance
+	// that cannot deliver events must not look healthy.
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	var busErr error
+	busDone := make(chan struct{})
 	busCtx, stopBus := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { busDone <- bus.Run(busCtx) }()
+	go func() {
+		defer close(busDone)
+		if busErr = bus.Run(busCtx); busErr != nil {
+			logger.Error("event bus stopped", "err", busErr)
+			stopServe()
+		}
+	}()
 	defer func() {
 		stopBus()
 		<-busDone
+	}()
+	// The job worker stops with the signal, so that it releases its job before the server
+	// drains; another instance (or the next start) takes the job over at once.
+	jobsCfg := cfg.Jobs
+	jobsCfg.Logger = logger
+	jobs := db.NewJobWorker(d, dsn, jobsCfg)
+	jobsDone := make(chan struct{})
+	jobsCtx, stopJobs := context.WithCancel(serveCtx)
+	go func() {
+		defer close(jobsDone)
+		if err := jobs.Run(jobsCtx); err != nil {
+			logger.Error("job worker stopped: background jobs wait for another instance", "err", err)
+		}
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
 	}()
 	services := d.Services()
 	services.Events = bus
@@ -324,7 +370,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
-	return srv.Serve(ctx, ln)
+	if err := srv.Serve(serveCtx, ln); err != nil {
+		return err
+	}
+	stopBus()
+	<-busDone
+	return busErr
 }
 
 func printWelcome(w io.Writer, base string, res *demo.Result) {

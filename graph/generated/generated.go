@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	ConversationConnection() ConversationConnectionResolver
 	CustomFieldDefinition() CustomFieldDefinitionResolver
 	DuplicateMatch() DuplicateMatchResolver
+	Job() JobResolver
 	Member() MemberResolver
 	Merge() MergeResolver
 	MergeConnection() MergeConnectionResolver
@@ -53,6 +54,7 @@ type ResolverRoot interface {
 	Subscription() SubscriptionResolver
 	Tag() TagResolver
 	TagConnection() TagConnectionResolver
+	WorkflowRun() WorkflowRunResolver
 	Workspace() WorkspaceResolver
 }
 
@@ -63,6 +65,10 @@ type ComplexityRoot struct {
 	AddTagsToContactsPayload struct {
 		Contacts func(childComplexity int) int
 		Tags     func(childComplexity int) int
+	}
+
+	BlockContactPayload struct {
+		Contact func(childComplexity int) int
 	}
 
 	Channel struct {
@@ -99,6 +105,7 @@ type ComplexityRoot struct {
 		ProfilePictureURL  func(childComplexity int) int
 		Tags               func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
+		WorkflowRuns       func(childComplexity int) int
 	}
 
 	ContactChannel struct {
@@ -185,6 +192,15 @@ type ComplexityRoot struct {
 		Value      func(childComplexity int) int
 	}
 
+	DeleteAllContactsPayload struct {
+		Job func(childComplexity int) int
+	}
+
+	DeleteContactsPayload struct {
+		DeletedContactIds func(childComplexity int) int
+		DeletedCount      func(childComplexity int) int
+	}
+
 	DismissMergeSuggestionPayload struct {
 		Suggestion func(childComplexity int) int
 	}
@@ -193,6 +209,22 @@ type ComplexityRoot struct {
 		ContactIds func(childComplexity int) int
 		Field      func(childComplexity int) int
 		Value      func(childComplexity int) int
+	}
+
+	FinishWorkflowRunPayload struct {
+		WorkflowRun func(childComplexity int) int
+	}
+
+	Job struct {
+		CreatedAt  func(childComplexity int) int
+		Error      func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Processed  func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Total      func(childComplexity int) int
 	}
 
 	Member struct {
@@ -278,18 +310,24 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddTagsToContacts           func(childComplexity int, input model.AddTagsToContactsInput) int
+		BlockContact                func(childComplexity int, input model.BlockContactInput) int
 		CloseConversation           func(childComplexity int, input model.CloseConversationInput) int
 		CreateChannel               func(childComplexity int, input model.CreateChannelInput) int
 		CreateContact               func(childComplexity int, input model.CreateContactInput) int
 		CreateCustomFieldDefinition func(childComplexity int, input model.CreateCustomFieldDefinitionInput) int
 		CreateTag                   func(childComplexity int, input model.CreateTagInput) int
+		DeleteAllContacts           func(childComplexity int, input model.DeleteAllContactsInput) int
+		DeleteContacts              func(childComplexity int, input model.DeleteContactsInput) int
 		DismissMergeSuggestion      func(childComplexity int, input model.DismissMergeSuggestionInput) int
+		FinishWorkflowRun           func(childComplexity int, input model.FinishWorkflowRunInput) int
 		MergeContacts               func(childComplexity int, input model.MergeContactsInput) int
 		ReceiveMessage              func(childComplexity int, input model.ReceiveMessageInput) int
 		RemoveContactChannel        func(childComplexity int, input model.RemoveContactChannelInput) int
 		RemoveTagFromContact        func(childComplexity int, input model.RemoveTagFromContactInput) int
 		SendMessage                 func(childComplexity int, input model.SendMessageInput) int
 		SetContactFieldOrder        func(childComplexity int, input model.SetContactFieldOrderInput) int
+		StartWorkflowRun            func(childComplexity int, input model.StartWorkflowRunInput) int
+		UnblockContact              func(childComplexity int, input model.UnblockContactInput) int
 		UnmergeContacts             func(childComplexity int, input model.UnmergeContactsInput) int
 		UpdateContact               func(childComplexity int, input model.UpdateContactInput) int
 	}
@@ -302,9 +340,11 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		ActiveContacts   func(childComplexity int, month string) int
 		Channels         func(childComplexity int) int
 		Contact          func(childComplexity int, id string) int
 		Contacts         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) int
+		Job              func(childComplexity int, id string) int
 		MergePreview     func(childComplexity int, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) int
 		MergeSuggestions func(childComplexity int, status *rubrica.MergeSuggestionStatus, first *int, after *string) int
 		Merges           func(childComplexity int, first *int, after *string) int
@@ -344,9 +384,14 @@ type ComplexityRoot struct {
 		Workspace func(childComplexity int) int
 	}
 
+	StartWorkflowRunPayload struct {
+		WorkflowRun func(childComplexity int) int
+	}
+
 	Subscription struct {
 		ContactChannelEvents  func(childComplexity int, contactID *string) int
 		ContactEvents         func(childComplexity int, contactID *string) int
+		JobEvents             func(childComplexity int, jobID string) int
 		MergeSuggestionEvents func(childComplexity int) int
 	}
 
@@ -368,6 +413,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	UnblockContactPayload struct {
+		Contact func(childComplexity int) int
+	}
+
 	UnmergeContactsPayload struct {
 		Merge           func(childComplexity int) int
 		PrimaryContact  func(childComplexity int) int
@@ -376,6 +425,16 @@ type ComplexityRoot struct {
 
 	UpdateContactPayload struct {
 		Contact func(childComplexity int) int
+	}
+
+	WorkflowRun struct {
+		Contact      func(childComplexity int) int
+		ID           func(childComplexity int) int
+		StartedAt    func(childComplexity int) int
+		Status       func(childComplexity int) int
+		StopReason   func(childComplexity int) int
+		StoppedAt    func(childComplexity int) int
+		WorkflowName func(childComplexity int) int
 	}
 
 	Workspace struct {
@@ -400,6 +459,7 @@ type ContactResolver interface {
 
 	Tags(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.Tag, error)
 	CustomFields(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.CustomFieldValue, error)
+	WorkflowRuns(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.WorkflowRun, error)
 	Channels(ctx context.Context, obj *rubrica.Contact) ([]*rubrica.ContactChannel, error)
 	ConversationStatus(ctx context.Context, obj *rubrica.Contact) (*rubrica.ConversationStatus, error)
 	Conversations(ctx context.Context, obj *rubrica.Contact, first *int, after *string) (*model.ConversationConnection, error)
@@ -432,6 +492,9 @@ type CustomFieldDefinitionResolver interface {
 }
 type DuplicateMatchResolver interface {
 	ContactIds(ctx context.Context, obj *rubrica.DuplicateMatch) ([]string, error)
+}
+type JobResolver interface {
+	ID(ctx context.Context, obj *rubrica.Job) (string, error)
 }
 type MemberResolver interface {
 	ID(ctx context.Context, obj *rubrica.Member) (string, error)
@@ -471,6 +534,10 @@ type MessageConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.MessageConnection) (int, error)
 }
 type MutationResolver interface {
+	BlockContact(ctx context.Context, input model.BlockContactInput) (*model.BlockContactPayload, error)
+	UnblockContact(ctx context.Context, input model.UnblockContactInput) (*model.UnblockContactPayload, error)
+	StartWorkflowRun(ctx context.Context, input model.StartWorkflowRunInput) (*model.StartWorkflowRunPayload, error)
+	FinishWorkflowRun(ctx context.Context, input model.FinishWorkflowRunInput) (*model.FinishWorkflowRunPayload, error)
 	CreateChannel(ctx context.Context, input model.CreateChannelInput) (*model.CreateChannelPayload, error)
 	RemoveContactChannel(ctx context.Context, input model.RemoveContactChannelInput) (*model.RemoveContactChannelPayload, error)
 	CreateContact(ctx context.Context, input model.CreateContactInput) (*model.CreateContactPayload, error)
@@ -478,6 +545,8 @@ type MutationResolver interface {
 	ReceiveMessage(ctx context.Context, input model.ReceiveMessageInput) (*model.ReceiveMessagePayload, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*model.SendMessagePayload, error)
 	CloseConversation(ctx context.Context, input model.CloseConversationInput) (*model.CloseConversationPayload, error)
+	DeleteContacts(ctx context.Context, input model.DeleteContactsInput) (*model.DeleteContactsPayload, error)
+	DeleteAllContacts(ctx context.Context, input model.DeleteAllContactsInput) (*model.DeleteAllContactsPayload, error)
 	MergeContacts(ctx context.Context, input model.MergeContactsInput) (*model.MergeContactsPayload, error)
 	UnmergeContacts(ctx context.Context, input model.UnmergeContactsInput) (*model.UnmergeContactsPayload, error)
 	DismissMergeSuggestion(ctx context.Context, input model.DismissMergeSuggestionInput) (*model.DismissMergeSuggestionPayload, error)
@@ -491,9 +560,11 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*rubrica.Member, error)
 	Workspace(ctx context.Context) (*rubrica.Workspace, error)
 	Node(ctx context.Context, id string) (globalid.Node, error)
+	ActiveContacts(ctx context.Context, month string) (int, error)
 	Channels(ctx context.Context) ([]*rubrica.Channel, error)
 	Contact(ctx context.Context, id string) (*rubrica.Contact, error)
 	Contacts(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) (*model.ContactConnection, error)
+	Job(ctx context.Context, id string) (*rubrica.Job, error)
 	MergeSuggestions(ctx context.Context, status *rubrica.MergeSuggestionStatus, first *int, after *string) (*model.MergeSuggestionConnection, error)
 	MergePreview(ctx context.Context, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error)
 	Merges(ctx context.Context, first *int, after *string) (*model.MergeConnection, error)
@@ -502,6 +573,7 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	ContactEvents(ctx context.Context, contactID *string) (<-chan *model.ContactEvent, error)
 	ContactChannelEvents(ctx context.Context, contactID *string) (<-chan *model.ContactChannelEvent, error)
+	JobEvents(ctx context.Context, jobID string) (<-chan *rubrica.Job, error)
 	MergeSuggestionEvents(ctx context.Context) (<-chan *model.MergeSuggestionEvent, error)
 }
 type TagResolver interface {
@@ -511,6 +583,11 @@ type TagResolver interface {
 }
 type TagConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.TagConnection) (int, error)
+}
+type WorkflowRunResolver interface {
+	ID(ctx context.Context, obj *rubrica.WorkflowRun) (string, error)
+
+	Contact(ctx context.Context, obj *rubrica.WorkflowRun) (*rubrica.Contact, error)
 }
 type WorkspaceResolver interface {
 	ID(ctx context.Context, obj *rubrica.Workspace) (string, error)
@@ -549,6 +626,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddTagsToContactsPayload.Tags(childComplexity), true
+
+	case "BlockContactPayload.contact":
+		if e.ComplexityRoot.BlockContactPayload.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BlockContactPayload.Contact(childComplexity), true
 
 	case "Channel.createdAt":
 		if e.ComplexityRoot.Channel.CreatedAt == nil {
@@ -719,6 +803,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.UpdatedAt(childComplexity), true
+	case "Contact.workflowRuns":
+		if e.ComplexityRoot.Contact.WorkflowRuns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.WorkflowRuns(childComplexity), true
 
 	case "ContactChannel.canConnect":
 		if e.ComplexityRoot.ContactChannel.CanConnect == nil {
@@ -991,6 +1081,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomFieldValue.Value(childComplexity), true
 
+	case "DeleteAllContactsPayload.job":
+		if e.ComplexityRoot.DeleteAllContactsPayload.Job == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteAllContactsPayload.Job(childComplexity), true
+
+	case "DeleteContactsPayload.deletedContactIds":
+		if e.ComplexityRoot.DeleteContactsPayload.DeletedContactIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteContactsPayload.DeletedContactIds(childComplexity), true
+	case "DeleteContactsPayload.deletedCount":
+		if e.ComplexityRoot.DeleteContactsPayload.DeletedCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteContactsPayload.DeletedCount(childComplexity), true
+
 	case "DismissMergeSuggestionPayload.suggestion":
 		if e.ComplexityRoot.DismissMergeSuggestionPayload.Suggestion == nil {
 			break
@@ -1016,6 +1126,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DuplicateMatch.Value(childComplexity), true
+
+	case "FinishWorkflowRunPayload.workflowRun":
+		if e.ComplexityRoot.FinishWorkflowRunPayload.WorkflowRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishWorkflowRunPayload.WorkflowRun(childComplexity), true
+
+	case "Job.createdAt":
+		if e.ComplexityRoot.Job.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.CreatedAt(childComplexity), true
+	case "Job.error":
+		if e.ComplexityRoot.Job.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Error(childComplexity), true
+	case "Job.finishedAt":
+		if e.ComplexityRoot.Job.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.FinishedAt(childComplexity), true
+	case "Job.id":
+		if e.ComplexityRoot.Job.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.ID(childComplexity), true
+	case "Job.kind":
+		if e.ComplexityRoot.Job.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Kind(childComplexity), true
+	case "Job.processed":
+		if e.ComplexityRoot.Job.Processed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Processed(childComplexity), true
+	case "Job.startedAt":
+		if e.ComplexityRoot.Job.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.StartedAt(childComplexity), true
+	case "Job.status":
+		if e.ComplexityRoot.Job.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Status(childComplexity), true
+	case "Job.total":
+		if e.ComplexityRoot.Job.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Job.Total(childComplexity), true
 
 	case "Member.email":
 		if e.ComplexityRoot.Member.Email == nil {
@@ -1310,6 +1482,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddTagsToContacts(childComplexity, args["input"].(model.AddTagsToContactsInput)), true
+	case "Mutation.blockContact":
+		if e.ComplexityRoot.Mutation.BlockContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_blockContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BlockContact(childComplexity, args["input"].(model.BlockContactInput)), true
 	case "Mutation.closeConversation":
 		if e.ComplexityRoot.Mutation.CloseConversation == nil {
 			break
@@ -1365,6 +1548,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTag(childComplexity, args["input"].(model.CreateTagInput)), true
+	case "Mutation.deleteAllContacts":
+		if e.ComplexityRoot.Mutation.DeleteAllContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAllContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAllContacts(childComplexity, args["input"].(model.DeleteAllContactsInput)), true
+	case "Mutation.deleteContacts":
+		if e.ComplexityRoot.Mutation.DeleteContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteContacts(childComplexity, args["input"].(model.DeleteContactsInput)), true
 	case "Mutation.dismissMergeSuggestion":
 		if e.ComplexityRoot.Mutation.DismissMergeSuggestion == nil {
 			break
@@ -1376,6 +1581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DismissMergeSuggestion(childComplexity, args["input"].(model.DismissMergeSuggestionInput)), true
+	case "Mutation.finishWorkflowRun":
+		if e.ComplexityRoot.Mutation.FinishWorkflowRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishWorkflowRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishWorkflowRun(childComplexity, args["input"].(model.FinishWorkflowRunInput)), true
 	case "Mutation.mergeContacts":
 		if e.ComplexityRoot.Mutation.MergeContacts == nil {
 			break
@@ -1442,6 +1658,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetContactFieldOrder(childComplexity, args["input"].(model.SetContactFieldOrderInput)), true
+	case "Mutation.startWorkflowRun":
+		if e.ComplexityRoot.Mutation.StartWorkflowRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startWorkflowRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartWorkflowRun(childComplexity, args["input"].(model.StartWorkflowRunInput)), true
+	case "Mutation.unblockContact":
+		if e.ComplexityRoot.Mutation.UnblockContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unblockContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnblockContact(childComplexity, args["input"].(model.UnblockContactInput)), true
 	case "Mutation.unmergeContacts":
 		if e.ComplexityRoot.Mutation.UnmergeContacts == nil {
 			break
@@ -1490,6 +1728,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.activeContacts":
+		if e.ComplexityRoot.Query.ActiveContacts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activeContacts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActiveContacts(childComplexity, args["month"].(string)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -1519,6 +1768,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Contacts(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.ContactFilter), args["orderBy"].(*model.ContactOrder)), true
 
+	case "Query.job":
+		if e.ComplexityRoot.Query.Job == nil {
+			break
+		}
+
+		args, err := ec.field_Query_job_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Job(childComplexity, args["id"].(string)), true
 	case "Query.mergePreview":
 		if e.ComplexityRoot.Query.MergePreview == nil {
 			break
@@ -1682,6 +1942,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetContactFieldOrderPayload.Workspace(childComplexity), true
 
+	case "StartWorkflowRunPayload.workflowRun":
+		if e.ComplexityRoot.StartWorkflowRunPayload.WorkflowRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartWorkflowRunPayload.WorkflowRun(childComplexity), true
+
 	case "Subscription.contactChannelEvents":
 		if e.ComplexityRoot.Subscription.ContactChannelEvents == nil {
 			break
@@ -1704,6 +1971,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ContactEvents(childComplexity, args["contactId"].(*string)), true
+	case "Subscription.jobEvents":
+		if e.ComplexityRoot.Subscription.JobEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_jobEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.JobEvents(childComplexity, args["jobId"].(string)), true
 	case "Subscription.mergeSuggestionEvents":
 		if e.ComplexityRoot.Subscription.MergeSuggestionEvents == nil {
 			break
@@ -1768,6 +2046,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TagEdge.Node(childComplexity), true
 
+	case "UnblockContactPayload.contact":
+		if e.ComplexityRoot.UnblockContactPayload.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnblockContactPayload.Contact(childComplexity), true
+
 	case "UnmergeContactsPayload.merge":
 		if e.ComplexityRoot.UnmergeContactsPayload.Merge == nil {
 			break
@@ -1793,6 +2078,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateContactPayload.Contact(childComplexity), true
+
+	case "WorkflowRun.contact":
+		if e.ComplexityRoot.WorkflowRun.Contact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.Contact(childComplexity), true
+	case "WorkflowRun.id":
+		if e.ComplexityRoot.WorkflowRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.ID(childComplexity), true
+	case "WorkflowRun.startedAt":
+		if e.ComplexityRoot.WorkflowRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.StartedAt(childComplexity), true
+	case "WorkflowRun.status":
+		if e.ComplexityRoot.WorkflowRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.Status(childComplexity), true
+	case "WorkflowRun.stopReason":
+		if e.ComplexityRoot.WorkflowRun.StopReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.StopReason(childComplexity), true
+	case "WorkflowRun.stoppedAt":
+		if e.ComplexityRoot.WorkflowRun.StoppedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.StoppedAt(childComplexity), true
+	case "WorkflowRun.workflowName":
+		if e.ComplexityRoot.WorkflowRun.WorkflowName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowRun.WorkflowName(childComplexity), true
 
 	case "Workspace.contactFieldOrder":
 		if e.ComplexityRoot.Workspace.ContactFieldOrder == nil {
@@ -1829,6 +2157,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddTagsToContactsInput", ec.unmarshalInputAddTagsToContactsInput),
+			graphql.NewInputUnmarshaler("BlockContactInput", ec.unmarshalInputBlockContactInput),
 			graphql.NewInputUnmarshaler("CloseConversationInput", ec.unmarshalInputCloseConversationInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
 			graphql.NewInputUnmarshaler("ContactOrder", ec.unmarshalInputContactOrder),
@@ -1838,7 +2167,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateCustomFieldDefinitionInput", ec.unmarshalInputCreateCustomFieldDefinitionInput),
 			graphql.NewInputUnmarshaler("CreateTagInput", ec.unmarshalInputCreateTagInput),
 			graphql.NewInputUnmarshaler("CustomFieldValueInput", ec.unmarshalInputCustomFieldValueInput),
+			graphql.NewInputUnmarshaler("DeleteAllContactsInput", ec.unmarshalInputDeleteAllContactsInput),
+			graphql.NewInputUnmarshaler("DeleteContactsInput", ec.unmarshalInputDeleteContactsInput),
 			graphql.NewInputUnmarshaler("DismissMergeSuggestionInput", ec.unmarshalInputDismissMergeSuggestionInput),
+			graphql.NewInputUnmarshaler("FinishWorkflowRunInput", ec.unmarshalInputFinishWorkflowRunInput),
 			graphql.NewInputUnmarshaler("MergeContactsInput", ec.unmarshalInputMergeContactsInput),
 			graphql.NewInputUnmarshaler("MergeFieldChoice", ec.unmarshalInputMergeFieldChoice),
 			graphql.NewInputUnmarshaler("ReceiveMessageInput", ec.unmarshalInputReceiveMessageInput),
@@ -1846,6 +2178,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RemoveTagFromContactInput", ec.unmarshalInputRemoveTagFromContactInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactFieldOrderInput", ec.unmarshalInputSetContactFieldOrderInput),
+			graphql.NewInputUnmarshaler("StartWorkflowRunInput", ec.unmarshalInputStartWorkflowRunInput),
+			graphql.NewInputUnmarshaler("UnblockContactInput", ec.unmarshalInputUnblockContactInput),
 			graphql.NewInputUnmarshaler("UnmergeContactsInput", ec.unmarshalInputUnmergeContactsInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
 		)
@@ -1941,6 +2275,123 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../../schema/block.graphqls", Input: `"Where a workflow run stands."
+enum WorkflowRunStatus {
+  "The workflow is running for the contact."
+  RUNNING
+  "The run was stopped before its end; ` + "`" + `stopReason` + "`" + ` says why."
+  STOPPED
+  "The workflow reached its end."
+  FINISHED
+}
+
+"""
+One run of a workflow for one contact. Workflows belong to another module; Rubrica keeps their
+runs per contact so that blocking a contact stops them.
+"""
+type WorkflowRun implements Node {
+  "The run's global id."
+  id: ID!
+  "The workflow's name."
+  workflowName: String!
+  "Where the run stands."
+  status: WorkflowRunStatus!
+  "Why a STOPPED run stopped: ` + "`" + `contact blocked` + "`" + ` when blocking its contact stopped it; null otherwise."
+  stopReason: String
+  "When the run started."
+  startedAt: DateTime!
+  "When the run stopped or finished; null while it runs."
+  stoppedAt: DateTime
+  "The contact the run is for."
+  contact: Contact!
+}
+
+extend type Contact {
+  "The contact's workflow runs, newest first. Blocking the contact stops those RUNNING, with the reason ` + "`" + `contact blocked` + "`" + `."
+  workflowRuns: [WorkflowRun!]!
+}
+
+"A contact to block."
+input BlockContactInput {
+  "The contact."
+  contactId: ID!
+}
+
+"The result of ` + "`" + `blockContact` + "`" + `."
+type BlockContactPayload {
+  "The blocked contact, with its conversation closed."
+  contact: Contact!
+}
+
+"A contact to unblock."
+input UnblockContactInput {
+  "The contact."
+  contactId: ID!
+}
+
+"The result of ` + "`" + `unblockContact` + "`" + `."
+type UnblockContactPayload {
+  "The unblocked contact."
+  contact: Contact!
+}
+
+"A workflow run to register."
+input StartWorkflowRunInput {
+  "The contact the workflow runs for; a blocked contact starts none (BAD_USER_INPUT)."
+  contactId: ID!
+  "The workflow's name, 1 to 255 characters."
+  workflowName: String!
+}
+
+"The result of ` + "`" + `startWorkflowRun` + "`" + `."
+type StartWorkflowRunPayload {
+  "The new run, RUNNING."
+  workflowRun: WorkflowRun!
+}
+
+"A workflow run that reached its end."
+input FinishWorkflowRunInput {
+  "The run."
+  workflowRunId: ID!
+}
+
+"The result of ` + "`" + `finishWorkflowRun` + "`" + `."
+type FinishWorkflowRunPayload {
+  "The run: FINISHED, or as it was if it was no longer running (a block stopped it)."
+  workflowRun: WorkflowRun!
+}
+
+extend type Query {
+  """
+  The number of contacts counted for billing in a month (` + "`" + `YYYY-MM` + "`" + `, UTC): those with at least one
+  visible inbound message sent in that month. Messages a contact sends while blocked are hidden, so a
+  contact blocked mid-month still counts for that month (it wrote before the block) and stops
+  counting from the next month. A month not in the form ` + "`" + `YYYY-MM` + "`" + ` is BAD_USER_INPUT about ` + "`" + `month` + "`" + `.
+  """
+  activeContacts("The month, such as ` + "`" + `2026-11` + "`" + `." month: String!): Int!
+}
+
+extend type Mutation {
+  """
+  Blocks a contact (any member): its open conversation is closed, then it is blocked. Messages it sends
+  while blocked are stored but hidden: they join no visible conversation, appear in no list or count,
+  move no ` + "`" + `lastInteractionAt` + "`" + ` and do not count for ` + "`" + `activeContacts` + "`" + `. Its RUNNING workflow runs are
+  stopped with the reason ` + "`" + `contact blocked` + "`" + `, it leaves every merge suggestion, and members cannot
+  write to it until it is unblocked. Blocking a blocked contact changes nothing.
+  """
+  blockContact(input: BlockContactInput!): BlockContactPayload!
+  """
+  Unblocks a contact (owners and managers): the messages it sends from now on show again; those it sent
+  while blocked stay hidden, and stopped workflow runs stay stopped. It counts for merge suggestions
+  again. Unblocking a contact that is not blocked changes nothing.
+  """
+  unblockContact(input: UnblockContactInput!): UnblockContactPayload!
+  "Registers a RUNNING workflow run for a contact (any member; the workflows module calls it)."
+  startWorkflowRun(input: StartWorkflowRunInput!): StartWorkflowRunPayload!
+  "Marks a RUNNING workflow run FINISHED (any member; the workflows module calls it)."
+  finishWorkflowRun(input: FinishWorkflowRunInput!): FinishWorkflowRunPayload!
+}
+`, BuiltIn: false},
 	{Name: "../../schema/channel.graphqls", Input: `"The kind of a channel."
 enum ChannelType {
   "A Facebook page (Messenger); needs the page id."
@@ -2071,7 +2522,7 @@ type Contact implements Node {
   phone: String
   "The member the contact is assigned to."
   assignee: Member
-  "Whether the contact is blocked."
+  "Whether the contact is blocked: what it sends is stored but hidden (see ` + "`" + `blockContact` + "`" + `). ` + "`" + `contacts(filter: {blocked: true})` + "`" + ` lists the blocked contacts."
   blocked: Boolean!
   "When the contact was blocked; null when it is not."
   blockedAt: DateTime
@@ -2125,6 +2576,8 @@ input ContactFilter {
   assigneeId: ID
   "Only contacts of this country (ISO 3166-1 alpha-2)."
   country: String
+  "Only contacts linked (ACTIVE) on any of these channels."
+  channelIds: [ID!]
 }
 
 "What a contact list is sorted by; ties are broken by id, so pages never skip or repeat."
@@ -2371,7 +2824,7 @@ input ReceiveMessageInput {
 
 "The result of ` + "`" + `receiveMessage` + "`" + `."
 type ReceiveMessagePayload {
-  "The contact: the one linked to the channel and identifier, or a new one."
+  "The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one."
   contact: Contact!
   "The conversation the message joined or opened."
   conversation: Conversation!
@@ -2434,12 +2887,107 @@ extend type Contact {
 }
 
 extend type Mutation {
-  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation."
+  "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation. An identity a member unlinked with ` + "`" + `removeContactChannel` + "`" + ` links again to the same contact."
   receiveMessage(input: ReceiveMessageInput!): ReceiveMessagePayload!
   "Records an outbound message (no real delivery). On an INACTIVE channel it connects it; an UNAVAILABLE channel is refused."
   sendMessage(input: SendMessageInput!): SendMessagePayload!
   "Closes a conversation."
   closeConversation(input: CloseConversationInput!): CloseConversationPayload!
+}
+`, BuiltIn: false},
+	{Name: "../../schema/job.graphqls", Input: `"What a background job does."
+enum JobKind {
+  "Deletes every contact the workspace had when the job was created (` + "`" + `deleteAllContacts` + "`" + `)."
+  DELETE_ALL_CONTACTS
+}
+
+"Where a background job stands."
+enum JobStatus {
+  "Created, waiting for a worker."
+  QUEUED
+  "Being processed, in batches; ` + "`" + `processed` + "`" + ` grows. A job whose server stopped resumes on another (or the restarted) server."
+  RUNNING
+  "Done: every item processed."
+  SUCCEEDED
+  "Stopped for good; ` + "`" + `error` + "`" + ` says why. What was processed before stays processed."
+  FAILED
+}
+
+"""
+A long-running change done in the background, in batches of bounded size, each batch its own
+transaction that records the progress with the work. Follow it with ` + "`" + `job(id)` + "`" + ` or ` + "`" + `jobEvents(jobId)` + "`" + `.
+"""
+type Job implements Node {
+  "The job's global id."
+  id: ID!
+  "What the job does."
+  kind: JobKind!
+  "Where it stands."
+  status: JobStatus!
+  "How many items it has to process in all (for DELETE_ALL_CONTACTS: contacts), fixed when it is created."
+  total: Int!
+  "How many items it has processed so far."
+  processed: Int!
+  "Why a FAILED job failed; null otherwise."
+  error: String
+  "When the job was created."
+  createdAt: DateTime!
+  "When a worker first started it; null while QUEUED."
+  startedAt: DateTime
+  "When it succeeded or failed; null until then."
+  finishedAt: DateTime
+}
+
+"Contacts to delete: ` + "`" + `contactIds` + "`" + `, or every contact ` + "`" + `filter` + "`" + ` matches (give exactly one), with the confirmation."
+input DeleteContactsInput {
+  "The contacts, by id; each must be a contact of the workspace (else NOT_FOUND, nothing deleted)."
+  contactIds: [ID!]
+  "Every contact the filter matches, however many."
+  filter: ContactFilter
+  "The confirmation: the number of contacts selected (the ids, or the contacts the filter matches). Any other number is BAD_USER_INPUT about ` + "`" + `expectedCount` + "`" + ` and deletes nothing."
+  expectedCount: Int!
+}
+
+"The result of ` + "`" + `deleteContacts` + "`" + `."
+type DeleteContactsPayload {
+  "The ids of the deleted contacts."
+  deletedContactIds: [ID!]!
+  "How many contacts were deleted."
+  deletedCount: Int!
+}
+
+"The confirmation of ` + "`" + `deleteAllContacts` + "`" + `."
+input DeleteAllContactsInput {
+  "The number of contacts the workspace has now (the confirmation); any other number is BAD_USER_INPUT about ` + "`" + `expectedCount` + "`" + ` and starts nothing."
+  expectedCount: Int!
+}
+
+"The result of ` + "`" + `deleteAllContacts` + "`" + `."
+type DeleteAllContactsPayload {
+  "The job that deletes the contacts: follow it with ` + "`" + `job(id)` + "`" + ` or ` + "`" + `jobEvents(jobId)` + "`" + `."
+  job: Job!
+}
+
+extend type Query {
+  "A background job of the workspace; null when there is none with that id."
+  job("The job's id." id: ID!): Job
+}
+
+extend type Mutation {
+  """
+  Deletes contacts, in one transaction (owners and managers): each goes with its channel links,
+  conversations, messages, tag links, custom values and workflow runs, irreversibly. Merges that
+  involve it can no longer be undone, and merge suggestions update. Pushes a ` + "`" + `DELETED` + "`" + ` contact event
+  for each. No size limit: to delete every contact of a large workspace, prefer ` + "`" + `deleteAllContacts` + "`" + `.
+  """
+  deleteContacts(input: DeleteContactsInput!): DeleteContactsPayload!
+  """
+  Starts a job that deletes every contact the workspace has now (owners and managers), in batches;
+  contacts created after it started stay. Its progress shows in ` + "`" + `job(id)` + "`" + ` and ` + "`" + `jobEvents(jobId)` + "`" + `; it
+  pushes no ` + "`" + `DELETED` + "`" + ` contact event per contact (refetch lists when it ends). One such job runs per
+  workspace at a time: another while one is QUEUED or RUNNING is CONFLICT.
+  """
+  deleteAllContacts(input: DeleteAllContactsInput!): DeleteAllContactsPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/merge.graphqls", Input: `"A kind of value contacts can share."
@@ -2706,7 +3254,7 @@ enum ContactEventType {
   BLOCKED
   "The contact was unblocked."
   UNBLOCKED
-  "The contact was deleted."
+  "The contact was deleted by ` + "`" + `deleteContacts` + "`" + ` (` + "`" + `deleteAllContacts` + "`" + ` reports through ` + "`" + `jobEvents` + "`" + ` instead)."
   DELETED
 }
 
@@ -2746,6 +3294,8 @@ type Subscription {
   contactEvents("Only this contact." contactId: ID): ContactEvent!
   "Channel link changes: of one contact, or of every contact when ` + "`" + `contactId` + "`" + ` is left out."
   contactChannelEvents("Only this contact." contactId: ID): ContactChannelEvent!
+  "A background job as it is now: once at the start, then each time its progress changes; the last one pushed is the job's end (SUCCEEDED or FAILED), and then the stream completes. Each payload is the job read when it is pushed, so a subscriber that falls behind gets the latest progress rather than every step. A job of another workspace is NOT_FOUND."
+  jobEvents("The job." jobId: ID!): Job!
 }
 
 "What happened to a merge suggestion."
@@ -2815,10 +3365,12 @@ type CreateTagPayload {
   tag: Tag!
 }
 
-"Tags for several contacts at once."
+"Tags for several contacts at once: the contacts are ` + "`" + `contactIds` + "`" + ` or every contact ` + "`" + `filter` + "`" + ` matches (give exactly one), at most 100 either way."
 input AddTagsToContactsInput {
-  "The contacts to tag: 1 to 100."
-  contactIds: [ID!]!
+  "The contacts to tag: 1 to 100 (more is LIMIT_EXCEEDED)."
+  contactIds: [ID!]
+  "Every contact the filter matches, if it matches at most 100 (more is LIMIT_EXCEEDED, saying how many matched)."
+  filter: ContactFilter
   "Existing tags, by id."
   tagIds: [ID!]
   "Tags by name (case-insensitive); a name no tag has creates the tag."
@@ -2827,7 +3379,7 @@ input AddTagsToContactsInput {
 
 "The result of ` + "`" + `addTagsToContacts` + "`" + `."
 type AddTagsToContactsPayload {
-  "The tagged contacts."
+  "The tagged contacts (for a filter, oldest first)."
   contacts: [Contact!]!
   "The tags applied, including those created."
   tags: [Tag!]!
@@ -2864,7 +3416,7 @@ extend type Query {
 extend type Mutation {
   "Creates a tag."
   createTag(input: CreateTagInput!): CreateTagPayload!
-  "Adds tags to up to 100 contacts; missing tag names create the tags. Contacts that already have a tag keep it once."
+  "Adds tags to up to 100 contacts, by id or by filter; missing tag names create the tags. Contacts that already have a tag keep it once."
   addTagsToContacts(input: AddTagsToContactsInput!): AddTagsToContactsPayload!
   "Takes a tag off a contact. The tag itself is never deleted."
   removeTagFromContact(input: RemoveTagFromContactInput!): RemoveTagFromContactPayload!
@@ -3002,6 +3554,14 @@ func (ec *executionContext) childFields_AddTagsToContactsPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type AddTagsToContactsPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BlockContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contact":
+		return ec.fieldContext_BlockContactPayload_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BlockContactPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Channel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3060,6 +3620,8 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_tags(ctx, field)
 	case "customFields":
 		return ec.fieldContext_Contact_customFields(ctx, field)
+	case "workflowRuns":
+		return ec.fieldContext_Contact_workflowRuns(ctx, field)
 	case "channels":
 		return ec.fieldContext_Contact_channels(ctx, field)
 	case "conversationStatus":
@@ -3242,6 +3804,24 @@ func (ec *executionContext) childFields_CustomFieldValue(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type CustomFieldValue", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteAllContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "job":
+		return ec.fieldContext_DeleteAllContactsPayload_job(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteAllContactsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedContactIds":
+		return ec.fieldContext_DeleteContactsPayload_deletedContactIds(ctx, field)
+	case "deletedCount":
+		return ec.fieldContext_DeleteContactsPayload_deletedCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteContactsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DismissMergeSuggestionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "suggestion":
@@ -3260,6 +3840,38 @@ func (ec *executionContext) childFields_DuplicateMatch(ctx context.Context, fiel
 		return ec.fieldContext_DuplicateMatch_contactIds(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DuplicateMatch", field.Name)
+}
+
+func (ec *executionContext) childFields_FinishWorkflowRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "workflowRun":
+		return ec.fieldContext_FinishWorkflowRunPayload_workflowRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinishWorkflowRunPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Job(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Job_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Job_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_Job_status(ctx, field)
+	case "total":
+		return ec.fieldContext_Job_total(ctx, field)
+	case "processed":
+		return ec.fieldContext_Job_processed(ctx, field)
+	case "error":
+		return ec.fieldContext_Job_error(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Job_createdAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_Job_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_Job_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Job", field.Name)
 }
 
 func (ec *executionContext) childFields_Member(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3498,6 +4110,14 @@ func (ec *executionContext) childFields_SetContactFieldOrderPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type SetContactFieldOrderPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartWorkflowRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "workflowRun":
+		return ec.fieldContext_StartWorkflowRunPayload_workflowRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartWorkflowRunPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3534,6 +4154,14 @@ func (ec *executionContext) childFields_TagEdge(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type TagEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_UnblockContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "contact":
+		return ec.fieldContext_UnblockContactPayload_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnblockContactPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UnmergeContactsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "primaryContact":
@@ -3552,6 +4180,26 @@ func (ec *executionContext) childFields_UpdateContactPayload(ctx context.Context
 		return ec.fieldContext_UpdateContactPayload_contact(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateContactPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WorkflowRun_id(ctx, field)
+	case "workflowName":
+		return ec.fieldContext_WorkflowRun_workflowName(ctx, field)
+	case "status":
+		return ec.fieldContext_WorkflowRun_status(ctx, field)
+	case "stopReason":
+		return ec.fieldContext_WorkflowRun_stopReason(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_WorkflowRun_startedAt(ctx, field)
+	case "stoppedAt":
+		return ec.fieldContext_WorkflowRun_stoppedAt(ctx, field)
+	case "contact":
+		return ec.fieldContext_WorkflowRun_contact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowRun", field.Name)
 }
 
 func (ec *executionContext) childFields_Workspace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3742,6 +4390,20 @@ func (ec *executionContext) field_Mutation_addTagsToContacts_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_blockContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BlockContactInput, error) {
+			return ec.unmarshalNBlockContactInput2rubricaᚋgraphᚋmodelᚐBlockContactInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_closeConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3812,12 +4474,54 @@ func (ec *executionContext) field_Mutation_createTag_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteAllContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteAllContactsInput, error) {
+			return ec.unmarshalNDeleteAllContactsInput2rubricaᚋgraphᚋmodelᚐDeleteAllContactsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteContactsInput, error) {
+			return ec.unmarshalNDeleteContactsInput2rubricaᚋgraphᚋmodelᚐDeleteContactsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_dismissMergeSuggestion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.DismissMergeSuggestionInput, error) {
 			return ec.unmarshalNDismissMergeSuggestionInput2rubricaᚋgraphᚋmodelᚐDismissMergeSuggestionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishWorkflowRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishWorkflowRunInput, error) {
+			return ec.unmarshalNFinishWorkflowRunInput2rubricaᚋgraphᚋmodelᚐFinishWorkflowRunInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3910,6 +4614,34 @@ func (ec *executionContext) field_Mutation_setContactFieldOrder_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startWorkflowRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartWorkflowRunInput, error) {
+			return ec.unmarshalNStartWorkflowRunInput2rubricaᚋgraphᚋmodelᚐStartWorkflowRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unblockContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UnblockContactInput, error) {
+			return ec.unmarshalNUnblockContactInput2rubricaᚋgraphᚋmodelᚐUnblockContactInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unmergeContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3949,6 +4681,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_activeContacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "month",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["month"] = arg0
 	return args, nil
 }
 
@@ -4017,6 +4763,20 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_job_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4174,6 +4934,20 @@ func (ec *executionContext) field_Subscription_contactEvents_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_jobEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "jobId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["jobId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4307,6 +5081,38 @@ func (ec *executionContext) fieldContext_AddTagsToContactsPayload_tags(_ context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BlockContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.BlockContactPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BlockContactPayload_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BlockContactPayload_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BlockContactPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4849,6 +5655,38 @@ func (ec *executionContext) fieldContext_Contact_customFields(_ context.Context,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CustomFieldValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Contact_workflowRuns(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_workflowRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Contact().WorkflowRuns(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.WorkflowRun) graphql.Marshaler {
+			return ec.marshalNWorkflowRun2ᚕᚖrubricaᚐWorkflowRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_workflowRuns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Contact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6166,6 +7004,84 @@ func (ec *executionContext) fieldContext_CustomFieldValue_value(_ context.Contex
 	return graphql.NewScalarFieldContext("CustomFieldValue", field, false, false, "String")
 }
 
+func (ec *executionContext) _DeleteAllContactsPayload_job(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAllContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteAllContactsPayload_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Job, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖrubricaᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteAllContactsPayload_job(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteAllContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteContactsPayload_deletedContactIds(ctx context.Context, field graphql.CollectedField, obj *model.DeleteContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteContactsPayload_deletedContactIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedContactIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteContactsPayload_deletedContactIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteContactsPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeleteContactsPayload_deletedCount(ctx context.Context, field graphql.CollectedField, obj *model.DeleteContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteContactsPayload_deletedCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteContactsPayload_deletedCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteContactsPayload", field, false, false, "Int")
+}
+
 func (ec *executionContext) _DismissMergeSuggestionPayload_suggestion(ctx context.Context, field graphql.CollectedField, obj *model.DismissMergeSuggestionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6265,6 +7181,245 @@ func (ec *executionContext) _DuplicateMatch_contactIds(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_DuplicateMatch_contactIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DuplicateMatch", field, true, true, "ID")
+}
+
+func (ec *executionContext) _FinishWorkflowRunPayload_workflowRun(ctx context.Context, field graphql.CollectedField, obj *model.FinishWorkflowRunPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishWorkflowRunPayload_workflowRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkflowRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.WorkflowRun) graphql.Marshaler {
+			return ec.marshalNWorkflowRun2ᚖrubricaᚐWorkflowRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishWorkflowRunPayload_workflowRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishWorkflowRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Job_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Job().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Job_kind(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.JobKind) graphql.Marshaler {
+			return ec.marshalNJobKind2rubricaᚐJobKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "JobKind")
+}
+
+func (ec *executionContext) _Job_status(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.JobStatus) graphql.Marshaler {
+			return ec.marshalNJobStatus2rubricaᚐJobStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "JobStatus")
+}
+
+func (ec *executionContext) _Job_total(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Job_processed(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_processed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Processed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_processed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Job_error(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "String")
+}
+
+func (ec *executionContext) _Job_createdAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Job_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Job_startedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Job_finishedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Job) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Job_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Job_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Job", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Member) (ret graphql.Marshaler) {
@@ -7464,6 +8619,182 @@ func (ec *executionContext) fieldContext_MessageEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_blockContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_blockContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BlockContact(ctx, fc.Args["input"].(model.BlockContactInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BlockContactPayload) graphql.Marshaler {
+			return ec.marshalNBlockContactPayload2ᚖrubricaᚋgraphᚋmodelᚐBlockContactPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_blockContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BlockContactPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_blockContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unblockContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unblockContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnblockContact(ctx, fc.Args["input"].(model.UnblockContactInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UnblockContactPayload) graphql.Marshaler {
+			return ec.marshalNUnblockContactPayload2ᚖrubricaᚋgraphᚋmodelᚐUnblockContactPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unblockContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnblockContactPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unblockContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startWorkflowRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startWorkflowRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartWorkflowRun(ctx, fc.Args["input"].(model.StartWorkflowRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartWorkflowRunPayload) graphql.Marshaler {
+			return ec.marshalNStartWorkflowRunPayload2ᚖrubricaᚋgraphᚋmodelᚐStartWorkflowRunPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startWorkflowRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartWorkflowRunPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startWorkflowRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishWorkflowRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishWorkflowRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishWorkflowRun(ctx, fc.Args["input"].(model.FinishWorkflowRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FinishWorkflowRunPayload) graphql.Marshaler {
+			return ec.marshalNFinishWorkflowRunPayload2ᚖrubricaᚋgraphᚋmodelᚐFinishWorkflowRunPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishWorkflowRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinishWorkflowRunPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishWorkflowRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createChannel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7766,6 +9097,94 @@ func (ec *executionContext) fieldContext_Mutation_closeConversation(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_closeConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteContacts(ctx, fc.Args["input"].(model.DeleteContactsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteContactsPayload) graphql.Marshaler {
+			return ec.marshalNDeleteContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐDeleteContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAllContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAllContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAllContacts(ctx, fc.Args["input"].(model.DeleteAllContactsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAllContactsPayload) graphql.Marshaler {
+			return ec.marshalNDeleteAllContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐDeleteAllContactsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAllContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteAllContactsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAllContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8324,6 +9743,50 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_activeContacts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activeContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActiveContacts(ctx, fc.Args["month"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activeContacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activeContacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8438,6 +9901,50 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_contacts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_job(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Job(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Job) graphql.Marshaler {
+			return ec.marshalOJob2ᚖrubricaᚐJob(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_job_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9149,6 +10656,38 @@ func (ec *executionContext) fieldContext_SetContactFieldOrderPayload_workspace(_
 	return fc, nil
 }
 
+func (ec *executionContext) _StartWorkflowRunPayload_workflowRun(ctx context.Context, field graphql.CollectedField, obj *model.StartWorkflowRunPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartWorkflowRunPayload_workflowRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkflowRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.WorkflowRun) graphql.Marshaler {
+			return ec.marshalNWorkflowRun2ᚖrubricaᚐWorkflowRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartWorkflowRunPayload_workflowRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartWorkflowRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_contactEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -9231,6 +10770,50 @@ func (ec *executionContext) fieldContext_Subscription_contactChannelEvents(ctx c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_contactChannelEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_jobEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().JobEvents(ctx, fc.Args["jobId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖrubricaᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_jobEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_jobEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9503,6 +11086,38 @@ func (ec *executionContext) fieldContext_TagEdge_node(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _UnblockContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.UnblockContactPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnblockContactPayload_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnblockContactPayload_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnblockContactPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UnmergeContactsPayload_primaryContact(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9624,6 +11239,176 @@ func (ec *executionContext) fieldContext_UpdateContactPayload_contact(_ context.
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkflowRun_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WorkflowRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _WorkflowRun_workflowName(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_workflowName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkflowName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_workflowName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowRun_status(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.WorkflowRunStatus) graphql.Marshaler {
+			return ec.marshalNWorkflowRunStatus2rubricaᚐWorkflowRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, false, false, "WorkflowRunStatus")
+}
+
+func (ec *executionContext) _WorkflowRun_stopReason(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_stopReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StopReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_stopReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WorkflowRun_stoppedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_stoppedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoppedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_stoppedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _WorkflowRun_contact(ctx context.Context, field graphql.CollectedField, obj *rubrica.WorkflowRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowRun_contact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WorkflowRun().Contact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖrubricaᚐContact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowRun_contact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Contact(ctx, field)
 		},
@@ -10816,7 +12601,7 @@ func (ec *executionContext) unmarshalInputAddTagsToContactsInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"contactIds", "tagIds", "tagNames"}
+	fieldsInOrder := [...]string{"contactIds", "filter", "tagIds", "tagNames"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10825,11 +12610,18 @@ func (ec *executionContext) unmarshalInputAddTagsToContactsInput(ctx context.Con
 		switch k {
 		case "contactIds":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactIds"))
-			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.ContactIds = data
+			it.ContactIds = graphql.OmittableOf(data)
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalOContactFilter2ᚖrubricaᚋgraphᚋmodelᚐContactFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = graphql.OmittableOf(data)
 		case "tagIds":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tagIds"))
 			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
@@ -10858,6 +12650,48 @@ func (ec *executionContext) unmarshalInputAddTagsToContactsInput(ctx context.Con
 func UnmarshalAddTagsToContactsInput(ctx context.Context, raw any) (model.AddTagsToContactsInput, error) {
 	var out model.AddTagsToContactsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddTagsToContactsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBlockContactInput(ctx context.Context, obj any) (model.BlockContactInput, error) {
+	var it model.BlockContactInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contactId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBlockContactInput unmarshals raw into the BlockContactInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBlockContactInput(ctx context.Context, raw any) (model.BlockContactInput, error) {
+	var out model.BlockContactInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BlockContactInput", raw, &out)
 	return out, err
 }
 
@@ -10918,7 +12752,7 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 		asMap["tagMatch"] = "ANY"
 	}
 
-	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country"}
+	fieldsInOrder := [...]string{"search", "tagIds", "tagMatch", "blocked", "assigneeId", "country", "channelIds"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -10967,6 +12801,13 @@ func (ec *executionContext) unmarshalInputContactFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.Country = graphql.OmittableOf(data)
+		case "channelIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("channelIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChannelIds = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -11425,6 +13266,104 @@ func UnmarshalCustomFieldValueInput(ctx context.Context, raw any) (model.CustomF
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeleteAllContactsInput(ctx context.Context, obj any) (model.DeleteAllContactsInput, error) {
+	var it model.DeleteAllContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"expectedCount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "expectedCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedCount"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedCount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteAllContactsInput unmarshals raw into the DeleteAllContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteAllContactsInput(ctx context.Context, raw any) (model.DeleteAllContactsInput, error) {
+	var out model.DeleteAllContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteAllContactsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDeleteContactsInput(ctx context.Context, obj any) (model.DeleteContactsInput, error) {
+	var it model.DeleteContactsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contactIds", "filter", "expectedCount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contactIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactIds = graphql.OmittableOf(data)
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalOContactFilter2ᚖrubricaᚋgraphᚋmodelᚐContactFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = graphql.OmittableOf(data)
+		case "expectedCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expectedCount"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpectedCount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteContactsInput unmarshals raw into the DeleteContactsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteContactsInput(ctx context.Context, raw any) (model.DeleteContactsInput, error) {
+	var out model.DeleteContactsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteContactsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDismissMergeSuggestionInput(ctx context.Context, obj any) (model.DismissMergeSuggestionInput, error) {
 	var it model.DismissMergeSuggestionInput
 	if obj == nil {
@@ -11464,6 +13403,48 @@ func (ec *executionContext) unmarshalInputDismissMergeSuggestionInput(ctx contex
 func UnmarshalDismissMergeSuggestionInput(ctx context.Context, raw any) (model.DismissMergeSuggestionInput, error) {
 	var out model.DismissMergeSuggestionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DismissMergeSuggestionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFinishWorkflowRunInput(ctx context.Context, obj any) (model.FinishWorkflowRunInput, error) {
+	var it model.FinishWorkflowRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"workflowRunId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "workflowRunId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowRunId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowRunID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishWorkflowRunInput unmarshals raw into the FinishWorkflowRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishWorkflowRunInput(ctx context.Context, raw any) (model.FinishWorkflowRunInput, error) {
+	var out model.FinishWorkflowRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishWorkflowRunInput", raw, &out)
 	return out, err
 }
 
@@ -11845,6 +13826,97 @@ func UnmarshalSetContactFieldOrderInput(ctx context.Context, raw any) (model.Set
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStartWorkflowRunInput(ctx context.Context, obj any) (model.StartWorkflowRunInput, error) {
+	var it model.StartWorkflowRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contactId", "workflowName"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		case "workflowName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowName = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartWorkflowRunInput unmarshals raw into the StartWorkflowRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartWorkflowRunInput(ctx context.Context, raw any) (model.StartWorkflowRunInput, error) {
+	var out model.StartWorkflowRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartWorkflowRunInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUnblockContactInput(ctx context.Context, obj any) (model.UnblockContactInput, error) {
+	var it model.UnblockContactInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"contactId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUnblockContactInput unmarshals raw into the UnblockContactInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUnblockContactInput(ctx context.Context, raw any) (model.UnblockContactInput, error) {
+	var out model.UnblockContactInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnblockContactInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUnmergeContactsInput(ctx context.Context, obj any) (model.UnmergeContactsInput, error) {
 	var it model.UnmergeContactsInput
 	if obj == nil {
@@ -12007,6 +14079,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Workspace(ctx, sel, obj)
+	case rubrica.WorkflowRun:
+		return ec._WorkflowRun(ctx, sel, &obj)
+	case *rubrica.WorkflowRun:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._WorkflowRun(ctx, sel, obj)
 	case rubrica.Tag:
 		return ec._Tag(ctx, sel, &obj)
 	case *rubrica.Tag:
@@ -12042,6 +14121,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Member(ctx, sel, obj)
+	case rubrica.Job:
+		return ec._Job(ctx, sel, &obj)
+	case *rubrica.Job:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Job(ctx, sel, obj)
 	case rubrica.CustomFieldDefinition:
 		return ec._CustomFieldDefinition(ctx, sel, &obj)
 	case *rubrica.CustomFieldDefinition:
@@ -12101,6 +14187,39 @@ func (ec *executionContext) _AddTagsToContactsPayload(ctx context.Context, sel a
 			}
 		case "tags":
 			out.Values[i] = ec._AddTagsToContactsPayload_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var blockContactPayloadImplementors = []string{"BlockContactPayload"}
+
+func (ec *executionContext) _BlockContactPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BlockContactPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, blockContactPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BlockContactPayload")
+		case "contact":
+			out.Values[i] = ec._BlockContactPayload_contact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12302,6 +14421,12 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Contact_customFields(ctx, field, obj)
+				})
+		case "workflowRuns":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Contact_workflowRuns(ctx, field, obj)
 				})
 		case "channels":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -12963,6 +15088,77 @@ func (ec *executionContext) _CustomFieldValue(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var deleteAllContactsPayloadImplementors = []string{"DeleteAllContactsPayload"}
+
+func (ec *executionContext) _DeleteAllContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAllContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteAllContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteAllContactsPayload")
+		case "job":
+			out.Values[i] = ec._DeleteAllContactsPayload_job(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteContactsPayloadImplementors = []string{"DeleteContactsPayload"}
+
+func (ec *executionContext) _DeleteContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteContactsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteContactsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteContactsPayload")
+		case "deletedContactIds":
+			out.Values[i] = ec._DeleteContactsPayload_deletedContactIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletedCount":
+			out.Values[i] = ec._DeleteContactsPayload_deletedCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dismissMergeSuggestionPayloadImplementors = []string{"DismissMergeSuggestionPayload"}
 
 func (ec *executionContext) _DismissMergeSuggestionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DismissMergeSuggestionPayload) graphql.Marshaler {
@@ -13023,6 +15219,113 @@ func (ec *executionContext) _DuplicateMatch(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DuplicateMatch_contactIds(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var finishWorkflowRunPayloadImplementors = []string{"FinishWorkflowRunPayload"}
+
+func (ec *executionContext) _FinishWorkflowRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinishWorkflowRunPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finishWorkflowRunPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinishWorkflowRunPayload")
+		case "workflowRun":
+			out.Values[i] = ec._FinishWorkflowRunPayload_workflowRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var jobImplementors = []string{"Job", "Node"}
+
+func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj *rubrica.Job) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Job")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Job_id(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._Job_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Job_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "total":
+			out.Values[i] = ec._Job_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "processed":
+			out.Values[i] = ec._Job_processed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._Job_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Job_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._Job_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._Job_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13638,6 +15941,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "blockContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_blockContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unblockContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unblockContact(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startWorkflowRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startWorkflowRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishWorkflowRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishWorkflowRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createChannel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createChannel(ctx, field)
@@ -13683,6 +16014,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "closeConversation":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_closeConversation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteContacts(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAllContacts":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAllContacts(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13845,6 +16190,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_node(ctx, field)
 				})
+		case "activeContacts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activeContacts(ctx, field)
+				})
 		case "channels":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -13862,6 +16213,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_contacts(ctx, field)
+				})
+		case "job":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_job(ctx, field)
 				})
 		case "mergeSuggestions":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -14133,6 +16490,39 @@ func (ec *executionContext) _SetContactFieldOrderPayload(ctx context.Context, se
 	return out
 }
 
+var startWorkflowRunPayloadImplementors = []string{"StartWorkflowRunPayload"}
+
+func (ec *executionContext) _StartWorkflowRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartWorkflowRunPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startWorkflowRunPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartWorkflowRunPayload")
+		case "workflowRun":
+			out.Values[i] = ec._StartWorkflowRunPayload_workflowRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -14150,6 +16540,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_contactEvents(ctx, fields[0])
 	case "contactChannelEvents":
 		return ec._Subscription_contactChannelEvents(ctx, fields[0])
+	case "jobEvents":
+		return ec._Subscription_jobEvents(ctx, fields[0])
 	case "mergeSuggestionEvents":
 		return ec._Subscription_mergeSuggestionEvents(ctx, fields[0])
 	default:
@@ -14289,6 +16681,39 @@ func (ec *executionContext) _TagEdge(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var unblockContactPayloadImplementors = []string{"UnblockContactPayload"}
+
+func (ec *executionContext) _UnblockContactPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnblockContactPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unblockContactPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnblockContactPayload")
+		case "contact":
+			out.Values[i] = ec._UnblockContactPayload_contact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var unmergeContactsPayloadImplementors = []string{"UnmergeContactsPayload"}
 
 func (ec *executionContext) _UnmergeContactsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnmergeContactsPayload) graphql.Marshaler {
@@ -14348,6 +16773,71 @@ func (ec *executionContext) _UpdateContactPayload(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowRunImplementors = []string{"WorkflowRun", "Node"}
+
+func (ec *executionContext) _WorkflowRun(ctx context.Context, sel ast.SelectionSet, obj *rubrica.WorkflowRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WorkflowRun_id(ctx, field, obj)
+				})
+		case "workflowName":
+			out.Values[i] = ec._WorkflowRun_workflowName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._WorkflowRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stopReason":
+			out.Values[i] = ec._WorkflowRun_stopReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._WorkflowRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stoppedAt":
+			out.Values[i] = ec._WorkflowRun_stoppedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WorkflowRun_contact(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14791,6 +17281,19 @@ func (ec *executionContext) marshalNAddTagsToContactsPayload2ᚖrubricaᚋgraph�
 	return ec._AddTagsToContactsPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBlockContactInput2rubricaᚋgraphᚋmodelᚐBlockContactInput(ctx context.Context, v any) (model.BlockContactInput, error) {
+	res, err := ec.unmarshalInputBlockContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBlockContactPayload2ᚖrubricaᚋgraphᚋmodelᚐBlockContactPayload(ctx context.Context, sel ast.SelectionSet, v *model.BlockContactPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BlockContactPayload!")
+		return graphql.Null
+	}
+	return ec._BlockContactPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15192,6 +17695,32 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDeleteAllContactsInput2rubricaᚋgraphᚋmodelᚐDeleteAllContactsInput(ctx context.Context, v any) (model.DeleteAllContactsInput, error) {
+	res, err := ec.unmarshalInputDeleteAllContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteAllContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐDeleteAllContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAllContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteAllContactsPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteAllContactsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeleteContactsInput2rubricaᚋgraphᚋmodelᚐDeleteContactsInput(ctx context.Context, v any) (model.DeleteContactsInput, error) {
+	res, err := ec.unmarshalInputDeleteContactsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteContactsPayload2ᚖrubricaᚋgraphᚋmodelᚐDeleteContactsPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteContactsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteContactsPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteContactsPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDismissMergeSuggestionInput2rubricaᚋgraphᚋmodelᚐDismissMergeSuggestionInput(ctx context.Context, v any) (model.DismissMergeSuggestionInput, error) {
 	res, err := ec.unmarshalInputDismissMergeSuggestionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15242,6 +17771,19 @@ func (ec *executionContext) marshalNDuplicateMatch2ᚖrubricaᚐDuplicateMatch(c
 		return graphql.Null
 	}
 	return ec._DuplicateMatch(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFinishWorkflowRunInput2rubricaᚋgraphᚋmodelᚐFinishWorkflowRunInput(ctx context.Context, v any) (model.FinishWorkflowRunInput, error) {
+	res, err := ec.unmarshalInputFinishWorkflowRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinishWorkflowRunPayload2ᚖrubricaᚋgraphᚋmodelᚐFinishWorkflowRunPayload(ctx context.Context, sel ast.SelectionSet, v *model.FinishWorkflowRunPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FinishWorkflowRunPayload!")
+		return graphql.Null
+	}
+	return ec._FinishWorkflowRunPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -15297,6 +17839,44 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNJob2ᚖrubricaᚐJob(ctx context.Context, sel ast.SelectionSet, v *rubrica.Job) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Job!")
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNJobKind2rubricaᚐJobKind(ctx context.Context, v any) (rubrica.JobKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.JobKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJobKind2rubricaᚐJobKind(ctx context.Context, sel ast.SelectionSet, v rubrica.JobKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JobKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJobStatus2rubricaᚐJobStatus(ctx context.Context, v any) (rubrica.JobStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.JobStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJobStatus2rubricaᚐJobStatus(ctx context.Context, sel ast.SelectionSet, v rubrica.JobStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JobStatus!")
 	}
 	return res
 }
@@ -15624,6 +18204,19 @@ func (ec *executionContext) marshalNSetContactFieldOrderPayload2ᚖrubricaᚋgra
 	return ec._SetContactFieldOrderPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNStartWorkflowRunInput2rubricaᚋgraphᚋmodelᚐStartWorkflowRunInput(ctx context.Context, v any) (model.StartWorkflowRunInput, error) {
+	res, err := ec.unmarshalInputStartWorkflowRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartWorkflowRunPayload2ᚖrubricaᚋgraphᚋmodelᚐStartWorkflowRunPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartWorkflowRunPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartWorkflowRunPayload!")
+		return graphql.Null
+	}
+	return ec._StartWorkflowRunPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15723,6 +18316,19 @@ func (ec *executionContext) marshalNTagEdge2ᚖrubricaᚋgraphᚋmodelᚐTagEdge
 	return ec._TagEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUnblockContactInput2rubricaᚋgraphᚋmodelᚐUnblockContactInput(ctx context.Context, v any) (model.UnblockContactInput, error) {
+	res, err := ec.unmarshalInputUnblockContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUnblockContactPayload2ᚖrubricaᚋgraphᚋmodelᚐUnblockContactPayload(ctx context.Context, sel ast.SelectionSet, v *model.UnblockContactPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UnblockContactPayload!")
+		return graphql.Null
+	}
+	return ec._UnblockContactPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUnmergeContactsInput2rubricaᚋgraphᚋmodelᚐUnmergeContactsInput(ctx context.Context, v any) (model.UnmergeContactsInput, error) {
 	res, err := ec.unmarshalInputUnmergeContactsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15747,6 +18353,45 @@ func (ec *executionContext) marshalNUpdateContactPayload2ᚖrubricaᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._UpdateContactPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkflowRun2ᚕᚖrubricaᚐWorkflowRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.WorkflowRun) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkflowRun2ᚖrubricaᚐWorkflowRun(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkflowRun2ᚖrubricaᚐWorkflowRun(ctx context.Context, sel ast.SelectionSet, v *rubrica.WorkflowRun) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowRun!")
+		return graphql.Null
+	}
+	return ec._WorkflowRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWorkflowRunStatus2rubricaᚐWorkflowRunStatus(ctx context.Context, v any) (rubrica.WorkflowRunStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.WorkflowRunStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWorkflowRunStatus2rubricaᚐWorkflowRunStatus(ctx context.Context, sel ast.SelectionSet, v rubrica.WorkflowRunStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WorkflowRunStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNWorkspace2ᚖrubricaᚐWorkspace(ctx context.Context, sel ast.SelectionSet, v *rubrica.Workspace) graphql.Marshaler {
@@ -16090,6 +18735,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOJob2ᚖrubricaᚐJob(ctx context.Context, sel ast.SelectionSet, v *rubrica.Job) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOMember2ᚖrubricaᚐMember(ctx context.Context, sel ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {

@@ -13,10 +13,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// Tags for several contacts at once.
+// Tags for several contacts at once: the contacts are `contactIds` or every contact `filter` matches (give exactly one), at most 100 either way.
 type AddTagsToContactsInput struct {
-	// The contacts to tag: 1 to 100.
-	ContactIds []string `json:"contactIds"`
+	// The contacts to tag: 1 to 100 (more is LIMIT_EXCEEDED).
+	ContactIds graphql.Omittable[[]string] `json:"contactIds,omitempty"`
+	// Every contact the filter matches, if it matches at most 100 (more is LIMIT_EXCEEDED, saying how many matched).
+	Filter graphql.Omittable[*ContactFilter] `json:"filter,omitempty"`
 	// Existing tags, by id.
 	TagIds graphql.Omittable[[]string] `json:"tagIds,omitempty"`
 	// Tags by name (case-insensitive); a name no tag has creates the tag.
@@ -25,10 +27,22 @@ type AddTagsToContactsInput struct {
 
 // The result of `addTagsToContacts`.
 type AddTagsToContactsPayload struct {
-	// The tagged contacts.
+	// The tagged contacts (for a filter, oldest first).
 	Contacts []*rubrica.Contact `json:"contacts"`
 	// The tags applied, including those created.
 	Tags []*rubrica.Tag `json:"tags"`
+}
+
+// A contact to block.
+type BlockContactInput struct {
+	// The contact.
+	ContactID string `json:"contactId"`
+}
+
+// The result of `blockContact`.
+type BlockContactPayload struct {
+	// The blocked contact, with its conversation closed.
+	Contact *rubrica.Contact `json:"contact"`
 }
 
 // A conversation to close.
@@ -100,6 +114,8 @@ type ContactFilter struct {
 	AssigneeID graphql.Omittable[*string] `json:"assigneeId,omitempty"`
 	// Only contacts of this country (ISO 3166-1 alpha-2).
 	Country graphql.Omittable[*string] `json:"country,omitempty"`
+	// Only contacts linked (ACTIVE) on any of these channels.
+	ChannelIds graphql.Omittable[[]string] `json:"channelIds,omitempty"`
 }
 
 // The order of a contact list.
@@ -231,6 +247,36 @@ type CustomFieldValueInput struct {
 	Value graphql.Omittable[*string] `json:"value,omitempty"`
 }
 
+// The confirmation of `deleteAllContacts`.
+type DeleteAllContactsInput struct {
+	// The number of contacts the workspace has now (the confirmation); any other number is BAD_USER_INPUT about `expectedCount` and starts nothing.
+	ExpectedCount int `json:"expectedCount"`
+}
+
+// The result of `deleteAllContacts`.
+type DeleteAllContactsPayload struct {
+	// The job that deletes the contacts: follow it with `job(id)` or `jobEvents(jobId)`.
+	Job *rubrica.Job `json:"job"`
+}
+
+// Contacts to delete: `contactIds`, or every contact `filter` matches (give exactly one), with the confirmation.
+type DeleteContactsInput struct {
+	// The contacts, by id; each must be a contact of the workspace (else NOT_FOUND, nothing deleted).
+	ContactIds graphql.Omittable[[]string] `json:"contactIds,omitempty"`
+	// Every contact the filter matches, however many.
+	Filter graphql.Omittable[*ContactFilter] `json:"filter,omitempty"`
+	// The confirmation: the number of contacts selected (the ids, or the contacts the filter matches). Any other number is BAD_USER_INPUT about `expectedCount` and deletes nothing.
+	ExpectedCount int `json:"expectedCount"`
+}
+
+// The result of `deleteContacts`.
+type DeleteContactsPayload struct {
+	// The ids of the deleted contacts.
+	DeletedContactIds []string `json:"deletedContactIds"`
+	// How many contacts were deleted.
+	DeletedCount int `json:"deletedCount"`
+}
+
 // A suggestion to stop offering.
 type DismissMergeSuggestionInput struct {
 	// The suggestion.
@@ -241,6 +287,18 @@ type DismissMergeSuggestionInput struct {
 type DismissMergeSuggestionPayload struct {
 	// The suggestion, now DISMISSED.
 	Suggestion *rubrica.MergeSuggestion `json:"suggestion"`
+}
+
+// A workflow run that reached its end.
+type FinishWorkflowRunInput struct {
+	// The run.
+	WorkflowRunID string `json:"workflowRunId"`
+}
+
+// The result of `finishWorkflowRun`.
+type FinishWorkflowRunPayload struct {
+	// The run: FINISHED, or as it was if it was no longer running (a block stopped it).
+	WorkflowRun *rubrica.WorkflowRun `json:"workflowRun"`
 }
 
 // A page of merges.
@@ -361,7 +419,7 @@ type ReceiveMessageInput struct {
 
 // The result of `receiveMessage`.
 type ReceiveMessagePayload struct {
-	// The contact: the one linked to the channel and identifier, or a new one.
+	// The contact: the one linked to the channel and identifier; else the one it was linked to before a member removed the link (it is linked again); else a new one.
 	Contact *rubrica.Contact `json:"contact"`
 	// The conversation the message joined or opened.
 	Conversation *rubrica.Conversation `json:"conversation"`
@@ -441,6 +499,20 @@ type SetContactFieldOrderPayload struct {
 	Workspace *rubrica.Workspace `json:"workspace"`
 }
 
+// A workflow run to register.
+type StartWorkflowRunInput struct {
+	// The contact the workflow runs for; a blocked contact starts none (BAD_USER_INPUT).
+	ContactID string `json:"contactId"`
+	// The workflow's name, 1 to 255 characters.
+	WorkflowName string `json:"workflowName"`
+}
+
+// The result of `startWorkflowRun`.
+type StartWorkflowRunPayload struct {
+	// The new run, RUNNING.
+	WorkflowRun *rubrica.WorkflowRun `json:"workflowRun"`
+}
+
 // Realtime streams over websocket (`graphql-transport-ws` or the legacy `graphql-ws`), each filtered to the subscriber's workspace. Events arrive in commit order, whichever server instance made the change.
 type Subscription struct {
 }
@@ -462,6 +534,18 @@ type TagEdge struct {
 	Cursor string `json:"cursor"`
 	// The tag.
 	Node *rubrica.Tag `json:"node"`
+}
+
+// A contact to unblock.
+type UnblockContactInput struct {
+	// The contact.
+	ContactID string `json:"contactId"`
+}
+
+// The result of `unblockContact`.
+type UnblockContactPayload struct {
+	// The unblocked contact.
+	Contact *rubrica.Contact `json:"contact"`
 }
 
 // A merge to undo.
@@ -587,7 +671,7 @@ const (
 	ContactEventTypeBlocked ContactEventType = "BLOCKED"
 	// The contact was unblocked.
 	ContactEventTypeUnblocked ContactEventType = "UNBLOCKED"
-	// The contact was deleted.
+	// The contact was deleted by `deleteContacts` (`deleteAllContacts` reports through `jobEvents` instead).
 	ContactEventTypeDeleted ContactEventType = "DELETED"
 )
 

@@ -1,6 +1,7 @@
 // Package demo seeds the demo workspace that `rubrica seed --demo` and `make run` offer: a
 // few hundred international contacts with custom fields, tags, assignees and, on purpose,
-// duplicates that share a phone or an email.
+// duplicates that share a phone or an email; channels of six kinds, and the conversations
+// that brought many of the contacts in (see inbox.go).
 //
 // Everything goes through the domain services, acting as the demo owner, so every value
 // passes the same validation as an API request. The data come from a fixed random seed: the
@@ -165,13 +166,17 @@ func populate(ctx context.Context, s rubrica.Services, members []string) error {
 	if err != nil {
 		return err
 	}
+	b, err := newInbox(ctx, s)
+	if err != nil {
+		return err
+	}
 	tagged := map[string][]string{} // tag name → contact ids
 	for _, p := range people {
 		in := p.changes
 		if p.assignee >= 0 {
 			in.AssigneeID = rubrica.SetTo(members[p.assignee])
 		}
-		c, err := s.Contacts.CreateContact(ctx, in)
+		c, err := b.arrive(ctx, p, in)
 		if err != nil {
 			return fmt.Errorf("demo: create contact %s: %w", p.describe(), err)
 		}
@@ -179,11 +184,14 @@ func populate(ctx context.Context, s rubrica.Services, members []string) error {
 			tagged[t] = append(tagged[t], c.ID)
 		}
 	}
+	if err := b.welcome(ctx); err != nil {
+		return err
+	}
 	for _, t := range tags {
 		ids := tagged[t.Name]
 		for len(ids) > 0 {
 			n := min(len(ids), rubrica.MaxBulkContacts)
-			if _, err := s.Tags.AddTagsToContacts(ctx, ids[:n], []string{tagIDs[t.Name]}, nil); err != nil {
+			if _, err := s.Tags.AddTagsToContacts(ctx, rubrica.ContactSelection{IDs: ids[:n]}, []string{tagIDs[t.Name]}, nil); err != nil {
 				return fmt.Errorf("demo: tag contacts %s: %w", t.Name, err)
 			}
 			ids = ids[n:]

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,6 +157,140 @@ func TestSeed(t *testing.T) {
 		}
 	})
 
+	t.Run("Channels", func(t *testing.T) {
+		channels, err := s.Channels.FindChannels(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := map[rubrica.ChannelType]int{}
+		for _, ch := range channels {
+			types[ch.Type]++
+			if ch.Type == rubrica.ChannelFacebook {
+				if ch.PageID == nil || strings.Trim(*ch.PageID, "0123456789") != "" {
+					t.Errorf("FACEBOOK channel %q: page id %v, want a numeric page id", ch.Name, ch.PageID)
+				}
+			}
+		}
+		for _, want := range []rubrica.ChannelType{rubrica.ChannelWhatsApp, rubrica.ChannelSMS, rubrica.ChannelEmail,
+			rubrica.ChannelFacebook, rubrica.ChannelInstagram, rubrica.ChannelWebchat} {
+			if types[want] == 0 {
+				t.Errorf("no %s channel (got %v)", want, types)
+			}
+		}
+	})
+
+	t.Run("Conversations", func(t *testing.T) {
+		var st struct {
+			Contacts     int `db:"contacts"`
+			Linked       int `db:"linked"`
+			Open         int `db:"open"`
+			Closed       int `db:"closed"`
+			Inbound      int `db:"inbound"`
+			Outbound     int `db:"outbound"`
+			Spread       int `db:"spread"` // days between the first and the last inbound message
+			Future       int `db:"future"`
+			Repeat       int `db:"repeat"`       // contacts with more than one conversation
+			Empty        int `db:"empty"`        // conversations without messages
+			Pictures     int `db:"pictures"`     // contacts with a profile picture
+			KnownWriters int `db:"knownwriters"` // linked contacts that also carry custom values
+		}
+		const q = `SELECT
+			(SELECT count(*) FROM contacts WHERE workspace_id = $1) AS contacts,
+			(SELECT count(DISTINCT contact_id) FROM contact_channels WHERE workspace_id = $1) AS linked,
+			(SELECT count(*) FROM conversations WHERE workspace_id = $1 AND status = 'OPEN') AS open,
+			(SELECT count(*) FROM conversations WHERE workspace_id = $1 AND status = 'CLOSED') AS closed,
+			(SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'INBOUND') AS inbound,
+			(SELECT count(*) FROM messages WHERE workspace_id = $1 AND direction = 'OUTBOUND') AS outbound,
+			(SELECT coalesce(extract(day FROM max(sent_at) - min(sent_at)), 0)::int FROM messages WHERE workspace_id = $1 AND direction = 'INBOUND') AS spread,
+			(SELECT count(*) FROM messages WHERE workspace_id = $1 AND sent_at > now() + interval '1 minute') AS future,
+			(SELECT count(*) FROM (SELECT contact_id FROM conversations WHERE workspace_id = $1 GROUP BY contact_id HAVING count(*) > 1) x) AS repeat,
+			(SELECT count(*) FROM conversations cv WHERE workspace_id = $1 AND NOT EXISTS (SELECT FROM messages m WHERE m.conversation_id = cv.id)) AS empty,
+			(SELECT count(*) FROM contacts WHERE workspace_id = $1 AND profile_picture_url IS NOT NULL) AS pictures,
+			(SELECT count(DISTINCT l.contact_id) FROM contact_channels l JOIN contact_custom_values v ON v.contact_id = l.contact_id
+				WHERE l.workspace_id = $1) AS knownwriters`
+		if err := d.GetContext(ctx, &st, q, res.WorkspaceID); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v", st)
+		if st.Linked*10 < st.Contacts*3 {
+			t.Errorf("contacts with a channel: got %d of %d, want at least 30%%", st.Linked, st.Contacts)
+		}
+		if st.Open < 20 || st.Closed < 20 {
+			t.Errorf("conversations: got %d open and %d closed, want at least 20 of each", st.Open, st.Closed)
+		}
+		if st.Inbound < 150 || st.Outbound < 40 {
+			t.Errorf("messages: got %d inbound and %d outbound, want at least 150 and 40", st.Inbound, st.Outbound)
+		}
+		if st.Spread < 14 || st.Future > 0 {
+			t.Errorf("inbound messages: spread over %d days, %d in the future; want at least 14 days, none in the future", st.Spread, st.Future)
+		}
+		if st.Repeat < 5 || st.Empty > 0 {
+			t.Errorf("conversations: %d contacts with several, %d empty; want at least 5, none", st.Repeat, st.Empty)
+		}
+		if st.Pictures < 5 {
+			t.Errorf("contacts with a profile picture: got %d, want at least 5", st.Pictures)
+		}
+		if st.KnownWriters < 30 {
+			t.Errorf("linked contacts with custom values: got %d, want at least 30 (people who wrote first keep their planned data)", st.KnownWriters)
+		}
+
+		// Links on every channel; the statuses of Contact.channels cover all three values.
+		channels, err := s.Channels.FindChannels(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		if err := d.SelectContext(ctx, &ids, `SELECT id FROM contacts WHERE workspace_id = $1 ORDER BY created_at, id`, res.WorkspaceID); err != nil {
+			t.Fatal(err)
+		}
+		contacts, err := s.Contacts.FindContactsByIDs(owner, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		links, err := s.Channels.FindLinksByContactIDs(owner, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := map[rubrica.ChannelType]int{}
+		statuses := map[rubrica.ContactChannelStatus]int{}
+		for _, id := range ids {
+			for _, ch := range channels {
+				var on []*rubrica.ChannelLink
+				for _, l := range links[id] {
+					if l.ChannelID == ch.ID {
+						on = append(on, l)
+					}
+				}
+				cc := rubrica.ContactChannelOf(contacts[id], ch, on)
+				statuses[cc.Status]++
+				if cc.Status == rubrica.StatusActive {
+					active[ch.Type]++
+				}
+			}
+		}
+		for _, ch := range channels {
+			if active[ch.Type] < 5 {
+				t.Errorf("%s: %d contacts ACTIVE, want at least 5 (all: %v)", ch.Type, active[ch.Type], active)
+			}
+		}
+		for _, status := range []rubrica.ContactChannelStatus{rubrica.StatusActive, rubrica.StatusInactive, rubrica.StatusUnavailable} {
+			if statuses[status] == 0 {
+				t.Errorf("no contact channel is %s (got %v)", status, statuses)
+			}
+		}
+		latest, err := s.Conversations.FindLatestConversationStatus(owner, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byStatus := map[rubrica.ConversationStatus]int{}
+		for _, id := range ids {
+			byStatus[latest[id]]++
+		}
+		if byStatus[rubrica.ConversationOpen] == 0 || byStatus[rubrica.ConversationClosed] == 0 || byStatus[""] == 0 {
+			t.Errorf("conversationStatus: got %v, want some OPEN, some CLOSED and some null", byStatus)
+		}
+	})
+
 	t.Run("Deterministic", func(t *testing.T) {
 		d2 := dbtest.MustOpenDB(t)
 		res2, err := demo.Seed(ctx, d2.Services(), d2.Admin())
@@ -165,6 +300,10 @@ func TestSeed(t *testing.T) {
 		got, want := snapshot(t, d2, res2.WorkspaceID), snapshot(t, d, res.WorkspaceID)
 		if !slices.Equal(got, want) {
 			t.Errorf("a second seed differs from the first: %d contacts against %d", len(got), len(want))
+		}
+		got, want = inboxSnapshot(t, d2, res2.WorkspaceID), inboxSnapshot(t, d, res.WorkspaceID)
+		if !slices.Equal(got, want) {
+			t.Errorf("a second seed's conversations differ from the first's: %d messages against %d", len(got), len(want))
 		}
 	})
 }
@@ -280,6 +419,22 @@ func snapshot(t *testing.T, d *db.DB, workspaceID string) []string {
 				JOIN custom_field_definitions f ON f.id = v.definition_id WHERE v.contact_id = c.id))
 		FROM contacts c LEFT JOIN members m ON m.id = c.assignee_id
 		WHERE c.workspace_id = $1 ORDER BY c.created_at, c.id`
+	var rows []string
+	if err := d.SelectContext(context.Background(), &rows, q, workspaceID); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// inboxSnapshot lists a workspace's messages with their contacts, channels and
+// conversations, in an order that does not depend on ids or the clock.
+func inboxSnapshot(t *testing.T, d *db.DB, workspaceID string) []string {
+	t.Helper()
+	const q = `SELECT concat_ws('|', c.first_name, c.last_name, c.email, c.phone, ch.type, ch.name, cv.status, m.direction, m.identifier, m.text,
+			(SELECT string_agg(l.identifier, ',' ORDER BY l.identifier) FROM contact_channels l WHERE l.contact_id = c.id))
+		FROM messages m JOIN conversations cv ON cv.id = m.conversation_id JOIN contacts c ON c.id = cv.contact_id
+		JOIN channels ch ON ch.id = m.channel_id
+		WHERE m.workspace_id = $1 ORDER BY m.created_at, m.id`
 	var rows []string
 	if err := d.SelectContext(context.Background(), &rows, q, workspaceID); err != nil {
 		t.Fatal(err)

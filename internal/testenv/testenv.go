@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"rubrica"
 	"rubrica/db"
@@ -21,8 +23,9 @@ import (
 // Env is one test's server and database.
 type Env struct {
 	DB      *db.DB
-	DSN     string  // the test database's URL
-	Bus     *db.Bus // this server's event bus
+	DSN     string        // the test database's URL
+	Bus     *db.Bus       // this server's event bus
+	Jobs    *db.JobWorker // this server's job worker; nil when made by NewWithJobs(tb, nil)
 	Server  *httptest.Server
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
 }
@@ -37,6 +40,32 @@ func New(tb testing.TB) *Env {
 // complexity limit, introspection) before the server starts; configure may be nil.
 func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	tb.Helper()
+	return NewWithOptions(tb, Options{Server: configure})
+}
+
+// NewWithJobs is New with the job worker configured by jobs, or with no job worker at all
+// when jobs is nil (jobs then stay QUEUED until the test runs a worker of its own).
+func NewWithJobs(tb testing.TB, jobs *db.JobWorkerConfig) *Env {
+	tb.Helper()
+	return NewWithOptions(tb, Options{Jobs: jobs, NoJobs: jobs == nil})
+}
+
+// Options configure a test's server, event bus and job worker.
+type Options struct {
+	Server func(*server.Config) // changes the server's configuration; may be nil
+	Bus    db.BusConfig         // the event bus's configuration (its Logger is set if nil)
+	Jobs   *db.JobWorkerConfig  // the job worker's configuration; nil: polling every 100ms
+	NoJobs bool                 // run no job worker
+}
+
+// NewWithOptions is New with the server, event bus and job worker configured by opts.
+func NewWithOptions(tb testing.TB, opts Options) *Env {
+	tb.Helper()
+	configure := opts.Server
+	jobsCfg := opts.Jobs
+	if jobsCfg == nil && !opts.NoJobs {
+		jobsCfg = &db.JobWorkerConfig{Poll: 100 * time.Millisecond}
+	}
 	d, counter, dsn := dbtest.MustOpenCountingDB(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -48,7 +77,11 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bus := db.NewBus(busDB, dsn, db.BusConfig{Logger: logger})
+	busCfg := opts.Bus
+	if busCfg.Logger == nil {
+		busCfg.Logger = logger
+	}
+	bus := db.NewBus(busDB, dsn, busCfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	busDone := make(chan struct{})
 	go func() {
@@ -58,9 +91,28 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 			tb.Errorf("event bus: %v", err)
 		}
 	}()
+	// The job worker, like the bus, runs on that other pool: its polling is no request's.
+	var jobs *db.JobWorker
+	jobsDone := make(chan struct{})
+	if jobsCfg != nil {
+		cfg := *jobsCfg
+		if cfg.Logger == nil {
+			cfg.Logger = logger
+		}
+		jobs = db.NewJobWorker(busDB, dsn, cfg)
+		go func() {
+			defer close(jobsDone)
+			if err := jobs.Run(ctx); err != nil && ctx.Err() == nil {
+				tb.Errorf("job worker: %v", err)
+			}
+		}()
+	} else {
+		close(jobsDone)
+	}
 	tb.Cleanup(func() {
 		cancel()
 		<-busDone
+		<-jobsDone
 		busDB.Close()
 	})
 	services := d.Services()
@@ -74,7 +126,7 @@ func NewWithConfig(tb testing.TB, configure func(*server.Config)) *Env {
 	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{DB: d, DSN: dsn, Bus: bus, Server: ts, Counter: counter}
+	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, Counter: counter}
 }
 
 type testWriter struct{ tb testing.TB }
@@ -203,4 +255,36 @@ func (e *Env) MustDo(tb testing.TB, token, query string, vars map[string]any, v 
 	if v != nil {
 		r.Decode(tb, v)
 	}
+}
+
+// RunJobWorker runs a job worker of the test's own, on a pool of its own, until the test ends
+// or stop is called; stop waits for the worker to release its job and return.
+func (e *Env) RunJobWorker(tb testing.TB, cfg db.JobWorkerConfig) (w *db.JobWorker, stop func()) {
+	tb.Helper()
+	d, err := db.Open(context.Background(), e.DSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	w = db.NewJobWorker(d, e.DSN, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			tb.Errorf("job worker: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			d.Close()
+		})
+	}
+	tb.Cleanup(stop)
+	return w, stop
 }

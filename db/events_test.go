@@ -1,0 +1,568 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"rubrica"
+	"rubrica/db"
+	"rubrica/db/dbtest"
+)
+
+// wait bounds every wait for an event that must come.
+const wait = 15 * time.Second
+
+// quiet is how long a test waits to be sure that an event does not come (checked after one
+// that must, so a short wait suffices).
+const quiet = 200 * time.Millisecond
+
+// busEnv is a fresh database with a running bus.
+type busEnv struct {
+	DB  *db.DB
+	DSN string
+	Bus *db.Bus
+}
+
+// startBus opens a fresh database and runs a bus on it until the test ends.
+func startBus(tb testing.TB, cfg db.BusConfig) *busEnv {
+	tb.Helper()
+	dsn := dbtest.NewDatabase(tb)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	return &busEnv{DB: d, DSN: dsn, Bus: runBus(tb, d, dsn, cfg)}
+}
+
+// runBus runs a bus on d until the test ends.
+func runBus(tb testing.TB, d *db.DB, dsn string, cfg db.BusConfig) *db.Bus {
+	tb.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	bus := db.NewBus(d, dsn, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bus.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("bus.Run: %v", err)
+		}
+	})
+	return bus
+}
+
+// actor returns a context acting in workspace ws (events need no real workspace).
+func actor(ws string) context.Context {
+	return rubrica.NewContext(context.Background(), rubrica.Actor{MemberID: uuid.NewString(), WorkspaceID: ws, Role: rubrica.RoleOwner})
+}
+
+func subscribe(tb testing.TB, bus *db.Bus, ws string, f rubrica.EventFilter) *rubrica.Subscription {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(actor(ws))
+	tb.Cleanup(cancel)
+	sub, err := bus.Subscribe(ctx, f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sub
+}
+
+func event(ws string, kind rubrica.EventKind, typ, contactID string, subject *string) rubrica.Event {
+	e := rubrica.Event{WorkspaceID: ws, Kind: kind, Type: typ}
+	if contactID != "" {
+		e.ContactID = &contactID
+	}
+	e.SubjectID = subject
+	return e
+}
+
+// publish commits the events in one transaction.
+func publish(tb testing.TB, d *db.DB, events ...rubrica.Event) {
+	tb.Helper()
+	tx, err := d.BeginTxx(context.Background(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := db.Publish(context.Background(), tx, events...); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// next returns the subscription's next event, failing the test if none comes within wait.
+func next(tb testing.TB, sub *rubrica.Subscription) rubrica.Event {
+	tb.Helper()
+	select {
+	case e, ok := <-sub.C:
+		if !ok {
+			tb.Fatalf("subscription closed: %v, want an event", sub.Err())
+		}
+		return *e
+	case <-time.After(wait):
+		tb.Fatalf("no event within %v", wait)
+	}
+	return rubrica.Event{}
+}
+
+func nothing(tb testing.TB, sub *rubrica.Subscription) {
+	tb.Helper()
+	select {
+	case e, ok := <-sub.C:
+		tb.Fatalf("got %+v (open %v), want nothing", e, ok)
+	case <-time.After(quiet):
+	}
+}
+
+func wantEvent(tb testing.TB, got rubrica.Event, want rubrica.Event) {
+	tb.Helper()
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	if got.WorkspaceID != want.WorkspaceID || got.Kind != want.Kind || got.Type != want.Type ||
+		str(got.ContactID) != str(want.ContactID) || str(got.SubjectID) != str(want.SubjectID) {
+		tb.Fatalf("event: got %s %s %s contact %s subject %s, want %s %s %s contact %s subject %s",
+			got.WorkspaceID, got.Kind, got.Type, str(got.ContactID), str(got.SubjectID),
+			want.WorkspaceID, want.Kind, want.Type, str(want.ContactID), str(want.SubjectID))
+	}
+	if got.Seq <= 0 || got.CreatedAt.IsZero() {
+		tb.Fatalf("event: seq %d, createdAt %v, want both set", got.Seq, got.CreatedAt)
+	}
+}
+
+// TestBusFilters: each subscriber gets exactly the committed events of its workspace that
+// pass its filter, in commit order.
+func TestBusFilters(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{})
+	w1, w2 := uuid.NewString(), uuid.NewString()
+	x, y, ch := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	all := subscribe(t, env.Bus, w1, rubrica.EventFilter{Kind: rubrica.KindContact})
+	onlyX := subscribe(t, env.Bus, w1, rubrica.EventFilter{Kind: rubrica.KindContact, ContactID: &x})
+	channels := subscribe(t, env.Bus, w1, rubrica.EventFilter{Kind: rubrica.KindContactChannel})
+	other := subscribe(t, env.Bus, w2, rubrica.EventFilter{Kind: rubrica.KindContact})
+	if n := env.Bus.Subscribers(); n != 4 {
+		t.Fatalf("Subscribers: got %d, want 4", n)
+	}
+
+	createdX := event(w1, rubrica.KindContact, rubrica.ContactCreated, x, nil)
+	updatedY := event(w1, rubrica.KindContact, rubrica.ContactUpdated, y, nil)
+	linkedX := event(w1, rubrica.KindContactChannel, rubrica.ChannelLinked, x, &ch)
+	createdY2 := event(w2, rubrica.KindContact, rubrica.ContactCreated, y, nil) // the same id, another workspace
+	publish(t, env.DB, createdX, updatedY, linkedX, createdY2)
+	updatedX := event(w1, rubrica.KindContact, rubrica.ContactUpdated, x, nil)
+	publish(t, env.DB, updatedX)
+	unlinkedX := event(w1, rubrica.KindContactChannel, rubrica.ChannelUnlinked, x, &ch)
+	deletedY2 := event(w2, rubrica.KindContact, rubrica.ContactDeleted, y, nil)
+	publish(t, env.DB, unlinkedX, deletedY2)
+
+	for _, tc := range []struct {
+		name string
+		sub  *rubrica.Subscription
+		want []rubrica.Event
+	}{
+		{"all", all, []rubrica.Event{createdX, updatedY, updatedX}},
+		{"onlyX", onlyX, []rubrica.Event{createdX, updatedX}},
+		{"channels", channels, []rubrica.Event{linkedX, unlinkedX}},
+		{"other", other, []rubrica.Event{createdY2, deletedY2}},
+	} {
+		var last int64
+		for _, want := range tc.want {
+			got := next(t, tc.sub)
+			wantEvent(t, got, want)
+			if got.Seq <= last {
+				t.Fatalf("%s: seq %d after %d, want increasing", tc.name, got.Seq, last)
+			}
+			last = got.Seq
+		}
+		nothing(t, tc.sub)
+	}
+}
+
+// TestBusRollbackAnnouncesNothing: events of a transaction that rolls back are never seen.
+func TestBusRollbackAnnouncesNothing(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{})
+	ws := uuid.NewString()
+	sub := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+
+	ctx := context.Background()
+	rolledBack := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
+	tx, err := env.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Publish(ctx, tx, rolledBack); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// A statement failing after the events were written aborts the transaction.
+	tx, err = env.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Publish(ctx, tx, rolledBack); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1/0`); err == nil {
+		t.Fatal("SELECT 1/0 succeeded")
+	}
+	if err := tx.Commit(); err == nil {
+		t.Fatal("commit of an aborted transaction succeeded")
+	}
+
+	committed := event(ws, rubrica.KindContact, rubrica.ContactUpdated, uuid.NewString(), nil)
+	publish(t, env.DB, committed)
+	wantEvent(t, next(t, sub), committed)
+	nothing(t, sub)
+	var n int
+	if err := env.DB.Get(&n, `SELECT count(*) FROM events`); err != nil || n != 1 {
+		t.Fatalf("outbox rows: got %d (%v), want 1", n, err)
+	}
+}
+
+// TestBusCommitOrder: a transaction that publishes after another waits for that one to commit,
+// so seq follows commit order and a reader never skips an event that commits late.
+func TestBusCommitOrder(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{})
+	ws := uuid.NewString()
+	sub := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+	ctx := context.Background()
+
+	first := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
+	second := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
+	tx1, err := env.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback()
+	if err := db.Publish(ctx, tx1, first); err != nil {
+		t.Fatal(err)
+	}
+	published := make(chan error, 1)
+	go func() {
+		tx2, err := env.DB.BeginTxx(ctx, nil)
+		if err != nil {
+			published <- err
+			return
+		}
+		defer tx2.Rollback()
+		if err := db.Publish(ctx, tx2, second); err != nil {
+			published <- err
+			return
+		}
+		published <- tx2.Commit()
+	}()
+	select {
+	case err := <-published:
+		t.Fatalf("the second transaction published and committed (%v) while the first held its events uncommitted", err)
+	case <-time.After(quiet):
+	}
+	nothing(t, sub)
+	if err := tx1.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	a, b := next(t, sub), next(t, sub)
+	wantEvent(t, a, first)
+	wantEvent(t, b, second)
+	if a.Seq >= b.Seq {
+		t.Fatalf("seqs: first %d, second %d, want increasing", a.Seq, b.Seq)
+	}
+}
+
+// TestBusSubscriptionLifetime: a subscription needs an actor, ends with its context, and
+// every subscription ends when the bus stops.
+func TestBusSubscriptionLifetime(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.NewDatabase(t)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	bus := db.NewBus(d, dsn, db.BusConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bus.Run(runCtx) }()
+
+	if _, err := bus.Subscribe(context.Background(), rubrica.EventFilter{Kind: rubrica.KindContact}); rubrica.ErrorCode(err) != rubrica.EUNAUTHENTICATED {
+		t.Fatalf("Subscribe without an actor: got %v, want UNAUTHENTICATED", err)
+	}
+	ws := uuid.NewString()
+	ctx, cancel := context.WithCancel(actor(ws))
+	ended, err := bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := subscribe(t, bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+	cancel()
+	select {
+	case _, ok := <-ended.C:
+		if ok {
+			t.Fatal("got an event, want the subscription closed")
+		}
+	case <-time.After(wait):
+		t.Fatal("the subscription did not end with its context")
+	}
+	if !errors.Is(ended.Err(), context.Canceled) {
+		t.Fatalf("Err after the context ended: got %v, want context.Canceled", ended.Err())
+	}
+	if n := bus.Subscribers(); n != 1 {
+		t.Fatalf("Subscribers: got %d, want 1", n)
+	}
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, ok := <-running.C; ok || !errors.Is(running.Err(), rubrica.ErrEventsStopped) {
+		t.Fatalf("after the bus stopped: open %v, Err %v, want closed with ErrEventsStopped", ok, running.Err())
+	}
+	if _, err := bus.Subscribe(actor(ws), rubrica.EventFilter{Kind: rubrica.KindContact}); !errors.Is(err, rubrica.ErrEventsStopped) {
+		t.Fatalf("Subscribe after the bus stopped: got %v, want ErrEventsStopped", err)
+	}
+}
+
+// TestBusSlowSubscriberDropped: a subscriber that does not read is dropped with
+// ErrSubscriberTooSlow once Buffer events wait for it, while a reading subscriber gets every
+// event and publishing never waits.
+func TestBusSlowSubscriberDropped(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{Buffer: 2})
+	ws := uuid.NewString()
+	slow := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+	fast := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+
+	var sent []rubrica.Event
+	var slowest time.Duration
+	for i := range 10 {
+		e := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
+		t0 := time.Now()
+		publish(t, env.DB, e)
+		slowest = max(slowest, time.Since(t0))
+		sent = append(sent, e)
+		// In step with the fast reader, so that only the slow one falls behind.
+		wantEvent(t, next(t, fast), e)
+		if i == 2 {
+			if n := env.Bus.Subscribers(); n != 1 {
+				t.Fatalf("after 3 events with a buffer of 2: %d subscribers, want the slow one dropped", n)
+			}
+		}
+	}
+	if slowest > 2*time.Second {
+		t.Errorf("slowest publish: %v, want it never held up by a subscriber", slowest)
+	}
+	for i := range 2 {
+		wantEvent(t, next(t, slow), sent[i])
+	}
+	if _, ok := <-slow.C; ok {
+		t.Fatal("the slow subscription got a third event, want it closed")
+	}
+	if !errors.Is(slow.Err(), rubrica.ErrSubscriberTooSlow) || rubrica.ErrorCode(slow.Err()) != rubrica.ELIMIT {
+		t.Fatalf("slow subscription Err: got %v, want ErrSubscriberTooSlow (LIMIT_EXCEEDED)", slow.Err())
+	}
+	if fast.Err() != nil {
+		t.Fatalf("fast subscription Err: got %v, want nil", fast.Err())
+	}
+}
+
+// newWorkspace creates a workspace and returns a context acting as its owner.
+func newWorkspace(tb testing.TB, d *db.DB, name string) context.Context {
+	tb.Helper()
+	ctx := context.Background()
+	_, token, err := d.Admin().CreateWorkspace(ctx, name, "owner@"+name+".test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := d.Services().Auth.Authenticate(ctx, token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rubrica.NewContext(ctx, a)
+}
+
+// killListeners terminates the listener connections of the database at dsn and returns how
+// many it terminated.
+func killListeners(tb testing.TB, d *db.DB) int {
+	tb.Helper()
+	var n int
+	const q = `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'rubrica-listener' AND datname = current_database()`
+	if err := d.Get(&n, q); err != nil {
+		tb.Errorf("terminate listeners: %v", err)
+	}
+	return n
+}
+
+// TestBusListenerKilled kills the bus's LISTEN connection over and over while contacts are
+// created: the subscriber still receives every CREATED event exactly once, in order. The
+// poll is off, so only the catch-up after each reconnect can recover missed notifications.
+func TestBusListenerKilled(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{Poll: time.Hour})
+	ctx := newWorkspace(t, env.DB, "kill")
+	sub, err := env.Bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	created := make(chan string, n)
+	var kills atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(2)
+	stopKilling := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		defer close(stopKilling)
+		defer close(created)
+		contacts := env.DB.Services().Contacts
+		for i := range n {
+			name := fmt.Sprintf("C%03d", i)
+			c, err := contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo(name)})
+			if err != nil {
+				t.Errorf("create %s: %v", name, err)
+				return
+			}
+			created <- c.ID
+			if i%10 == 0 {
+				time.Sleep(5 * time.Millisecond) // let the listener reconnect in between
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stopKilling:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			kills.Add(int64(killListeners(t, env.DB)))
+		}
+	}()
+
+	var want []string
+	seen := map[string]bool{}
+	var lastSeq int64
+	timeout := time.After(2 * wait)
+	for i := 0; i < n; i++ {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				t.Fatalf("subscription closed after %d events: %v", i, sub.Err())
+			}
+			for len(want) <= i { // the ids in creation order, as far as created
+				id, ok := <-created
+				if !ok {
+					t.Fatalf("event %d: %s, but only %d contacts were created", i, *e.ContactID, len(want))
+				}
+				want = append(want, id)
+			}
+			if e.Type != rubrica.ContactCreated || e.ContactID == nil || seen[*e.ContactID] {
+				t.Fatalf("event %d: got %s of %v (seen before: %v), want each CREATED once", i, e.Type, e.ContactID, e.ContactID != nil && seen[*e.ContactID])
+			}
+			seen[*e.ContactID] = true
+			if *e.ContactID != want[i] || e.Seq <= lastSeq {
+				t.Fatalf("event %d: contact %s seq %d, want contact %s after seq %d", i, *e.ContactID, e.Seq, want[i], lastSeq)
+			}
+			lastSeq = e.Seq
+		case <-timeout:
+			t.Fatalf("got %d of %d events within %v (%d listener connections killed)", i, n, 2*wait, kills.Load())
+		}
+	}
+	wg.Wait()
+	// One more after the killing stopped, and nothing in between.
+	kills.Add(int64(killListeners(t, env.DB)))
+	last, err := env.DB.Services().Contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo("Last")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, sub); e.ContactID == nil || *e.ContactID != last.ID {
+		t.Fatalf("after the kills: got %+v, want the CREATED of %s", e, last.ID)
+	}
+	nothing(t, sub)
+	t.Logf("%d events in order with %d listener connections killed", n+1, kills.Load())
+	if kills.Load() < 3 {
+		t.Fatalf("killed %d listener connections, want several", kills.Load())
+	}
+}
+
+// TestBusPrune: events older than the retention are deleted when the bus starts and then as
+// often as the retention (at most every 10 minutes); newer ones stay.
+func TestBusPrune(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.NewDatabase(t)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ws := uuid.NewString()
+	const insert = `INSERT INTO events (workspace_id, kind, type, created_at) VALUES ($1, 'contact', 'CREATED', now() - $2::interval)`
+	for _, age := range []string{"3 days", "25 hours", "2 seconds"} {
+		if _, err := d.Exec(insert, ws, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ages := func() []string {
+		var out []string
+		if err := d.Select(&out, `SELECT CASE WHEN created_at < now() - interval '1 day' THEN 'old' ELSE 'new' END FROM events ORDER BY seq`); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	runBus(t, d, dsn, db.BusConfig{Retention: 24 * time.Hour})
+	for deadline := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
+		got := fmt.Sprint(ages())
+		if got == "[new]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v after a bus started with a retention of 24h: got %s, want only the event of 2 seconds ago", wait, got)
+		}
+	}
+
+	// A short retention prunes as it goes.
+	short := runBus(t, d, dsn, db.BusConfig{Retention: time.Second})
+	sub := subscribe(t, short, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
+	fresh := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
+	publish(t, d, fresh)
+	wantEvent(t, next(t, sub), fresh) // delivered before it could be pruned
+	deadline := time.Now().Add(wait)
+	for {
+		var n int
+		if err := d.Get(&n, `SELECT count(*) FROM events`); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events left %v after they were older than the retention of 1s", n, wait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
