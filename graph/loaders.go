@@ -201,6 +201,33 @@ func (r *Resolver) prefetchContacts(ctx context.Context, page *rubrica.Connectio
 			}
 		})
 	}
+	if sel.workflowRuns {
+		wg.Go(func() {
+			if runs, err := r.Services.Workflows.FindWorkflowRunsByContactIDs(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.WorkflowRuns.Prime(ctx, id, runs[id])
+				}
+			}
+		})
+	}
+	if sel.mergeSuggestions {
+		wg.Go(func() {
+			if sugs, err := r.Services.Merges.FindSuggestionsByContactIDs(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.ContactSuggestions.Prime(ctx, id, sugs[id])
+				}
+			}
+		})
+	}
+	if sel.duplicateValues {
+		wg.Go(func() {
+			if values, err := r.Services.Merges.FindDuplicateValues(ctx, ids); err == nil {
+				for _, id := range ids {
+					l.DuplicateValues.Prime(ctx, id, values[id])
+				}
+			}
+		})
+	}
 	if sel.conversationStatus {
 		wg.Go(func() {
 			if st, err := r.Services.Conversations.FindLatestConversationStatus(ctx, ids); err == nil {
@@ -216,10 +243,12 @@ func (r *Resolver) prefetchContacts(ctx context.Context, page *rubrica.Connectio
 // contactSelection says which batched fields a query selects on the nodes of a contact page.
 type contactSelection struct {
 	tags, tagCounts, customFields, assignee, channels, conversationStatus bool
+	workflowRuns, mergeSuggestions, duplicateValues                       bool
 }
 
 func (s contactSelection) any() bool {
-	return s.tags || s.customFields || s.assignee || s.channels || s.conversationStatus
+	return s.tags || s.customFields || s.assignee || s.channels || s.conversationStatus ||
+		s.workflowRuns || s.mergeSuggestions || s.duplicateValues
 }
 
 // selectedContactFields reads the selection of the current connection field (fragments and
@@ -254,6 +283,12 @@ func selectedContactFields(ctx context.Context) contactSelection {
 					s.channels = true
 				case "conversationStatus":
 					s.conversationStatus = true
+				case "workflowRuns":
+					s.workflowRuns = true
+				case "mergeSuggestions":
+					s.mergeSuggestions = true
+				case "duplicateValues":
+					s.duplicateValues = true
 				}
 			}
 		}
