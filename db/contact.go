@@ -204,10 +204,6 @@ func (s *ContactService) FindContacts(ctx context.Context, f rubrica.ContactFilt
 	if err != nil {
 		return nil, err
 	}
-	n, backward, err := p.Size()
-	if err != nil {
-		return nil, err
-	}
 	if o.Field == "" {
 		o = rubrica.ContactOrder{Field: rubrica.ContactOrderCreatedAt, Descending: true}
 	}
@@ -216,36 +212,13 @@ func (s *ContactService) FindContacts(ctx context.Context, f rubrica.ContactFilt
 		return nil, rubrica.InvalidField("orderBy", "unknown order %q.", o.Field)
 	}
 	ks.descending = o.Descending
-	orderName := string(o.Field)
-	after, err := decodeCursor("after", orderName, p.After)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decodeCursor("before", orderName, p.Before)
-	if err != nil {
-		return nil, err
-	}
 	var qa args
 	where, err := contactWhere(a.WorkspaceID, f, &qa)
 	if err != nil {
 		return nil, err
 	}
-	orderBy := ks.apply(&where, &qa, after, before, backward)
-	q := `SELECT ` + contactColumns + ` FROM contacts c WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
-	var rows []contactRow
-	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
-		return nil, fmt.Errorf("db: find contacts: %w", err)
-	}
-	contacts := make([]*rubrica.Contact, len(rows))
-	keys := make(map[string]string, len(rows))
-	for i := range rows {
-		contacts[i] = rows[i].contact()
-		keys[rows[i].ID] = contactSortKey(o.Field, &rows[i])
-	}
-	return pageOf(contacts, n, backward, p.After != nil, p.Before != nil, func(c *rubrica.Contact) string {
-		return encodeCursor(orderName, keys[c.ID], c.ID)
-	}), nil
+	return listPage(ctx, s.db, p, string(o.Field), ks, `SELECT `+contactColumns+` FROM contacts c`, where, qa,
+		(*contactRow).contact, func(r *contactRow) (string, string) { return contactSortKey(o.Field, r), r.ID })
 }
 
 func contactSortKey(f rubrica.ContactOrderField, r *contactRow) string {

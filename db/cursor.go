@@ -1,8 +1,13 @@
 package db
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
 
 	"rubrica"
 )
@@ -95,3 +100,39 @@ func pageOf[T any](rows []T, n int, backward bool, afterGiven, beforeGiven bool,
 }
 
 func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// listPage runs one keyset page of a list: it validates the page and its cursors (made for
+// order), adds the keyset conditions to where, selects with `selectFrom WHERE ... ORDER BY ...
+// LIMIT n+1`, and maps each row to its node and cursor key.
+func listPage[R any, T any](ctx context.Context, q sqlx.QueryerContext, p rubrica.Page, order string, k keyset,
+	selectFrom string, where []string, qa args, node func(*R) T, key func(*R) (sortKey, id string)) (*rubrica.Connection[T], error) {
+	n, backward, err := p.Size()
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodeCursor("after", order, p.After)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeCursor("before", order, p.Before)
+	if err != nil {
+		return nil, err
+	}
+	orderBy := k.apply(&where, &qa, after, before, backward)
+	query := selectFrom + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
+	var rows []R
+	if err := sqlx.SelectContext(ctx, q, &rows, query, qa...); err != nil {
+		return nil, fmt.Errorf("db: list %s: %w", strings.ToLower(order), err)
+	}
+	edges := make([]rubrica.Edge[T], len(rows))
+	for i := range rows {
+		sortKey, id := key(&rows[i])
+		edges[i] = rubrica.Edge[T]{Cursor: encodeCursor(order, sortKey, id), Node: node(&rows[i])}
+	}
+	page := pageOf(edges, n, backward, p.After != nil, p.Before != nil, func(e rubrica.Edge[T]) string { return e.Cursor })
+	out := &rubrica.Connection[T]{PageInfo: page.PageInfo, Edges: make([]rubrica.Edge[T], len(page.Edges))}
+	for i, e := range page.Edges {
+		out.Edges[i] = e.Node
+	}
+	return out, nil
+}

@@ -276,34 +276,11 @@ func (s *MergeService) FindSuggestions(ctx context.Context, status rubrica.Merge
 	if err != nil {
 		return nil, err
 	}
-	n, backward, err := p.Size()
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor("after", "SUGGESTION", p.After)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decodeCursor("before", "SUGGESTION", p.Before)
-	if err != nil {
-		return nil, err
-	}
 	var qa args
 	where := []string{"s.workspace_id = " + qa.add(a.WorkspaceID), "s.status = " + qa.add(string(status))}
 	ks := keyset{key: "s.updated_at", id: "s.id", keyType: "timestamptz", descending: true}
-	orderBy := ks.apply(&where, &qa, after, before, backward)
-	var rows []suggestionRow
-	q := `SELECT ` + suggestionColumns + ` FROM merge_suggestions s WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
-	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
-		return nil, fmt.Errorf("db: find suggestions: %w", err)
-	}
-	out := make([]*rubrica.MergeSuggestion, len(rows))
-	for i := range rows {
-		out[i] = rows[i].suggestion()
-	}
-	return pageOf(out, n, backward, p.After != nil, p.Before != nil, func(m *rubrica.MergeSuggestion) string {
-		return encodeCursor("SUGGESTION", m.UpdatedAt.Format(time.RFC3339Nano), m.ID)
-	}), nil
+	return listPage(ctx, s.db, p, "SUGGESTION", ks, `SELECT `+suggestionColumns+` FROM merge_suggestions s`, where, qa,
+		(*suggestionRow).suggestion, func(r *suggestionRow) (string, string) { return r.UpdatedAt.Format(time.RFC3339Nano), r.ID })
 }
 
 // CountSuggestions counts the workspace's suggestions with a status.

@@ -494,34 +494,11 @@ func (s *MergeService) FindMerges(ctx context.Context, p rubrica.Page) (*rubrica
 	if err != nil {
 		return nil, err
 	}
-	n, backward, err := p.Size()
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor("after", "MERGE", p.After)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decodeCursor("before", "MERGE", p.Before)
-	if err != nil {
-		return nil, err
-	}
 	var qa args
 	where := []string{"m.workspace_id = " + qa.add(a.WorkspaceID)}
 	ks := keyset{key: "m.merged_at", id: "m.id", keyType: "timestamptz", descending: true}
-	orderBy := ks.apply(&where, &qa, after, before, backward)
-	var rows []mergeRow
-	q := `SELECT ` + mergeColumns + ` FROM merges m WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
-	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
-		return nil, fmt.Errorf("db: find merges: %w", err)
-	}
-	out := make([]*rubrica.Merge, len(rows))
-	for i := range rows {
-		out[i] = rows[i].merge()
-	}
-	return pageOf(out, n, backward, p.After != nil, p.Before != nil, func(m *rubrica.Merge) string {
-		return encodeCursor("MERGE", m.MergedAt.Format(time.RFC3339Nano), m.ID)
-	}), nil
+	return listPage(ctx, s.db, p, "MERGE", ks, `SELECT `+mergeColumns+` FROM merges m`, where, qa,
+		(*mergeRow).merge, func(r *mergeRow) (string, string) { return r.MergedAt.Format(time.RFC3339Nano), r.ID })
 }
 
 // CountMerges counts the workspace's merges; owners and managers only.

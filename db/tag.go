@@ -97,33 +97,10 @@ func (s *TagService) FindTags(ctx context.Context, search string, p rubrica.Page
 	if err != nil {
 		return nil, err
 	}
-	n, backward, err := p.Size()
-	if err != nil {
-		return nil, err
-	}
-	after, err := decodeCursor("after", "TAG", p.After)
-	if err != nil {
-		return nil, err
-	}
-	before, err := decodeCursor("before", "TAG", p.Before)
-	if err != nil {
-		return nil, err
-	}
 	var qa args
 	where := tagWhere(a.WorkspaceID, search, &qa)
-	orderBy := tagOrder.apply(&where, &qa, after, before, backward)
-	var rows []tagRow
-	q := `SELECT ` + tagColumns + ` FROM tags t WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(n+1)
-	if err := s.db.SelectContext(ctx, &rows, q, qa...); err != nil {
-		return nil, fmt.Errorf("db: find tags: %w", err)
-	}
-	tags := make([]*rubrica.Tag, len(rows))
-	for i := range rows {
-		tags[i] = rows[i].tag()
-	}
-	return pageOf(tags, n, backward, p.After != nil, p.Before != nil, func(t *rubrica.Tag) string {
-		return encodeCursor("TAG", strings.ToLower(t.Name), t.ID)
-	}), nil
+	return listPage(ctx, s.db, p, "TAG", tagOrder, `SELECT `+tagColumns+` FROM tags t`, where, qa,
+		(*tagRow).tag, func(r *tagRow) (string, string) { return strings.ToLower(r.Name), r.ID })
 }
 
 // CountTags counts the tags FindTags lists.

@@ -342,12 +342,17 @@ func TestMergeConcurrencyWithTraffic(t *testing.T) {
 	codes := map[string]int{}
 	received := 0
 	const merges, receives, sends = 20, 30, 10
+	// The random pairs are drawn before the race: a *rand.Rand is not safe for goroutines.
+	pairs := make([][2]int, merges)
+	for g := range pairs {
+		pairs[g] = [2]int{rng.IntN(n), rng.IntN(n)}
+	}
 	ccRun(t, merges+receives+sends, 2*time.Minute, func(g int) {
 		var r *testenv.Response
 		kind := "merge"
 		switch {
 		case g < merges:
-			i, j := rng.IntN(n), rng.IntN(n)
+			i, j := pairs[g][0], pairs[g][1]
 			if i == j {
 				return
 			}
