@@ -622,6 +622,20 @@ func TestMergeContacts(t *testing.T) {
 		fxWantError(t, mgTryMerge(t, env, p.token, p.a, p.whatsapp), "NOT_FOUND", "secondaryContactId")
 	})
 
+	t.Run("ErrAnotherWorkspacesMerge", func(t *testing.T) {
+		t.Parallel()
+		p := mgSetupPair(t, env, "Ours")
+		other := mgSetupPair(t, env, "Others")
+		m := mgMerge(t, env, other.token, other.a, other.b)
+		fxWantError(t, mgTryUnmerge(t, env, p.token, m.ID), "NOT_FOUND", "mergeId")
+		r := env.Do(t, p.token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": m.ID})
+		fxWantError(t, r, "NOT_FOUND", "id")
+		// The other workspace's merge stands.
+		if got := mgCount(t, env, `SELECT count(*) FROM merges WHERE id = $1 AND undone_at IS NULL`, mgLocal(t, m.ID)); got != 1 {
+			t.Errorf("other workspace's merge: got %d standing, want 1", got)
+		}
+	})
+
 	t.Run("ErrUnknownFieldChoice", func(t *testing.T) {
 		t.Parallel()
 		p := mgSetupPair(t, env, "Unknown")

@@ -7,8 +7,17 @@ import (
 	"rubrica/graph/globalid"
 )
 
-// node finds any object of the workspace by its global id.
+// node finds any object of the workspace by its global id; an id that names nothing there is
+// NOT_FOUND about the argument id, whatever the service called the field.
 func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) {
+	n, err := r.findNode(ctx, gid)
+	if rubrica.ErrorCode(err) == rubrica.ENOTFOUND {
+		return nil, &rubrica.Error{Code: rubrica.ENOTFOUND, Field: "id", Message: rubrica.ErrorMessage(err)}
+	}
+	return n, err
+}
+
+func (r *Resolver) findNode(ctx context.Context, gid string) (globalid.Node, error) {
 	if _, err := rubrica.RequireActor(ctx); err != nil {
 		return nil, err
 	}
