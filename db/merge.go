@@ -252,19 +252,7 @@ func (s *MergeService) PreviewMerge(ctx context.Context, primaryID, secondaryID 
 		if err != nil {
 			return err
 		}
-		defs, err := findDefinitions(ctx, tx, a.WorkspaceID)
-		if err != nil {
-			return err
-		}
-		cm, err := choiceMap(choices, defs)
-		if err != nil {
-			return err
-		}
-		pp, err := loadParty(ctx, tx, a.WorkspaceID, p)
-		if err != nil {
-			return err
-		}
-		sp, err := loadParty(ctx, tx, a.WorkspaceID, sec)
+		defs, cm, pp, sp, err := prepareMerge(ctx, tx, a.WorkspaceID, p, sec, choices)
 		if err != nil {
 			return err
 		}
@@ -293,6 +281,23 @@ func (s *MergeService) PreviewMerge(ctx context.Context, primaryID, secondaryID 
 		return nil
 	})
 	return out, err
+}
+
+// prepareMerge reads what a merge of two contacts works from: the workspace's custom field
+// definitions, the checked field choices, and what each contact holds.
+func prepareMerge(ctx context.Context, tx *sqlx.Tx, workspaceID string, p, sec *rubrica.Contact, choices []rubrica.FieldChoice) (
+	defs []*rubrica.CustomFieldDefinition, cm map[string]rubrica.MergeSide, pp, sp *mergeParty, err error) {
+	if defs, err = findDefinitions(ctx, tx, workspaceID); err != nil {
+		return
+	}
+	if cm, err = choiceMap(choices, defs); err != nil {
+		return
+	}
+	if pp, err = loadParty(ctx, tx, workspaceID, p); err != nil {
+		return
+	}
+	sp, err = loadParty(ctx, tx, workspaceID, sec)
+	return
 }
 
 // findPair reads two contacts of the workspace without locking them.
@@ -326,19 +331,7 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		if err != nil {
 			return err
 		}
-		defs, err := findDefinitions(ctx, tx, a.WorkspaceID)
-		if err != nil {
-			return err
-		}
-		cm, err := choiceMap(choices, defs)
-		if err != nil {
-			return err
-		}
-		pp, err := loadParty(ctx, tx, a.WorkspaceID, p)
-		if err != nil {
-			return err
-		}
-		sp, err := loadParty(ctx, tx, a.WorkspaceID, sec)
+		defs, cm, pp, sp, err := prepareMerge(ctx, tx, a.WorkspaceID, p, sec, choices)
 		if err != nil {
 			return err
 		}

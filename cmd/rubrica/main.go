@@ -82,41 +82,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.Introspection = b
 	}
-	if v := getenv("MAX_COMPLEXITY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("MAX_COMPLEXITY: %q is not a positive number", v)
-		}
-		cfg.MaxComplexity = n
-	}
-	if v := getenv("LOADER_WAIT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("LOADER_WAIT: %q is not a positive duration such as 2ms", v)
-		}
-		cfg.LoaderWait = d
-	}
-	if v := getenv("EVENT_RETENTION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("EVENT_RETENTION: %q is not a positive duration such as 24h", v)
-		}
-		cfg.EventRetention = d
-	}
-	if v := getenv("JOB_BATCH_SIZE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return cfg, fmt.Errorf("JOB_BATCH_SIZE: %q is not a positive number", v)
-		}
-		cfg.Jobs.BatchSize = n
-	}
-	for name, d := range map[string]*time.Duration{"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause} {
+	for name, dst := range map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize} {
 		if v := getenv(name); v != "" {
-			parsed, err := time.ParseDuration(v)
-			if err != nil || parsed <= 0 {
-				return cfg, fmt.Errorf("%s: %q is not a positive duration such as 30s", name, v)
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return cfg, fmt.Errorf("%s: %q is not a positive number", name, v)
 			}
-			*d = parsed
+			*dst = n
+		}
+	}
+	durations := map[string]*time.Duration{"LOADER_WAIT": &cfg.LoaderWait, "EVENT_RETENTION": &cfg.EventRetention,
+		"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause}
+	for name, dst := range durations {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return cfg, fmt.Errorf("%s: %q is not a positive duration such as 2ms, 30s or 24h", name, v)
+			}
+			*dst = d
 		}
 	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
