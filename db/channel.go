@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -105,14 +104,10 @@ func (s *ChannelService) FindChannelByID(ctx context.Context, id string) (*rubri
 }
 
 func findChannel(ctx context.Context, q sqlx.QueryerContext, workspaceID, id, field string) (*rubrica.Channel, error) {
-	if !validID(id) {
-		return nil, rubrica.NotFound(field, "Channel")
-	}
-	var row channelRow
-	if err := sqlx.GetContext(ctx, q, &row, `SELECT `+channelColumns+` FROM channels ch WHERE ch.id = $1 AND ch.workspace_id = $2`, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound(field, "Channel")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find channel: %w", err)
+	row, err := getByID[channelRow](ctx, q, "Channel", field,
+		`SELECT `+channelColumns+` FROM channels ch WHERE ch.id = $1 AND ch.workspace_id = $2`, id, workspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.channel(), nil
 }

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,20 +77,12 @@ func (s *ContactService) FindContactByID(ctx context.Context, id string) (*rubri
 	return findContact(ctx, s.db, a.WorkspaceID, id, false)
 }
 
-// findContact reads one contact of the workspace, locking it when forUpdate is set.
-func findContact(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.Contact, error) {
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "Contact")
-	}
-	query := `SELECT ` + contactColumns + ` FROM contacts c WHERE c.id = $1 AND c.workspace_id = $2`
-	if forUpdate {
-		query += ` FOR UPDATE`
-	}
-	var row contactRow
-	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "Contact")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find contact: %w", err)
+// findContact reads one contact of the workspace, locking it when lock is set.
+func findContact(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, lock bool) (*rubrica.Contact, error) {
+	row, err := getByID[contactRow](ctx, q, "Contact", "id",
+		`SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1 AND c.workspace_id = $2`+forUpdate(lock), id, workspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.contact(), nil
 }

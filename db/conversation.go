@@ -428,19 +428,11 @@ func (s *ConversationService) CloseConversation(ctx context.Context, id string) 
 	return cv, err
 }
 
-func findConversation(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.Conversation, error) {
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "Conversation")
-	}
-	query := `SELECT ` + conversationColumns + ` FROM conversations cv WHERE cv.id = $1 AND cv.workspace_id = $2`
-	if forUpdate {
-		query += ` FOR UPDATE`
-	}
-	var row conversationRow
-	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "Conversation")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find conversation: %w", err)
+func findConversation(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, lock bool) (*rubrica.Conversation, error) {
+	row, err := getByID[conversationRow](ctx, q, "Conversation", "id",
+		`SELECT `+conversationColumns+` FROM conversations cv WHERE cv.id = $1 AND cv.workspace_id = $2`+forUpdate(lock), id, workspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.conversation(), nil
 }
@@ -464,14 +456,10 @@ func (s *ConversationService) FindMessageByID(ctx context.Context, id string) (*
 	if err != nil {
 		return nil, err
 	}
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "Message")
-	}
-	var row messageRow
-	if err := s.db.GetContext(ctx, &row, `SELECT `+messageColumns+` FROM messages m WHERE m.id = $1 AND m.workspace_id = $2 AND NOT m.hidden`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "Message")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find message: %w", err)
+	row, err := getByID[messageRow](ctx, s.db, "Message", "id",
+		`SELECT `+messageColumns+` FROM messages m WHERE m.id = $1 AND m.workspace_id = $2 AND NOT m.hidden`, id, a.WorkspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.message(), nil
 }

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -305,19 +304,11 @@ func (s *MergeService) FindSuggestionByID(ctx context.Context, id string) (*rubr
 	return findSuggestion(ctx, s.db, a.WorkspaceID, id, false)
 }
 
-func findSuggestion(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.MergeSuggestion, error) {
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "MergeSuggestion")
-	}
-	query := `SELECT ` + suggestionColumns + ` FROM merge_suggestions s WHERE s.id = $1 AND s.workspace_id = $2`
-	if forUpdate {
-		query += ` FOR UPDATE`
-	}
-	var row suggestionRow
-	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "MergeSuggestion")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find suggestion: %w", err)
+func findSuggestion(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, lock bool) (*rubrica.MergeSuggestion, error) {
+	row, err := getByID[suggestionRow](ctx, q, "MergeSuggestion", "id",
+		`SELECT `+suggestionColumns+` FROM merge_suggestions s WHERE s.id = $1 AND s.workspace_id = $2`+forUpdate(lock), id, workspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.suggestion(), nil
 }

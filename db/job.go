@@ -60,14 +60,9 @@ func (s *JobService) FindJobByID(ctx context.Context, id string) (*rubrica.Job, 
 	if err != nil {
 		return nil, err
 	}
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "Job")
-	}
-	var row jobRow
-	if err := s.db.GetContext(ctx, &row, `SELECT `+jobColumns+` FROM jobs j WHERE j.id = $1 AND j.workspace_id = $2`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "Job")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find job: %w", err)
+	row, err := getByID[jobRow](ctx, s.db, "Job", "id", `SELECT `+jobColumns+` FROM jobs j WHERE j.id = $1 AND j.workspace_id = $2`, id, a.WorkspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.job(), nil
 }

@@ -448,19 +448,15 @@ func linkChannels(links []*rubrica.ChannelLink) []string {
 	return out
 }
 
-func findMerge(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, forUpdate bool) (*rubrica.Merge, error) {
-	if !validID(id) {
-		return nil, rubrica.NotFound("mergeId", "Merge")
+func findMerge(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, lock bool) (*rubrica.Merge, error) {
+	lockClause := ""
+	if lock {
+		lockClause = ` FOR UPDATE OF m`
 	}
-	query := `SELECT ` + mergeColumns + ` FROM merges m WHERE m.id = $1 AND m.workspace_id = $2`
-	if forUpdate {
-		query += ` FOR UPDATE OF m`
-	}
-	var row mergeRow
-	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("mergeId", "Merge")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find merge: %w", err)
+	row, err := getByID[mergeRow](ctx, q, "Merge", "mergeId",
+		`SELECT `+mergeColumns+` FROM merges m WHERE m.id = $1 AND m.workspace_id = $2`+lockClause, id, workspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.merge(), nil
 }

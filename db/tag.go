@@ -66,14 +66,9 @@ func (s *TagService) FindTagByID(ctx context.Context, id string) (*rubrica.Tag, 
 	if err != nil {
 		return nil, err
 	}
-	if !validID(id) {
-		return nil, rubrica.NotFound("id", "Tag")
-	}
-	var row tagRow
-	if err := s.db.GetContext(ctx, &row, `SELECT `+tagColumns+` FROM tags t WHERE t.id = $1 AND t.workspace_id = $2`, id, a.WorkspaceID); errors.Is(err, sql.ErrNoRows) {
-		return nil, rubrica.NotFound("id", "Tag")
-	} else if err != nil {
-		return nil, fmt.Errorf("db: find tag: %w", err)
+	row, err := getByID[tagRow](ctx, s.db, "Tag", "id", `SELECT `+tagColumns+` FROM tags t WHERE t.id = $1 AND t.workspace_id = $2`, id, a.WorkspaceID)
+	if err != nil {
+		return nil, err
 	}
 	return row.tag(), nil
 }
