@@ -6,7 +6,7 @@ GO       ?= go
 BIN      := bin/rubrica
 GENERATED := graph/generated/generated.go graph/model/models_gen.go
 
-.PHONY: run build test check fmt vet generate check-generated bench db-stop clean
+.PHONY: run build test check fmt vet generate check-generated bench fuzz db-stop clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rubrica
@@ -42,6 +42,17 @@ check-generated:
 ## bench: the benchmarks (dataloader wait, and later ones).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: every Go fuzz target (func FuzzX) of every package, FUZZTIME each (default 60s), one
+## at a time. New failing inputs land in the package's testdata/fuzz/FuzzX/: commit them.
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 ## db-stop: stop the private PostgreSQL cluster under ./.data.
 db-stop:

@@ -210,7 +210,7 @@ func TestSuggestionsRebuild(t *testing.T) {
 	}
 }
 
-func waitReady(t *testing.T, url string, done chan error, logs *bytes.Buffer) {
+func waitReady(t *testing.T, url string, done chan error, logs fmt.Stringer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -41,7 +41,7 @@ func startServe(t *testing.T, bin string, env []string) string {
 			t.Logf("logs of the server on %s:\n%s", base, logs.String())
 		}
 	})
-	waitReadyLogs(t, base+"/readyz", done, logs)
+	waitReady(t, base+"/readyz", done, logs)
 	return base
 }
 
@@ -61,29 +61,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func waitReadyLogs(t *testing.T, url string, done chan error, logs *syncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("serve exited before it was ready: %v\n%s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready within 30s\n%s", logs.String())
-		}
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
-	}
 }
 
 // createContact creates a contact over HTTP on the server at base and returns its id.
