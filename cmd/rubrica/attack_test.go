@@ -322,7 +322,11 @@ func TestAttacksRefusedCheaply(t *testing.T) {
 				conn.Write([]byte(" "))
 			}
 		}
-		<-closed
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the server still held a trickling body after %v", time.Since(start))
+		}
 		if d := time.Since(start); d > 6*time.Second {
 			t.Errorf("the server held a trickling body for %v, want it dropped soon after 2s", d)
 		}
