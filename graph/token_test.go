@@ -23,7 +23,9 @@ type apiTokenData struct {
 
 func fxAPITokens(tb testing.TB, env *testenv.Env, token string) []apiTokenData {
 	tb.Helper()
-	var data struct{ Workspace struct{ APITokens []apiTokenData } }
+	var data struct {
+		Workspace struct{ APITokens []apiTokenData }
+	}
 	env.MustDo(tb, token, apiTokensQuery, nil, &data)
 	return data.Workspace.APITokens
 }
@@ -44,7 +46,9 @@ func TestMembersAndAPITokens(t *testing.T) {
 
 	for _, token := range []string{ws.Owner(), ws.Manager(), ws.Agent()} {
 		var data struct {
-			Workspace struct{ Members []struct{ Email, Role string } }
+			Workspace struct {
+				Members []struct{ Email, Role string }
+			}
 		}
 		env.MustDo(t, token, `{ workspace { members { email role } } }`, nil, &data)
 		var got []string
@@ -205,7 +209,9 @@ func TestRemoveMember(t *testing.T) {
 	env.MustDo(t, ws.Agent(), `{ viewer { id } }`, nil, nil)
 
 	var data struct {
-		RemoveMember struct{ Member struct{ ID, Email, RemovedAt string } }
+		RemoveMember struct {
+			Member struct{ ID, Email, RemovedAt string }
+		}
 	}
 	env.MustDo(t, ws.Owner(), removeMember, map[string]any{"id": agentID}, &data)
 	if m := data.RemoveMember.Member; m.ID != agentID || m.RemovedAt == "" {
@@ -221,21 +227,27 @@ func TestRemoveMember(t *testing.T) {
 	}
 
 	for _, id := range []string{a, kept} {
-		var c struct{ Contact struct{ Assignee *struct{ ID string } } }
+		var c struct {
+			Contact struct{ Assignee *struct{ ID string } }
+		}
 		env.MustDo(t, ws.Owner(), `query($id: ID!) { contact(id: $id) { assignee { id } } }`, map[string]any{"id": id}, &c)
 		if c.Contact.Assignee != nil {
 			t.Fatalf("contact %s of the removed member: assignee %+v, want none", id, c.Contact.Assignee)
 		}
 	}
 	var history struct {
-		Node struct{ MergedBy struct{ ID, RemovedAt string } }
+		Node struct {
+			MergedBy struct{ ID, RemovedAt string }
+		}
 	}
 	env.MustDo(t, ws.Owner(), `query($id: ID!) { node(id: $id) { ... on Merge { mergedBy { id removedAt } } } }`,
 		map[string]any{"id": merged.MergeContacts.Merge.ID}, &history)
 	if history.Node.MergedBy.ID != agentID || history.Node.MergedBy.RemovedAt == "" {
 		t.Fatalf("mergedBy of the removed member's merge: got %+v, want %s with removedAt", history.Node.MergedBy, agentID)
 	}
-	var members struct{ Workspace struct{ Members []struct{ ID string } } }
+	var members struct {
+		Workspace struct{ Members []struct{ ID string } }
+	}
 	env.MustDo(t, ws.Owner(), `{ workspace { members { id } } }`, nil, &members)
 	for _, m := range members.Workspace.Members {
 		if m.ID == agentID {
@@ -283,7 +295,9 @@ func TestOwnersRemovingEachOther(t *testing.T) {
 		if codes[1] == "" {
 			survivor = tokens[1]
 		}
-		var data struct{ Workspace struct{ Members []struct{ Role string } } }
+		var data struct {
+			Workspace struct{ Members []struct{ Role string } }
+		}
 		env.MustDo(t, survivor, `{ workspace { members { role } } }`, nil, &data)
 		n := 0
 		for _, m := range data.Workspace.Members {
