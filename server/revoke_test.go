@@ -123,7 +123,6 @@ func TestRemovedMemberClosesWebsockets(t *testing.T) {
 	second, _ := memberToken(t, env, ws, "leaver@remove.test", rubrica.RoleManager, nil)
 	var viewer struct{ Viewer struct{ ID string } }
 	env.MustDo(t, first, `{ viewer { id } }`, nil, &viewer)
-	contact := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Kept", "assigneeId": viewer.Viewer.ID})
 
 	var doomed []*testenv.WS
 	for _, proto := range testenv.Protocols {
@@ -131,6 +130,8 @@ func TestRemovedMemberClosesWebsockets(t *testing.T) {
 	}
 	owner := subscribed(t, env, testenv.TransportWS, ws.Owner())
 	env.WaitSubscribers(t, len(doomed)+1)
+	contact := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Kept", "assigneeId": viewer.Viewer.ID})
+	wantContactEvent(t, nextContactEvent(t, owner, "s"), "CREATED", contact, "Kept")
 
 	env.MustDo(t, ws.Owner(), removeMemberMutation, map[string]any{"id": viewer.Viewer.ID}, nil)
 	start := time.Now()
@@ -139,16 +140,7 @@ func TestRemovedMemberClosesWebsockets(t *testing.T) {
 	}
 	waitBusSubscribers(t, env.Bus, 1, revocationDeadline-time.Since(start))
 
-	var data struct {
-		ContactEvents struct {
-			Type, ContactID string
-			Contact         struct{ Assignee *struct{ ID string } }
-		}
-	}
-	owner.NextData("s", &data)
-	if e := data.ContactEvents; e.Type != "UPDATED" || e.ContactID != contact {
-		t.Fatalf("owner's event: got %+v, want UPDATED of %s", e, contact)
-	}
+	wantContactEvent(t, nextContactEvent(t, owner, "s"), "UPDATED", contact, "Kept")
 	wantUnauthenticated(t, env, first)
 	wantUnauthenticated(t, env, second)
 }
