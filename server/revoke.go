@@ -31,10 +31,22 @@ type wsEntry struct {
 	cancel context.CancelFunc
 }
 
+// closeFrameWait is how long a revocation waits for its close frame to be written (behind a
+// write to a client that does not read, say) before it ends the subscriptions regardless.
+const closeFrameWait = 500 * time.Millisecond
+
 // close sends the close frame with CloseForbidden first, then ends the connection's context,
 // which stops every subscription at once (gqlgen's own close then finds the frame sent).
 func (e *wsEntry) close(reason string) {
-	e.k.Close(CloseForbidden, reason)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		e.k.Close(CloseForbidden, reason)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(closeFrameWait):
+	}
 	e.cancel()
 }
 

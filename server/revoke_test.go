@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 
 // revocationDeadline is how soon a revocation must close the websockets it concerns.
 const revocationDeadline = time.Second
+
+// stuckEvents is how many large events fill the socket buffers of a client that stops reading.
+const stuckEvents = 150
 
 // memberToken makes a token for the member with email (added if new) and returns it with its
 // global id.
@@ -193,4 +197,33 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 
 	id := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Still"})
 	wantContactEvent(t, nextContactEvent(t, ownerOnPeer, "s"), "CREATED", id, "Still")
+}
+
+// TestRevokedStuckClient revokes the token of a client that stopped reading while the server
+// was writing to it (its socket buffers full, the server's write waiting): its subscription
+// is still gone from the bus within a second, whatever the close frame waits for.
+func TestRevokedStuckClient(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewWithOptions(t, testenv.Options{Bus: db.BusConfig{Buffer: 10_000}})
+	ws := env.Workspace(t, "Stuck")
+	token, tokenID := memberToken(t, env, ws, "stuck@stuck.test", rubrica.RoleAgent, nil)
+	healthy := subscribed(t, env, testenv.TransportWS, ws.Owner())
+	stuck, _, err := testenv.DialWSWith(t, testenv.TinyReadBuffer(), env.WSURL(), testenv.LegacyWS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck.Init(testenv.InitPayload(token))
+	if err := stuck.WaitAck(); err != nil {
+		t.Fatal(err)
+	}
+	stuck.StopReading()
+	stuck.Subscribe("s", heavyQuery(), nil)
+	env.WaitSubscribers(t, 2)
+	for i := range stuckEvents {
+		id := createContact(t, env, ws.Owner(), map[string]any{"firstName": fmt.Sprint("S", i)})
+		wantContactEvent(t, nextContactEvent(t, healthy, "s"), "CREATED", id, fmt.Sprint("S", i))
+	}
+	time.Sleep(quiet) // the server's writes to the stuck client back up
+	env.MustDo(t, ws.Owner(), revokeTokenMutation, map[string]any{"id": tokenID}, nil)
+	waitBusSubscribers(t, env.Bus, 1, revocationDeadline)
 }
