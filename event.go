@@ -15,6 +15,14 @@ const (
 	KindContactChannel  EventKind = "contactChannel"
 	KindMergeSuggestion EventKind = "mergeSuggestion"
 	KindJob             EventKind = "job"
+	// KindAuth tells every instance that credentials ended; no GraphQL subscription reads it.
+	KindAuth EventKind = "auth"
+)
+
+// The types of auth events; SubjectID names the token or the member.
+const (
+	TokenRevoked  = "TOKEN_REVOKED"
+	MemberRemoved = "MEMBER_REMOVED"
 )
 
 // The types of contact events.
@@ -88,4 +96,13 @@ type EventService interface {
 	// Subscribe delivers, from now on, the events of the actor's workspace that match the
 	// filter, until ctx ends.
 	Subscribe(ctx context.Context, f EventFilter) (*Subscription, error)
+}
+
+// RevocationWatcher tells a server about the tokens revoked and the members removed in every
+// workspace, so that it can close the connections they authenticated.
+type RevocationWatcher interface {
+	// WatchRevocations calls fn with every auth event (KindAuth) committed from now on, of
+	// every workspace, in commit order, until stop is called. fn runs on the event loop: it
+	// must return at once.
+	WatchRevocations(fn func(*Event)) (stop func())
 }

@@ -34,6 +34,10 @@ type Actor struct {
 	MemberID    string
 	WorkspaceID string
 	Role        Role
+	// TokenID names the token the actor authenticated with ("" when acting otherwise, as the
+	// command line does); ExpiresAt is when that token expires (zero: never).
+	TokenID   string
+	ExpiresAt time.Time
 }
 
 type actorKey struct{}
@@ -71,6 +75,19 @@ func RequireManager(ctx context.Context, action string) (Actor, error) {
 	return a, nil
 }
 
+// RequireOwner returns the actor when it is an owner, else a FORBIDDEN error that names the
+// action.
+func RequireOwner(ctx context.Context, action string) (Actor, error) {
+	a, err := RequireActor(ctx)
+	if err != nil {
+		return a, err
+	}
+	if a.Role != RoleOwner {
+		return a, Errorf(EFORBIDDEN, "Only owners may %s.", action)
+	}
+	return a, nil
+}
+
 // Workspace is a tenant: everything else belongs to exactly one workspace.
 type Workspace struct {
 	ID         string
@@ -87,6 +104,20 @@ type Member struct {
 	Email       string
 	Role        Role
 	CreatedAt   time.Time
+	// RemovedAt is when the member was removed (nil: a member still). A removed member stays
+	// on record so that history names them, but authenticates no more (every token of theirs
+	// is revoked) and is assigned no contact.
+	RemovedAt *time.Time
+}
+
+// APIToken is one of a member's API tokens as an owner sees it: never its secret, which is
+// stored only as its SHA-256.
+type APIToken struct {
+	ID        string
+	Member    *Member // whose token it is
+	CreatedAt time.Time
+	ExpiresAt *time.Time // nil: it never expires
+	RevokedAt *time.Time // nil: not revoked
 }
 
 // Page asks for one page of a keyset-paginated list: First/After go forward, Last/Before

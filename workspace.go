@@ -1,6 +1,9 @@
 package rubrica
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // WorkspaceService reads and changes the actor's workspace, its members and settings.
 type WorkspaceService interface {
@@ -15,6 +18,20 @@ type WorkspaceService interface {
 	// SetContactFieldOrder stores the order of the contact fields (owners and managers) and
 	// returns the workspace.
 	SetContactFieldOrder(ctx context.Context, keys []string) (*Workspace, error)
+	// FindMembers lists the workspace's members (removed ones left out), oldest first; any
+	// member may.
+	FindMembers(ctx context.Context) ([]*Member, error)
+	// FindAPITokens lists every token of the workspace's members, revoked and expired ones
+	// included, newest first (owners only).
+	FindAPITokens(ctx context.Context) ([]*APIToken, error)
+	// FindAPITokenByID returns one token of the workspace (owners only).
+	FindAPITokenByID(ctx context.Context, id string) (*APIToken, error)
+	// RevokeToken revokes a token of the workspace (owners only); revoking a revoked token
+	// changes nothing and returns it as it is.
+	RevokeToken(ctx context.Context, id string) (*APIToken, error)
+	// RemoveMember removes a member of the workspace (owners only; see Admin.RemoveWorkspaceMember
+	// for what removal does). An owner cannot remove themself.
+	RemoveMember(ctx context.Context, id string) (*Member, error)
 }
 
 // Admin holds the operations of the command line, which act with no actor.
@@ -23,6 +40,18 @@ type Admin interface {
 	CreateWorkspace(ctx context.Context, name, ownerEmail string) (ws *Workspace, token string, err error)
 	// CreateToken adds or finds the member and returns a new token for it.
 	CreateToken(ctx context.Context, workspaceID, email string, role Role) (string, error)
+	// CreateExpiringToken is CreateToken for a token that expires at expiresAt (nil: never);
+	// it returns the token and its record.
+	CreateExpiringToken(ctx context.Context, workspaceID, email string, role Role, expiresAt *time.Time) (string, *APIToken, error)
+	// ListWorkspaceTokens lists every token of the workspace, newest first.
+	ListWorkspaceTokens(ctx context.Context, workspaceID string) ([]*APIToken, error)
+	// RevokeWorkspaceToken revokes one token of the workspace.
+	RevokeWorkspaceToken(ctx context.Context, workspaceID, tokenID string) (*APIToken, error)
+	// RemoveWorkspaceMember removes the member with that email: softly (the member stays on
+	// record, with RemovedAt, so that history still names them), every token of theirs is
+	// revoked, and their contacts become unassigned (each announced as UPDATED). The last
+	// owner cannot be removed.
+	RemoveWorkspaceMember(ctx context.Context, workspaceID, email string) (*Member, error)
 	// FindWorkspaceByName returns the oldest workspace with that name, or NOT_FOUND.
 	FindWorkspaceByName(ctx context.Context, name string) (*Workspace, error)
 	// CountWorkspaces counts every workspace of the database.

@@ -339,7 +339,7 @@ func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubric
 	return c, nil
 }
 
-// checkAssignee makes sure an assignee is a member of the workspace.
+// checkAssignee makes sure an assignee is a member of the workspace, not a removed one.
 func checkAssignee(ctx context.Context, tx *sqlx.Tx, workspaceID string, assigneeID *string) error {
 	if assigneeID == nil {
 		return nil
@@ -348,7 +348,7 @@ func checkAssignee(ctx context.Context, tx *sqlx.Tx, workspaceID string, assigne
 		return rubrica.NotFound("assigneeId", "Member")
 	}
 	var ok bool
-	const q = `SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND workspace_id = $2)`
+	const q = `SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND workspace_id = $2 AND removed_at IS NULL)`
 	if err := tx.GetContext(ctx, &ok, q, *assigneeID, workspaceID); err != nil {
 		return fmt.Errorf("db: check assignee: %w", err)
 	} else if !ok {

@@ -81,11 +81,12 @@ type Bus struct {
 	dsn string
 	cfg BusConfig
 
-	mu      sync.Mutex
-	subs    map[string]map[*subscriber]struct{} // by workspace
-	lastSeq int64
-	stopped bool
-	ready   chan struct{}
+	mu       sync.Mutex
+	subs     map[string]map[*subscriber]struct{} // by workspace
+	watchers map[*func(*rubrica.Event)]struct{}  // of auth events, of every workspace
+	lastSeq  int64
+	stopped  bool
+	ready    chan struct{}
 }
 
 type subscriber struct {
@@ -94,7 +95,10 @@ type subscriber struct {
 	err    error // why ch was closed; guarded by Bus.mu
 }
 
-var _ rubrica.EventService = (*Bus)(nil)
+var (
+	_ rubrica.EventService      = (*Bus)(nil)
+	_ rubrica.RevocationWatcher = (*Bus)(nil)
+)
 
 // NewBus returns a bus reading the database at dsn (the listener needs a connection of its
 // own). Run must be running for subscribers to receive anything.
@@ -111,7 +115,8 @@ func NewBus(d *DB, dsn string, cfg BusConfig) *Bus {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Bus{db: d, dsn: dsn, cfg: cfg, subs: map[string]map[*subscriber]struct{}{}, ready: make(chan struct{})}
+	return &Bus{db: d, dsn: dsn, cfg: cfg, subs: map[string]map[*subscriber]struct{}{},
+		watchers: map[*func(*rubrica.Event)]struct{}{}, ready: make(chan struct{})}
 }
 
 // listenerDSN names the listener's connection, so that operators (and a test) can find it.
@@ -190,11 +195,16 @@ func (b *Bus) catchUp(ctx context.Context) error {
 }
 
 // deliver hands an event to the matching subscribers without ever blocking: one whose buffer
-// is full is dropped with ErrSubscriberTooSlow.
+// is full is dropped with ErrSubscriberTooSlow. An auth event goes to the watchers.
 func (b *Bus) deliver(e *rubrica.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lastSeq = e.Seq
+	if e.Kind == rubrica.KindAuth {
+		for fn := range b.watchers {
+			(*fn)(e)
+		}
+	}
 	for s := range b.subs[e.WorkspaceID] {
 		if !s.filter.Matches(e) {
 			continue
@@ -286,4 +296,19 @@ func (b *Bus) Subscribers() int {
 		n += len(subs)
 	}
 	return n
+}
+
+// WatchRevocations calls fn with every auth event (a token revoked, a member removed) of every
+// workspace from now on, until stop is called. fn runs on the bus's loop, under its lock: it
+// must return at once and not call the bus.
+func (b *Bus) WatchRevocations(fn func(*rubrica.Event)) (stop func()) {
+	key := &fn
+	b.mu.Lock()
+	b.watchers[key] = struct{}{}
+	b.mu.Unlock()
+	return func() {
+		b.mu.Lock()
+		delete(b.watchers, key)
+		b.mu.Unlock()
+	}
 }

@@ -196,13 +196,15 @@ func keysByDefinition(defs []*rubrica.CustomFieldDefinition) map[string]string {
 	return out
 }
 
-// writeContact stores every column a merge or unmerge may change.
+// writeContact stores every column a merge or unmerge may change; an assignee removed since
+// the merge is not restored.
 func writeContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact) error {
 	const q = `UPDATE contacts SET first_name = $2, last_name = $3, profile_name = $4, profile_picture_url = $5, email = $6,
-		phone = $7, country = $8, country_manual = $9, language = $10, assignee_id = $11, blocked_at = $12,
-		updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at`
+		phone = $7, country = $8, country_manual = $9, language = $10,
+		assignee_id = (SELECT id FROM members WHERE id = $11 AND removed_at IS NULL), blocked_at = $12,
+		updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at, assignee_id`
 	if err := tx.QueryRowxContext(ctx, q, c.ID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL, c.Email, c.Phone,
-		c.Country, c.CountryManual, c.Language, c.AssigneeID, c.BlockedAt).Scan(&c.UpdatedAt); err != nil {
+		c.Country, c.CountryManual, c.Language, c.AssigneeID, c.BlockedAt).Scan(&c.UpdatedAt, &c.AssigneeID); err != nil {
 		return fmt.Errorf("db: write contact: %w", err)
 	}
 	return nil
@@ -545,7 +547,7 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		const insert = `INSERT INTO contacts (id, workspace_id, first_name, last_name, profile_name, profile_picture_url, email,
 			phone, country, country_manual, language, assignee_id, blocked_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-				(SELECT id FROM members WHERE id = $12 AND workspace_id = $2), $13, $14, $15)`
+				(SELECT id FROM members WHERE id = $12 AND workspace_id = $2 AND removed_at IS NULL), $13, $14, $15)`
 		if _, err := tx.ExecContext(ctx, insert, sec.ID, a.WorkspaceID, sec.FirstName, sec.LastName, sec.ProfileName, sec.ProfilePictureURL,
 			sec.Email, sec.Phone, sec.Country, sec.CountryManual, sec.Language, sec.AssigneeID, sec.BlockedAt, sec.CreatedAt, sec.UpdatedAt); err != nil {
 			return fmt.Errorf("db: unmerge: restore secondary: %w", err)

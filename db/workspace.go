@@ -2,10 +2,7 @@ package db
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,16 +39,21 @@ func (r *workspaceRow) workspace() *rubrica.Workspace {
 }
 
 type memberRow struct {
-	ID          string    `db:"id"`
-	WorkspaceID string    `db:"workspace_id"`
-	Name        string    `db:"name"`
-	Email       string    `db:"email"`
-	Role        string    `db:"role"`
-	CreatedAt   time.Time `db:"created_at"`
+	ID          string     `db:"id"`
+	WorkspaceID string     `db:"workspace_id"`
+	Name        string     `db:"name"`
+	Email       string     `db:"email"`
+	Role        string     `db:"role"`
+	CreatedAt   time.Time  `db:"created_at"`
+	RemovedAt   *time.Time `db:"removed_at"`
 }
 
+// memberColumns are the columns memberRow reads.
+const memberColumns = `id, workspace_id, name, email, role, created_at, removed_at`
+
 func (r *memberRow) member() *rubrica.Member {
-	return &rubrica.Member{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Email: r.Email, Role: rubrica.Role(r.Role), CreatedAt: r.CreatedAt}
+	return &rubrica.Member{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Email: r.Email, Role: rubrica.Role(r.Role),
+		CreatedAt: r.CreatedAt, RemovedAt: r.RemovedAt}
 }
 
 type definitionRow struct {
@@ -96,13 +98,14 @@ func findWorkspace(ctx context.Context, q sqlx.QueryerContext, id string) (*rubr
 	return row.workspace(), nil
 }
 
-// FindMembersByIDs returns the workspace's members among ids.
+// FindMembersByIDs returns the workspace's members among ids, removed ones included (history
+// names them).
 func (s *WorkspaceService) FindMembersByIDs(ctx context.Context, ids []string) (map[string]*rubrica.Member, error) {
 	a, err := rubrica.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	const q = `SELECT id, workspace_id, name, email, role, created_at FROM members WHERE id = ANY($1) AND workspace_id = $2`
+	const q = `SELECT ` + memberColumns + ` FROM members WHERE id = ANY($1) AND workspace_id = $2`
 	var rows []memberRow
 	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
 		return nil, fmt.Errorf("db: find members: %w", err)
@@ -220,7 +223,7 @@ func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail
 			return fmt.Errorf("db: insert workspace: %w", err)
 		}
 		ws = row.workspace()
-		token, err = createToken(ctx, tx, ws.ID, *email, rubrica.RoleOwner)
+		token, _, err = createToken(ctx, tx, ws.ID, *email, rubrica.RoleOwner, nil)
 		return err
 	})
 	return ws, token, err
@@ -228,96 +231,8 @@ func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail
 
 // CreateToken adds or finds the member and returns a new token for it.
 func (s *WorkspaceService) CreateToken(ctx context.Context, workspaceID, email string, role rubrica.Role) (string, error) {
-	if !role.Valid() {
-		return "", rubrica.InvalidField("role", "role must be OWNER, MANAGER or AGENT.")
-	}
-	addr, err := rubrica.NormalizeEmail("email", &email)
-	if err != nil || addr == nil {
-		return "", rubrica.InvalidField("email", "%q is not a valid email address.", email)
-	}
-	if !validID(workspaceID) {
-		return "", rubrica.NotFound("workspace", "Workspace")
-	}
-	var token string
-	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := findWorkspace(ctx, tx, workspaceID); err != nil {
-			return err
-		}
-		token, err = createToken(ctx, tx, workspaceID, *addr, role)
-		return err
-	})
+	token, _, err := s.CreateExpiringToken(ctx, workspaceID, email, role, nil)
 	return token, err
-}
-
-// createToken finds or adds the member and stores a new token for it. A member found with
-// another role is an error: a token never changes what a member may do.
-func createToken(ctx context.Context, tx *sqlx.Tx, workspaceID, email string, role rubrica.Role) (string, error) {
-	var m memberRow
-	const find = `SELECT id, workspace_id, name, email, role, created_at FROM members WHERE workspace_id = $1 AND lower(email) = lower($2)`
-	err := tx.GetContext(ctx, &m, find, workspaceID, email)
-	if errors.Is(err, sql.ErrNoRows) {
-		name, _, _ := strings.Cut(email, "@")
-		const insert = `INSERT INTO members (workspace_id, email, name, role) VALUES ($1, $2, $3, $4)
-			RETURNING id, workspace_id, name, email, role, created_at`
-		err = tx.GetContext(ctx, &m, insert, workspaceID, email, name, string(role))
-	}
-	if err != nil {
-		return "", fmt.Errorf("db: find or add member: %w", err)
-	}
-	if rubrica.Role(m.Role) != role {
-		return "", rubrica.InvalidField("role", "%s is already a member with role %s.", email, m.Role)
-	}
-	token, hash, err := newToken()
-	if err != nil {
-		return "", err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (token_hash, member_id) VALUES ($1, $2)`, hash, m.ID); err != nil {
-		return "", fmt.Errorf("db: insert token: %w", err)
-	}
-	return token, nil
-}
-
-// TokenPrefix starts every API token, so that a leaked one is easy to recognise.
-const TokenPrefix = "rbk_"
-
-// newToken returns a random token (256 bits) and the hash it is stored as.
-func newToken() (token string, hash []byte, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, fmt.Errorf("db: token: %w", err)
-	}
-	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return token, hashToken(token), nil
-}
-
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// AuthService implements rubrica.AuthService.
-type AuthService struct {
-	db *DB
-}
-
-// Authenticate returns the member a token belongs to.
-func (s *AuthService) Authenticate(ctx context.Context, token string) (rubrica.Actor, error) {
-	bad := rubrica.Errorf(rubrica.EUNAUTHENTICATED, "The token is not valid.")
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 100 {
-		return rubrica.Actor{}, bad
-	}
-	var row struct {
-		MemberID    string `db:"id"`
-		WorkspaceID string `db:"workspace_id"`
-		Role        string `db:"role"`
-	}
-	const q = `SELECT m.id, m.workspace_id, m.role FROM api_tokens t JOIN members m ON m.id = t.member_id WHERE t.token_hash = $1`
-	if err := s.db.GetContext(ctx, &row, q, hashToken(token)); errors.Is(err, sql.ErrNoRows) {
-		return rubrica.Actor{}, bad
-	} else if err != nil {
-		return rubrica.Actor{}, fmt.Errorf("db: authenticate: %w", err)
-	}
-	return rubrica.Actor{MemberID: row.MemberID, WorkspaceID: row.WorkspaceID, Role: rubrica.Role(row.Role)}, nil
 }
 
 // FindWorkspaceByName returns the oldest workspace with that name.

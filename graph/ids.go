@@ -12,6 +12,7 @@ const (
 	typeMember     = "Member"
 	typeWorkspace  = "Workspace"
 	typeDefinition = "CustomFieldDefinition"
+	typeAPIToken   = "ApiToken"
 )
 
 // localID reads a global id of the given type; any other id names nothing: NOT_FOUND about
@@ -48,6 +49,20 @@ func optionalLocalID(gid *string, typ, field string) (*string, error) {
 
 // WorkspaceID returns the global id of a workspace, as the API and the command line show it.
 func WorkspaceID(local string) string { return globalid.Encode(typeWorkspace, local) }
+
+// APITokenID returns the global id of an API token, as the API and the command line show it.
+func APITokenID(local string) string { return globalid.Encode(typeAPIToken, local) }
+
+// LocalAPITokenID reads a token id given as a global id or as a local one.
+func LocalAPITokenID(id string) string {
+	if typ, local, ok := globalid.Decode(id); ok && typ == typeAPIToken {
+		return local
+	}
+	return id
+}
+
+// MemberID returns the global id of a member.
+func MemberID(local string) string { return globalid.Encode(typeMember, local) }
 
 // LocalWorkspaceID reads a workspace id given as a global id or as a local one.
 func LocalWorkspaceID(id string) string {

@@ -44,6 +44,8 @@ func (r *Resolver) findNode(ctx context.Context, gid string) (globalid.Node, err
 		return r.Services.Jobs.FindJobByID(ctx, id)
 	case typeWorkflowRun:
 		return r.Services.Workflows.FindWorkflowRunByID(ctx, id)
+	case typeAPIToken:
+		return r.Services.Workspaces.FindAPITokenByID(ctx, id)
 	case typeMember:
 		if m, err := r.loaders(ctx).Members.Load(ctx, id)(); err != nil || m != nil {
 			return m, err

@@ -13,6 +13,10 @@ import (
 	"rubrica/graph/model"
 )
 
+func (r *apiTokenResolver) ID(ctx context.Context, obj *rubrica.APIToken) (string, error) {
+	return globalid.Encode(typeAPIToken, obj.ID), nil
+}
+
 func (r *customFieldDefinitionResolver) ID(ctx context.Context, obj *rubrica.CustomFieldDefinition) (string, error) {
 	return globalid.Encode(typeDefinition, obj.ID), nil
 }
@@ -43,6 +47,30 @@ func (r *mutationResolver) SetContactFieldOrder(ctx context.Context, input model
 	return &model.SetContactFieldOrderPayload{Workspace: ws}, nil
 }
 
+func (r *mutationResolver) RevokeToken(ctx context.Context, input model.RevokeTokenInput) (*model.RevokeTokenPayload, error) {
+	id, err := localID(input.TokenID, typeAPIToken, "tokenId")
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Services.Workspaces.RevokeToken(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevokeTokenPayload{APIToken: t}, nil
+}
+
+func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error) {
+	id, err := localID(input.MemberID, typeMember, "memberId")
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.Services.Workspaces.RemoveMember(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RemoveMemberPayload{Member: m}, nil
+}
+
 func (r *workspaceResolver) ID(ctx context.Context, obj *rubrica.Workspace) (string, error) {
 	return globalid.Encode(typeWorkspace, obj.ID), nil
 }
@@ -63,6 +91,16 @@ func (r *workspaceResolver) CustomFieldDefinitions(ctx context.Context, obj *rub
 	return r.Services.Workspaces.FindCustomFieldDefinitions(ctx)
 }
 
+func (r *workspaceResolver) Members(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.Member, error) {
+	return r.Services.Workspaces.FindMembers(ctx)
+}
+
+func (r *workspaceResolver) APITokens(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.APIToken, error) {
+	return r.Services.Workspaces.FindAPITokens(ctx)
+}
+
+func (r *Resolver) ApiToken() generated.ApiTokenResolver { return &apiTokenResolver{r} }
+
 func (r *Resolver) CustomFieldDefinition() generated.CustomFieldDefinitionResolver {
 	return &customFieldDefinitionResolver{r}
 }
@@ -72,6 +110,7 @@ func (r *Resolver) Member() generated.MemberResolver { return &memberResolver{r}
 func (r *Resolver) Workspace() generated.WorkspaceResolver { return &workspaceResolver{r} }
 
 type (
+	apiTokenResolver              struct{ *Resolver }
 	customFieldDefinitionResolver struct{ *Resolver }
 	memberResolver                struct{ *Resolver }
 	workspaceResolver             struct{ *Resolver }

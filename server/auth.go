@@ -21,8 +21,8 @@ func bearerToken(header string) (string, bool) {
 // authenticate puts the actor of the request's bearer token into its context. A request with
 // no token goes on without an actor: it may introspect the schema (the explorer loads its docs
 // that way) but every field with data answers UNAUTHENTICATED. A token that is not valid is
-// refused with 401.
-func authenticate(auth rubrica.AuthService, next http.Handler) http.Handler {
+// refused with 401, and with 429 once its address failed too often (see failureLimiter).
+func authenticate(g *authGuard, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
 		if strings.TrimSpace(header) == "" || strings.EqualFold(strings.TrimSpace(header), "Bearer") {
@@ -31,20 +31,30 @@ func authenticate(auth rubrica.AuthService, next http.Handler) http.Handler {
 		}
 		token, ok := bearerToken(header)
 		if !ok {
-			writeError(w, http.StatusUnauthorized, rubrica.Errorf(rubrica.EUNAUTHENTICATED, "Send the token as Authorization: Bearer <token>."))
+			g.refuse(w, r, rubrica.Errorf(rubrica.EUNAUTHENTICATED, "Send the token as Authorization: Bearer <token>."))
 			return
 		}
-		actor, err := auth.Authenticate(r.Context(), token)
+		actor, err := g.auth.Authenticate(r.Context(), token)
 		if err != nil {
-			status := http.StatusUnauthorized
-			if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
-				status = http.StatusInternalServerError
-			}
-			writeError(w, status, err)
+			g.refuse(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(rubrica.NewContext(r.Context(), actor)))
 	})
+}
+
+// refuse answers a failed authentication: 401, or 429 when the client's address is over its
+// limit of failures; an internal error is 500 and no failure of the client.
+func (g *authGuard) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if retry := g.limiter.fail(clientAddr(r)); retry > 0 {
+		writeAuthLimited(w, retry)
+		return
+	}
+	writeError(w, http.StatusUnauthorized, err)
 }
 
 // writeError answers with a GraphQL response holding one error.

@@ -36,6 +36,14 @@ type Config struct {
 	AllowedOrigins []string
 	// MaxSubscriptions caps the subscriptions of one websocket (0: DefaultMaxSubscriptions).
 	MaxSubscriptions int
+	// AuthFailureRate is how many failed authentications per minute one client address may
+	// make after AuthFailureBurst (0: DefaultAuthFailureRate; negative: no limit).
+	AuthFailureRate float64
+	// AuthFailureBurst is how many failures an address may make at once (0: DefaultAuthFailureBurst).
+	AuthFailureBurst int
+	// Revocations tells about revoked tokens and removed members, whose websockets are then
+	// closed (nil: Services.Events, when it implements rubrica.RevocationWatcher).
+	Revocations rubrica.RevocationWatcher
 }
 
 // Server is one Rubrica HTTP server.
@@ -64,7 +72,8 @@ func New(cfg Config) *Server {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
-	gql.AddTransport(websocketTransport(cfg.Services.Auth, checkOrigin, cfg.Logger))
+	guard := newAuthGuard(cfg)
+	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
@@ -73,8 +82,8 @@ func New(cfg Config) *Server {
 	gql.AroundResponses(m.observeOperation)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(cfg.Services.Auth, gql)))
-	mux.Handle("GET /export/contacts.csv", authenticate(cfg.Services.Auth, exportContacts(cfg.Services.Exports, cfg.Logger)))
+	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(guard, gql)))
+	mux.Handle("GET /export/contacts.csv", authenticate(guard, exportContacts(cfg.Services.Exports, cfg.Logger)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

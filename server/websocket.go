@@ -32,9 +32,10 @@ const (
 // websocketTransport serves subscriptions over both protocols, graphql-transport-ws and the
 // legacy graphql-ws, on gorilla/websocket: authentication in connection_init (4403 when
 // refused), 4408 when no init arrives, keep-alive on both protocols, an Origin check and
-// read-size and subscription caps.
-func websocketTransport(auth rubrica.AuthService, checkOrigin func(*http.Request) bool, logger *slog.Logger) transport.Websocket {
-	return transport.Websocket{
+// read-size and subscription caps. A websocket is closed with 4403 when its token is revoked
+// or expires, or its member is removed.
+func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logger *slog.Logger) graphql.Transport {
+	return guardedWebsocket{transport.Websocket{
 		Implementation: &gorillaws.Upgrader{
 			CheckOrigin:  checkOrigin,
 			ReadLimit:    wsReadLimit,
@@ -42,7 +43,7 @@ func websocketTransport(auth rubrica.AuthService, checkOrigin func(*http.Request
 			InitTimeout:  10 * time.Second, // closes with 4408
 			PingInterval: 30 * time.Second, // protocol pings on both subprotocols: half-open connections are freed
 		},
-		InitFunc:              websocketInit(auth),
+		InitFunc:              websocketInit(g),
 		KeepAlivePingInterval: 15 * time.Second, // legacy "ka" messages
 		PingPongInterval:      15 * time.Second, // graphql-transport-ws ping/pong, pong enforced
 		ErrorFunc: func(ctx context.Context, err error) {
@@ -51,17 +52,38 @@ func websocketTransport(auth rubrica.AuthService, checkOrigin func(*http.Request
 			}
 			logger.DebugContext(ctx, "websocket", "err", err)
 		},
-	}
+	}}
 }
+
+// guardedWebsocket is the websocket transport with, in each upgrade request's context, the
+// client's address (for the failure limit) and a gorillaws.Closer (for revocations).
+type guardedWebsocket struct{ transport.Websocket }
+
+func (t guardedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx, _ := gorillaws.WithCloser(withClientAddr(r.Context(), clientAddr(r)))
+	t.Websocket.Do(w, r.WithContext(ctx), exec)
+}
+
+// CloseAuthLimited is the close code of a websocket refused because its address failed to
+// authenticate too often (the 429 of websockets).
+const CloseAuthLimited = 4429
 
 // websocketInit authenticates a websocket from its connection_init payload
 // {"Authorization": "Bearer <token>"} (key matched case-insensitively), or from the upgrade
-// request's own header. A refused connection is closed with 4403 and never starts a
-// subscription.
-func websocketInit(auth rubrica.AuthService) transport.WebsocketInitFunc {
+// request's own header. A refused connection is closed with 4403 (4429 when its address is
+// over its limit of failures) and never starts a subscription. An accepted one is registered
+// under its token and member, which closes it when they end.
+func websocketInit(g *authGuard) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
-			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden"), nil, errors.New(msg)
+			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, CloseForbidden), "Forbidden"), nil, errors.New(msg)
+		}
+		failed := func(msg string) (context.Context, *transport.InitPayload, error) {
+			if retry := g.limiter.fail(clientAddrFrom(ctx)); retry > 0 {
+				msg := authLimitedMessage(retrySeconds(retry))
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, CloseAuthLimited), "Too many failed authentications"), nil, errors.New(msg)
+			}
+			return refuse(msg)
 		}
 		var header string
 		for k, v := range p {
@@ -71,23 +93,33 @@ func websocketInit(auth rubrica.AuthService) transport.WebsocketInitFunc {
 		}
 		ctx = withSubscriptionCounter(ctx)
 		if header == "" {
-			if _, ok := rubrica.ActorFromContext(ctx); ok {
-				return ctx, nil, nil
+			if actor, ok := rubrica.ActorFromContext(ctx); ok {
+				return g.accept(ctx, actor), nil, nil
 			}
 			return refuse("Authentication required: send {\"Authorization\": \"Bearer <token>\"} in connection_init.")
 		}
 		token, ok := bearerToken(header)
 		if !ok {
-			return refuse("Send the token as Bearer <token>.")
+			return failed("Send the token as Bearer <token>.")
 		}
 		authCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		actor, err := auth.Authenticate(authCtx, token)
-		if err != nil {
-			return refuse("The token is not valid.")
+		actor, err := g.auth.Authenticate(authCtx, token)
+		if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
+			return refuse("The token could not be checked: try again.")
+		} else if err != nil {
+			return failed("The token is not valid.")
 		}
-		return rubrica.NewContext(ctx, actor), nil, nil
+		return g.accept(rubrica.NewContext(ctx, actor), actor), nil, nil
 	}
+}
+
+// accept registers an authenticated websocket and returns its context, which a revocation
+// ends.
+func (g *authGuard) accept(ctx context.Context, actor rubrica.Actor) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	g.conns.register(ctx, cancel, actor, gorillaws.CloserFromContext(ctx))
+	return ctx
 }
 
 type subscriptionCounterKey struct{}

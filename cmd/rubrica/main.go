@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -44,7 +45,11 @@ commands:
   migrate                                               apply the schema migrations and exit
   seed --demo                                           create the demo workspace; print its id and tokens
   workspace create --name N --owner-email E             create a workspace and its owner; print the owner's token
-  token create --workspace W --email E --role R         add or find a member; print a new token
+  token create --workspace W --email E --role R [--expires 30d]
+                                                        add or find a member; print a new token (expiring after d/h/m)
+  token list --workspace W                              list the workspace's tokens (never the tokens themselves)
+  token revoke --workspace W --id ID                    revoke a token: its websockets close on every instance
+  member remove --workspace W --email E                 remove a member: revoke their tokens, unassign their contacts
   suggestions rebuild --workspace W                     recompute the workspace's merge suggestions
   devdb [url|stop]                                      the private PostgreSQL cluster under DATA_DIR (default .data)
 `
@@ -64,10 +69,16 @@ type config struct {
 	AllowedOrigins []string
 	// Jobs tunes the background job worker (JOB_BATCH_SIZE, JOB_LEASE, JOB_PAUSE).
 	Jobs db.JobWorkerConfig
+	// AuthFailureRate is how many failed authentications per minute one client address may
+	// make after AuthFailureBurst (AUTH_FAILURE_RATE, default server.DefaultAuthFailureRate;
+	// 0: no limit). AUTH_FAILURE_BURST sets the burst (default server.DefaultAuthFailureBurst).
+	AuthFailureRate  float64
+	AuthFailureBurst int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait}
+	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait,
+		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst}
 	if v := getenv("PORT"); v != "" {
 		cfg.Port = v
 	}
@@ -82,7 +93,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.Introspection = b
 	}
-	for name, dst := range map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize} {
+	for name, dst := range map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
+		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -101,6 +113,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*dst = d
 		}
+	}
+	if v := getenv("AUTH_FAILURE_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+			return cfg, fmt.Errorf("AUTH_FAILURE_RATE: %q is not a number of failures per minute (0: no limit)", v)
+		}
+		cfg.AuthFailureRate = r
 	}
 	for _, o := range strings.Split(getenv("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -200,26 +219,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return printJSON(stdout, map[string]string{"workspaceId": graph.WorkspaceID(ws.ID), "token": token})
 	case "token":
-		if len(rest) == 0 || rest[0] != "create" {
-			return errors.New("usage: rubrica token create --workspace W --email E --role R")
-		}
-		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
-		ws := fs.String("workspace", "", "the workspace id")
-		email := fs.String("email", "", "the member's email")
-		role := fs.String("role", "", "OWNER, MANAGER or AGENT")
-		if err := fs.Parse(rest[1:]); err != nil {
-			return err
-		}
-		d, _, err := openDB(ctx, cfg, logger)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		token, err := d.Admin().CreateToken(ctx, graph.LocalWorkspaceID(*ws), *email, rubrica.Role(strings.ToUpper(*role)))
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, map[string]string{"token": token})
+		return tokenCommand(ctx, cfg, logger, rest, stdout)
+	case "member":
+		return memberCommand(ctx, cfg, logger, rest, stdout)
 	case "suggestions":
 		if len(rest) == 0 || rest[0] != "rebuild" {
 			return errors.New("usage: rubrica suggestions rebuild --workspace W")
@@ -351,6 +353,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	srv := server.New(server.Config{
 		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
+		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
 	if err := srv.Serve(serveCtx, ln); err != nil {
@@ -359,6 +362,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	stopBus()
 	<-busDone
 	return busErr
+}
+
+// authFailureRate is the server's setting for AUTH_FAILURE_RATE, where 0 means no limit.
+func authFailureRate(perMinute float64) float64 {
+	if perMinute == 0 {
+		return -1
+	}
+	return perMinute
 }
 
 func printWelcome(w io.Writer, base string, res *demo.Result) {

@@ -31,6 +31,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ApiToken() ApiTokenResolver
 	Channel() ChannelResolver
 	Contact() ContactResolver
 	ContactChannelEvent() ContactChannelEventResolver
@@ -65,6 +66,14 @@ type ComplexityRoot struct {
 	AddTagsToContactsPayload struct {
 		Contacts func(childComplexity int) int
 		Tags     func(childComplexity int) int
+	}
+
+	ApiToken struct {
+		CreatedAt func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Member    func(childComplexity int) int
+		RevokedAt func(childComplexity int) int
 	}
 
 	BlockContactPayload struct {
@@ -228,10 +237,11 @@ type ComplexityRoot struct {
 	}
 
 	Member struct {
-		Email func(childComplexity int) int
-		ID    func(childComplexity int) int
-		Name  func(childComplexity int) int
-		Role  func(childComplexity int) int
+		Email     func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		RemovedAt func(childComplexity int) int
+		Role      func(childComplexity int) int
 	}
 
 	Merge struct {
@@ -323,7 +333,9 @@ type ComplexityRoot struct {
 		MergeContacts               func(childComplexity int, input model.MergeContactsInput) int
 		ReceiveMessage              func(childComplexity int, input model.ReceiveMessageInput) int
 		RemoveContactChannel        func(childComplexity int, input model.RemoveContactChannelInput) int
+		RemoveMember                func(childComplexity int, input model.RemoveMemberInput) int
 		RemoveTagFromContact        func(childComplexity int, input model.RemoveTagFromContactInput) int
+		RevokeToken                 func(childComplexity int, input model.RevokeTokenInput) int
 		SendMessage                 func(childComplexity int, input model.SendMessageInput) int
 		SetContactFieldOrder        func(childComplexity int, input model.SetContactFieldOrderInput) int
 		StartWorkflowRun            func(childComplexity int, input model.StartWorkflowRunInput) int
@@ -367,9 +379,17 @@ type ComplexityRoot struct {
 		ContactChannel func(childComplexity int) int
 	}
 
+	RemoveMemberPayload struct {
+		Member func(childComplexity int) int
+	}
+
 	RemoveTagFromContactPayload struct {
 		Contact func(childComplexity int) int
 		Tag     func(childComplexity int) int
+	}
+
+	RevokeTokenPayload struct {
+		APIToken func(childComplexity int) int
 	}
 
 	SendMessagePayload struct {
@@ -438,9 +458,11 @@ type ComplexityRoot struct {
 	}
 
 	Workspace struct {
+		APITokens              func(childComplexity int) int
 		ContactFieldOrder      func(childComplexity int) int
 		CustomFieldDefinitions func(childComplexity int) int
 		ID                     func(childComplexity int) int
+		Members                func(childComplexity int) int
 		Name                   func(childComplexity int) int
 	}
 }
@@ -449,6 +471,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ApiTokenResolver interface {
+	ID(ctx context.Context, obj *rubrica.APIToken) (string, error)
+}
 type ChannelResolver interface {
 	ID(ctx context.Context, obj *rubrica.Channel) (string, error)
 }
@@ -555,6 +580,8 @@ type MutationResolver interface {
 	RemoveTagFromContact(ctx context.Context, input model.RemoveTagFromContactInput) (*model.RemoveTagFromContactPayload, error)
 	CreateCustomFieldDefinition(ctx context.Context, input model.CreateCustomFieldDefinitionInput) (*model.CreateCustomFieldDefinitionPayload, error)
 	SetContactFieldOrder(ctx context.Context, input model.SetContactFieldOrderInput) (*model.SetContactFieldOrderPayload, error)
+	RevokeToken(ctx context.Context, input model.RevokeTokenInput) (*model.RevokeTokenPayload, error)
+	RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*rubrica.Member, error)
@@ -594,6 +621,8 @@ type WorkspaceResolver interface {
 
 	ContactFieldOrder(ctx context.Context, obj *rubrica.Workspace) ([]string, error)
 	CustomFieldDefinitions(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.CustomFieldDefinition, error)
+	Members(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.Member, error)
+	APITokens(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.APIToken, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -626,6 +655,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddTagsToContactsPayload.Tags(childComplexity), true
+
+	case "ApiToken.createdAt":
+		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.CreatedAt(childComplexity), true
+	case "ApiToken.expiresAt":
+		if e.ComplexityRoot.ApiToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ExpiresAt(childComplexity), true
+	case "ApiToken.id":
+		if e.ComplexityRoot.ApiToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ID(childComplexity), true
+	case "ApiToken.member":
+		if e.ComplexityRoot.ApiToken.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Member(childComplexity), true
+	case "ApiToken.revokedAt":
+		if e.ComplexityRoot.ApiToken.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.RevokedAt(childComplexity), true
 
 	case "BlockContactPayload.contact":
 		if e.ComplexityRoot.BlockContactPayload.Contact == nil {
@@ -1207,6 +1267,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.Name(childComplexity), true
+	case "Member.removedAt":
+		if e.ComplexityRoot.Member.RemovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.RemovedAt(childComplexity), true
 	case "Member.role":
 		if e.ComplexityRoot.Member.Role == nil {
 			break
@@ -1625,6 +1691,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveContactChannel(childComplexity, args["input"].(model.RemoveContactChannelInput)), true
+	case "Mutation.removeMember":
+		if e.ComplexityRoot.Mutation.RemoveMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["input"].(model.RemoveMemberInput)), true
 	case "Mutation.removeTagFromContact":
 		if e.ComplexityRoot.Mutation.RemoveTagFromContact == nil {
 			break
@@ -1636,6 +1713,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveTagFromContact(childComplexity, args["input"].(model.RemoveTagFromContactInput)), true
+	case "Mutation.revokeToken":
+		if e.ComplexityRoot.Mutation.RevokeToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeToken(childComplexity, args["input"].(model.RevokeTokenInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -1891,6 +1979,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveContactChannelPayload.ContactChannel(childComplexity), true
 
+	case "RemoveMemberPayload.member":
+		if e.ComplexityRoot.RemoveMemberPayload.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveMemberPayload.Member(childComplexity), true
+
 	case "RemoveTagFromContactPayload.contact":
 		if e.ComplexityRoot.RemoveTagFromContactPayload.Contact == nil {
 			break
@@ -1903,6 +1998,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RemoveTagFromContactPayload.Tag(childComplexity), true
+
+	case "RevokeTokenPayload.apiToken":
+		if e.ComplexityRoot.RevokeTokenPayload.APIToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeTokenPayload.APIToken(childComplexity), true
 
 	case "SendMessagePayload.connected":
 		if e.ComplexityRoot.SendMessagePayload.Connected == nil {
@@ -2122,6 +2224,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkflowRun.WorkflowName(childComplexity), true
 
+	case "Workspace.apiTokens":
+		if e.ComplexityRoot.Workspace.APITokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.APITokens(childComplexity), true
 	case "Workspace.contactFieldOrder":
 		if e.ComplexityRoot.Workspace.ContactFieldOrder == nil {
 			break
@@ -2140,6 +2248,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workspace.ID(childComplexity), true
+	case "Workspace.members":
+		if e.ComplexityRoot.Workspace.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.Members(childComplexity), true
 	case "Workspace.name":
 		if e.ComplexityRoot.Workspace.Name == nil {
 			break
@@ -2175,7 +2289,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MergeFieldChoice", ec.unmarshalInputMergeFieldChoice),
 			graphql.NewInputUnmarshaler("ReceiveMessageInput", ec.unmarshalInputReceiveMessageInput),
 			graphql.NewInputUnmarshaler("RemoveContactChannelInput", ec.unmarshalInputRemoveContactChannelInput),
+			graphql.NewInputUnmarshaler("RemoveMemberInput", ec.unmarshalInputRemoveMemberInput),
 			graphql.NewInputUnmarshaler("RemoveTagFromContactInput", ec.unmarshalInputRemoveTagFromContactInput),
+			graphql.NewInputUnmarshaler("RevokeTokenInput", ec.unmarshalInputRevokeTokenInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SetContactFieldOrderInput", ec.unmarshalInputSetContactFieldOrderInput),
 			graphql.NewInputUnmarshaler("StartWorkflowRunInput", ec.unmarshalInputStartWorkflowRunInput),
@@ -3442,6 +3558,10 @@ type Workspace implements Node {
   contactFieldOrder: [String!]!
   "The workspace's custom contact fields, oldest first."
   customFieldDefinitions: [CustomFieldDefinition!]!
+  "The workspace's members, oldest first; removed members are left out. Every member may read it."
+  members: [Member!]!
+  "Every API token of the workspace's members, revoked and expired ones included, newest first (owners only: others get FORBIDDEN)."
+  apiTokens: [ApiToken!]!
 }
 
 "A person who works in a workspace's inbox."
@@ -3454,6 +3574,22 @@ type Member implements Node {
   email: String!
   "What the member may do."
   role: Role!
+  "When the member was removed from the workspace; null while a member. A removed member still shows where history names them, such as ` + "`" + `Merge.mergedBy` + "`" + `."
+  removedAt: DateTime
+}
+
+"An API token of a member, as owners see it: never the token itself, which the server stores only as a hash."
+type ApiToken implements Node {
+  "The token's global id."
+  id: ID!
+  "The member the token authenticates."
+  member: Member!
+  "When the token was made."
+  createdAt: DateTime!
+  "When the token stops working; null when it never expires."
+  expiresAt: DateTime
+  "When the token was revoked; null while it is not."
+  revokedAt: DateTime
 }
 
 "The type of a custom field's values; a value is checked against it."
@@ -3530,11 +3666,39 @@ type SetContactFieldOrderPayload {
   workspace: Workspace!
 }
 
+"A token to revoke."
+input RevokeTokenInput {
+  "The token's global id (` + "`" + `ApiToken.id` + "`" + `)."
+  tokenId: ID!
+}
+
+"The result of ` + "`" + `revokeToken` + "`" + `."
+type RevokeTokenPayload {
+  "The token, with its ` + "`" + `revokedAt` + "`" + `."
+  apiToken: ApiToken!
+}
+
+"A member to remove."
+input RemoveMemberInput {
+  "The member's global id."
+  memberId: ID!
+}
+
+"The result of ` + "`" + `removeMember` + "`" + `."
+type RemoveMemberPayload {
+  "The member, with its ` + "`" + `removedAt` + "`" + `."
+  member: Member!
+}
+
 extend type Mutation {
   "Adds a custom contact field to the workspace (owners and managers)."
   createCustomFieldDefinition(input: CreateCustomFieldDefinitionInput!): CreateCustomFieldDefinitionPayload!
   "Sets the order in which the workspace shows contact fields (owners and managers)."
   setContactFieldOrder(input: SetContactFieldOrderInput!): SetContactFieldOrderPayload!
+  "Revokes an API token (owners only): it authenticates no more, and every websocket it opened, on any server instance, is closed with 4403 within a second. Revoking a revoked token changes nothing."
+  revokeToken(input: RevokeTokenInput!): RevokeTokenPayload!
+  "Removes a member (owners only; an owner cannot remove themself, and the last owner stays: CONFLICT). The member stays on record for history but every token of theirs is revoked (their websockets close with 4403), and their contacts become unassigned (each announced as UPDATED). Removing a removed member changes nothing."
+  removeMember(input: RemoveMemberInput!): RemoveMemberPayload!
 }
 `, BuiltIn: false},
 }
@@ -3552,6 +3716,22 @@ func (ec *executionContext) childFields_AddTagsToContactsPayload(ctx context.Con
 		return ec.fieldContext_AddTagsToContactsPayload_tags(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddTagsToContactsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiToken_id(ctx, field)
+	case "member":
+		return ec.fieldContext_ApiToken_member(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiToken_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiToken_expiresAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_ApiToken_revokedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
 }
 
 func (ec *executionContext) childFields_BlockContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3884,6 +4064,8 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_email(ctx, field)
 	case "role":
 		return ec.fieldContext_Member_role(ctx, field)
+	case "removedAt":
+		return ec.fieldContext_Member_removedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
 }
@@ -4076,6 +4258,14 @@ func (ec *executionContext) childFields_RemoveContactChannelPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type RemoveContactChannelPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveMemberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "member":
+		return ec.fieldContext_RemoveMemberPayload_member(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveMemberPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RemoveTagFromContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "contact":
@@ -4084,6 +4274,14 @@ func (ec *executionContext) childFields_RemoveTagFromContactPayload(ctx context.
 		return ec.fieldContext_RemoveTagFromContactPayload_tag(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveTagFromContactPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiToken":
+		return ec.fieldContext_RevokeTokenPayload_apiToken(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeTokenPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4212,6 +4410,10 @@ func (ec *executionContext) childFields_Workspace(ctx context.Context, field gra
 		return ec.fieldContext_Workspace_contactFieldOrder(ctx, field)
 	case "customFieldDefinitions":
 		return ec.fieldContext_Workspace_customFieldDefinitions(ctx, field)
+	case "members":
+		return ec.fieldContext_Workspace_members(ctx, field)
+	case "apiTokens":
+		return ec.fieldContext_Workspace_apiTokens(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Workspace", field.Name)
 }
@@ -4572,12 +4774,40 @@ func (ec *executionContext) field_Mutation_removeContactChannel_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveMemberInput, error) {
+			return ec.unmarshalNRemoveMemberInput2rubricaᚋgraphᚋmodelᚐRemoveMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeTagFromContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RemoveTagFromContactInput, error) {
 			return ec.unmarshalNRemoveTagFromContactInput2rubricaᚋgraphᚋmodelᚐRemoveTagFromContactInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeTokenInput, error) {
+			return ec.unmarshalNRevokeTokenInput2rubricaᚋgraphᚋmodelᚐRevokeTokenInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5084,6 +5314,130 @@ func (ec *executionContext) fieldContext_AddTagsToContactsPayload_tags(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ApiToken_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiToken_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ApiToken().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiToken_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiToken", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ApiToken_member(ctx context.Context, field graphql.CollectedField, obj *rubrica.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiToken_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖrubricaᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiToken_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiToken",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApiToken_createdAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiToken_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiToken_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ApiToken_expiresAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiToken_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiToken_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ApiToken_revokedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.APIToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiToken_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApiToken_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _BlockContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.BlockContactPayload) (ret graphql.Marshaler) {
@@ -7514,6 +7868,29 @@ func (ec *executionContext) fieldContext_Member_role(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Member", field, false, false, "Role")
 }
 
+func (ec *executionContext) _Member_removedAt(ctx context.Context, field graphql.CollectedField, obj *rubrica.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_removedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Member_removedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Member", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Merge_id(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9543,6 +9920,94 @@ func (ec *executionContext) fieldContext_Mutation_setContactFieldOrder(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_revokeToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeToken(ctx, fc.Args["input"].(model.RevokeTokenInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeTokenPayload) graphql.Marshaler {
+			return ec.marshalNRevokeTokenPayload2ᚖrubricaᚋgraphᚋmodelᚐRevokeTokenPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeTokenPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["input"].(model.RemoveMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+			return ec.marshalNRemoveMemberPayload2ᚖrubricaᚋgraphᚋmodelᚐRemoveMemberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveMemberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *rubrica.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10409,6 +10874,38 @@ func (ec *executionContext) fieldContext_RemoveContactChannelPayload_contactChan
 	return fc, nil
 }
 
+func (ec *executionContext) _RemoveMemberPayload_member(ctx context.Context, field graphql.CollectedField, obj *model.RemoveMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveMemberPayload_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖrubricaᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveMemberPayload_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RemoveMemberPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RemoveTagFromContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.RemoveTagFromContactPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10468,6 +10965,38 @@ func (ec *executionContext) fieldContext_RemoveTagFromContactPayload_tag(_ conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevokeTokenPayload_apiToken(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTokenPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeTokenPayload_apiToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.APIToken) graphql.Marshaler {
+			return ec.marshalNApiToken2ᚖrubricaᚐAPIToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeTokenPayload_apiToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeTokenPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiToken(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11512,6 +12041,70 @@ func (ec *executionContext) fieldContext_Workspace_customFieldDefinitions(_ cont
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CustomFieldDefinition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Workspace_members(ctx context.Context, field graphql.CollectedField, obj *rubrica.Workspace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workspace_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workspace().Members(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚕᚖrubricaᚐMemberᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workspace_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workspace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Workspace_apiTokens(ctx context.Context, field graphql.CollectedField, obj *rubrica.Workspace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workspace_apiTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Workspace().APITokens(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.APIToken) graphql.Marshaler {
+			return ec.marshalNApiToken2ᚕᚖrubricaᚐAPITokenᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workspace_apiTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workspace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiToken(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13679,6 +14272,48 @@ func UnmarshalRemoveContactChannelInput(ctx context.Context, raw any) (model.Rem
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context, obj any) (model.RemoveMemberInput, error) {
+	var it model.RemoveMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"memberId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "memberId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memberId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MemberID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveMemberInput unmarshals raw into the RemoveMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveMemberInput(ctx context.Context, raw any) (model.RemoveMemberInput, error) {
+	var out model.RemoveMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveMemberInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRemoveTagFromContactInput(ctx context.Context, obj any) (model.RemoveTagFromContactInput, error) {
 	var it model.RemoveTagFromContactInput
 	if obj == nil {
@@ -13725,6 +14360,48 @@ func (ec *executionContext) unmarshalInputRemoveTagFromContactInput(ctx context.
 func UnmarshalRemoveTagFromContactInput(ctx context.Context, raw any) (model.RemoveTagFromContactInput, error) {
 	var out model.RemoveTagFromContactInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveTagFromContactInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeTokenInput(ctx context.Context, obj any) (model.RevokeTokenInput, error) {
+	var it model.RevokeTokenInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tokenId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tokenId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TokenID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeTokenInput unmarshals raw into the RevokeTokenInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeTokenInput(ctx context.Context, raw any) (model.RevokeTokenInput, error) {
+	var out model.RevokeTokenInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeTokenInput", raw, &out)
 	return out, err
 }
 
@@ -14156,6 +14833,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Channel(ctx, sel, obj)
+	case rubrica.APIToken:
+		return ec._ApiToken(ctx, sel, &obj)
+	case *rubrica.APIToken:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApiToken(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -14189,6 +14873,60 @@ func (ec *executionContext) _AddTagsToContactsPayload(ctx context.Context, sel a
 			out.Values[i] = ec._AddTagsToContactsPayload_tags(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var apiTokenImplementors = []string{"ApiToken", "Node"}
+
+func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet, obj *rubrica.APIToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, apiTokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApiToken")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ApiToken_id(ctx, field, obj)
+				})
+		case "member":
+			out.Values[i] = ec._ApiToken_member(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ApiToken_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._ApiToken_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "revokedAt":
+			out.Values[i] = ec._ApiToken_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15375,6 +16113,11 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "removedAt":
+			out.Values[i] = ec._Member_removedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16088,6 +16831,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "revokeToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16366,6 +17123,39 @@ func (ec *executionContext) _RemoveContactChannelPayload(ctx context.Context, se
 	return out
 }
 
+var removeMemberPayloadImplementors = []string{"RemoveMemberPayload"}
+
+func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveMemberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeMemberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveMemberPayload")
+		case "member":
+			out.Values[i] = ec._RemoveMemberPayload_member(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var removeTagFromContactPayloadImplementors = []string{"RemoveTagFromContactPayload"}
 
 func (ec *executionContext) _RemoveTagFromContactPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveTagFromContactPayload) graphql.Marshaler {
@@ -16384,6 +17174,39 @@ func (ec *executionContext) _RemoveTagFromContactPayload(ctx context.Context, se
 			}
 		case "tag":
 			out.Values[i] = ec._RemoveTagFromContactPayload_tag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeTokenPayloadImplementors = []string{"RevokeTokenPayload"}
+
+func (ec *executionContext) _RevokeTokenPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeTokenPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeTokenPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeTokenPayload")
+		case "apiToken":
+			out.Values[i] = ec._RevokeTokenPayload_apiToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16889,6 +17712,18 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Workspace_customFieldDefinitions(ctx, field, obj)
 				})
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workspace_members(ctx, field, obj)
+				})
+		case "apiTokens":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Workspace_apiTokens(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17279,6 +18114,30 @@ func (ec *executionContext) marshalNAddTagsToContactsPayload2ᚖrubricaᚋgraph�
 		return graphql.Null
 	}
 	return ec._AddTagsToContactsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNApiToken2ᚕᚖrubricaᚐAPITokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.APIToken) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiToken2ᚖrubricaᚐAPIToken(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApiToken2ᚖrubricaᚐAPIToken(ctx context.Context, sel ast.SelectionSet, v *rubrica.APIToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ApiToken!")
+		return graphql.Null
+	}
+	return ec._ApiToken(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBlockContactInput2rubricaᚋgraphᚋmodelᚐBlockContactInput(ctx context.Context, v any) (model.BlockContactInput, error) {
@@ -17881,6 +18740,22 @@ func (ec *executionContext) marshalNJobStatus2rubricaᚐJobStatus(ctx context.Co
 	return res
 }
 
+func (ec *executionContext) marshalNMember2ᚕᚖrubricaᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.Member) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMember2ᚖrubricaᚐMember(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMember2ᚖrubricaᚐMember(ctx context.Context, sel ast.SelectionSet, v *rubrica.Member) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Member!")
@@ -18150,6 +19025,19 @@ func (ec *executionContext) marshalNRemoveContactChannelPayload2ᚖrubricaᚋgra
 	return ec._RemoveContactChannelPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRemoveMemberInput2rubricaᚋgraphᚋmodelᚐRemoveMemberInput(ctx context.Context, v any) (model.RemoveMemberInput, error) {
+	res, err := ec.unmarshalInputRemoveMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveMemberPayload2ᚖrubricaᚋgraphᚋmodelᚐRemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveMemberPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveMemberPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRemoveTagFromContactInput2rubricaᚋgraphᚋmodelᚐRemoveTagFromContactInput(ctx context.Context, v any) (model.RemoveTagFromContactInput, error) {
 	res, err := ec.unmarshalInputRemoveTagFromContactInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18161,6 +19049,19 @@ func (ec *executionContext) marshalNRemoveTagFromContactPayload2ᚖrubricaᚋgra
 		return graphql.Null
 	}
 	return ec._RemoveTagFromContactPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeTokenInput2rubricaᚋgraphᚋmodelᚐRevokeTokenInput(ctx context.Context, v any) (model.RevokeTokenInput, error) {
+	res, err := ec.unmarshalInputRevokeTokenInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeTokenPayload2ᚖrubricaᚋgraphᚋmodelᚐRevokeTokenPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeTokenPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeTokenPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeTokenPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRole2rubricaᚐRole(ctx context.Context, v any) (rubrica.Role, error) {

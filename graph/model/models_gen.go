@@ -447,6 +447,18 @@ type RemoveContactChannelPayload struct {
 	ContactChannel *rubrica.ContactChannel `json:"contactChannel"`
 }
 
+// A member to remove.
+type RemoveMemberInput struct {
+	// The member's global id.
+	MemberID string `json:"memberId"`
+}
+
+// The result of `removeMember`.
+type RemoveMemberPayload struct {
+	// The member, with its `removedAt`.
+	Member *rubrica.Member `json:"member"`
+}
+
 // One tag off one contact.
 type RemoveTagFromContactInput struct {
 	// The contact.
@@ -461,6 +473,18 @@ type RemoveTagFromContactPayload struct {
 	Contact *rubrica.Contact `json:"contact"`
 	// The tag, which stays in the workspace.
 	Tag *rubrica.Tag `json:"tag"`
+}
+
+// A token to revoke.
+type RevokeTokenInput struct {
+	// The token's global id (`ApiToken.id`).
+	TokenID string `json:"tokenId"`
+}
+
+// The result of `revokeToken`.
+type RevokeTokenPayload struct {
+	// The token, with its `revokedAt`.
+	APIToken *rubrica.APIToken `json:"apiToken"`
 }
 
 // An outbound message.

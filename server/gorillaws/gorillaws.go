@@ -84,6 +84,7 @@ var _ transport.WebsocketImplementation = (*Upgrader)(nil)
 // client offering both GraphQL protocols gets the one it prefers; no match negotiates none,
 // which gqlgen serves as legacy graphql-ws. opts.ResponseHeader goes with the 101 response.
 // On failure (a refused Origin: 403, a bad handshake: 400) the HTTP error has been written.
+// A Closer in the request's context (WithCloser) is bound to the connection.
 func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	checkOrigin := u.CheckOrigin
 	if checkOrigin == nil {
@@ -98,7 +99,11 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	if err != nil {
 		return nil, err
 	}
-	return u.newConn(ws), nil
+	c := u.newConn(ws)
+	if k := CloserFromContext(r.Context()); k != nil {
+		k.bind(c)
+	}
+	return c, nil
 }
 
 // selectSubprotocol returns, as gorilla's server preference list, the first subprotocol the

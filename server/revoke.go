@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"rubrica"
+	"rubrica/server/gorillaws"
+)
+
+// CloseForbidden is the close code of a websocket whose credentials are refused or ended: a
+// token revoked or expired, a member removed.
+const CloseForbidden = 4403
+
+// revokedMemory is how long the registry remembers a revocation, for a websocket whose token
+// was checked just before the revocation committed but that registers only after it arrived.
+const revokedMemory = time.Minute
+
+// wsRegistry holds the open websockets by the token and the member that authenticated them,
+// so that a revocation arriving from any instance closes them with CloseForbidden.
+type wsRegistry struct {
+	mu      sync.Mutex
+	open    map[string]map[*wsEntry]struct{} // by tokenKey and memberKey
+	revoked map[string]time.Time             // keys revoked within revokedMemory
+}
+
+// wsEntry is one open websocket: its Closer and the cancel of its context.
+type wsEntry struct {
+	k      *gorillaws.Closer
+	cancel context.CancelFunc
+}
+
+// closeFrameWait is how long a revocation waits for its close frame to be written (behind a
+// write to a client that does not read, say) before it ends the subscriptions regardless.
+const closeFrameWait = 500 * time.Millisecond
+
+// close sends the close frame with CloseForbidden first, then ends the connection's context,
+// which stops every subscription at once (gqlgen's own close then finds the frame sent).
+func (e *wsEntry) close(reason string) {
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		e.k.Close(CloseForbidden, reason)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(closeFrameWait):
+	}
+	e.cancel()
+}
+
+func newWSRegistry() *wsRegistry {
+	return &wsRegistry{open: map[string]map[*wsEntry]struct{}{}, revoked: map[string]time.Time{}}
+}
+
+func tokenKey(id string) string  { return "token:" + id }
+func memberKey(id string) string { return "member:" + id }
+
+// register files the websocket of k under the actor's token and member until ctx (the
+// connection's, which cancel ends) ends, and closes it when the token expires. A websocket
+// whose token or member was revoked a moment ago is closed at once.
+func (r *wsRegistry) register(ctx context.Context, cancel context.CancelFunc, a rubrica.Actor, k *gorillaws.Closer) {
+	if k == nil {
+		return
+	}
+	e := &wsEntry{k: k, cancel: cancel}
+	keys := []string{memberKey(a.MemberID)}
+	if a.TokenID != "" {
+		keys = append(keys, tokenKey(a.TokenID))
+	}
+	r.mu.Lock()
+	for _, key := range keys {
+		if _, ok := r.revoked[key]; ok {
+			r.mu.Unlock()
+			go e.close("The token was revoked.")
+			return
+		}
+	}
+	for _, key := range keys {
+		if r.open[key] == nil {
+			r.open[key] = map[*wsEntry]struct{}{}
+		}
+		r.open[key][e] = struct{}{}
+	}
+	r.mu.Unlock()
+	var expiry *time.Timer
+	if !a.ExpiresAt.IsZero() {
+		expiry = time.AfterFunc(time.Until(a.ExpiresAt), func() { e.close("The token expired.") })
+	}
+	context.AfterFunc(ctx, func() {
+		if expiry != nil {
+			expiry.Stop()
+		}
+		r.unregister(keys, e)
+	})
+}
+
+func (r *wsRegistry) unregister(keys []string, e *wsEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, key := range keys {
+		delete(r.open[key], e)
+		if len(r.open[key]) == 0 {
+			delete(r.open, key)
+		}
+	}
+}
+
+// revoke closes the websockets of a revoked token or a removed member (an auth event). It
+// runs on the event bus's loop, so the closing happens elsewhere.
+func (r *wsRegistry) revoke(e *rubrica.Event) {
+	if e.SubjectID == nil {
+		return
+	}
+	var key, reason string
+	switch e.Type {
+	case rubrica.TokenRevoked:
+		key, reason = tokenKey(*e.SubjectID), "The token was revoked."
+	case rubrica.MemberRemoved:
+		key, reason = memberKey(*e.SubjectID), "The member was removed."
+	default:
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	for k, at := range r.revoked {
+		if now.Sub(at) > revokedMemory {
+			delete(r.revoked, k)
+		}
+	}
+	r.revoked[key] = now
+	entries := r.open[key]
+	delete(r.open, key)
+	r.mu.Unlock()
+	for e := range entries {
+		go e.close(reason)
+	}
+}
+
+// authGuard authenticates requests and websockets: the auth service, the limiter of failed
+// authentications per address, and the registry that closes websockets whose credentials end.
+type authGuard struct {
+	auth    rubrica.AuthService
+	limiter *failureLimiter // nil: no limit
+	conns   *wsRegistry
+}
+
+// newAuthGuard makes the guard of a server and starts watching revocations (cfg.Revocations,
+// else cfg.Services.Events when it can tell about them).
+func newAuthGuard(cfg Config) *authGuard {
+	rate := cfg.AuthFailureRate
+	if rate == 0 {
+		rate = DefaultAuthFailureRate
+	}
+	burst := cfg.AuthFailureBurst
+	if burst <= 0 {
+		burst = DefaultAuthFailureBurst
+	}
+	g := &authGuard{auth: cfg.Services.Auth, limiter: newFailureLimiter(rate, burst), conns: newWSRegistry()}
+	watcher := cfg.Revocations
+	if watcher == nil {
+		watcher, _ = cfg.Services.Events.(rubrica.RevocationWatcher)
+	}
+	if watcher != nil {
+		watcher.WatchRevocations(g.conns.revoke)
+	} else {
+		cfg.Logger.Warn("no revocation watcher: revoked tokens keep their open websockets until they close")
+	}
+	return g
+}
