@@ -135,7 +135,8 @@ func TestRequestBodyLimit(t *testing.T) {
 }
 
 // TestMalformedRequestsNotEchoed: a POST body, a GET query string or an export query string
-// that cannot be read is BAD_USER_INPUT with a message of a fixed size, none of the input.
+// that cannot be read, or an operationName that cannot name an operation (gqlgen repeats it),
+// is BAD_USER_INPUT with a message of a fixed size, none of the input.
 func TestMalformedRequestsNotEchoed(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
@@ -157,6 +158,8 @@ func TestMalformedRequestsNotEchoed(t *testing.T) {
 		"VariablesNotObject":  `{"query": "{ __typename }", "variables": ["` + junk + `"]}`,
 		"ExtensionsNotObject": `{"query": "{ __typename }", "extensions": "` + junk + `"}`,
 		"NotJSON":             junk,
+		"LongOperationName":   `{"query": "query A { __typename }", "operationName": "` + junk + `"}`,
+		"BadOperationName":    `{"query": "query A { __typename }", "operationName": "A ` + junk + `"}`,
 	} {
 		t.Run("POST"+name, func(t *testing.T) {
 			status, b := graphqlPost(t, env, strings.NewReader(body), int64(len(body)))
@@ -176,6 +179,10 @@ func TestMalformedRequestsNotEchoed(t *testing.T) {
 	}
 	t.Run("GETQueryString", func(t *testing.T) {
 		status, b := get(t, "/graphql?query=%zzZqZq&"+junk+";x=1")
+		wantRefusal(t, status, b)
+	})
+	t.Run("GETOperationName", func(t *testing.T) {
+		status, b := get(t, "/graphql?query="+url.QueryEscape("query A { __typename }")+"&operationName="+junk)
 		wantRefusal(t, status, b)
 	})
 	t.Run("ExportQueryString", func(t *testing.T) {

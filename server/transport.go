@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -39,6 +40,9 @@ func badGetParams(rawQuery string) string {
 	if err != nil {
 		return "The query string cannot be parsed." // fixed: url errors quote the input
 	}
+	if badOperationName(q.Get("operationName")) {
+		return badOperationNameMsg
+	}
 	for _, p := range []string{"variables", "extensions"} {
 		if v := q.Get(p); v != "" {
 			var m map[string]any
@@ -67,12 +71,30 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	// The same decoding as transport.POST's, so that it never fails on what passes here.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(new(graphql.RawParams)); err != nil {
+	var params graphql.RawParams
+	if err := dec.Decode(&params); err != nil {
 		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badPostBody)
+		return
+	}
+	if badOperationName(params.OperationName) {
+		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badOperationNameMsg)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	t.POST.Do(w, r, exec)
+}
+
+// maxOperationName bounds the operationName of a request: gqlgen repeats it in its
+// "operation not found" error.
+const maxOperationName = 256
+
+var graphqlName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]*$`)
+
+const badOperationNameMsg = "operationName is not the name of an operation: a GraphQL name of at most 256 characters."
+
+// badOperationName reports whether a request's operationName cannot name an operation.
+func badOperationName(name string) bool {
+	return name != "" && (len(name) > maxOperationName || !graphqlName.MatchString(name))
 }
 
 // queriesOnly refuses any operation but a query while the operation is prepared, so that
