@@ -57,15 +57,20 @@ func (g *authGuard) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusUnauthorized, err)
 }
 
-// writeError answers with a GraphQL response holding one error.
+// writeError answers with a GraphQL response holding one error (with `extensions.limit` when
+// the error names a limit).
 func writeError(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rubrica"`)
 	}
+	ext := map[string]any{"code": rubrica.ErrorCode(err)}
+	if limit := errorLimit(err); limit != "" {
+		ext["limit"] = limit
+	}
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
 		"message":    rubrica.ErrorMessage(err),
-		"extensions": map[string]any{"code": rubrica.ErrorCode(err)},
+		"extensions": ext,
 	}}})
 }

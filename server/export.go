@@ -22,7 +22,11 @@ import (
 // which spreadsheet programs need to read UTF-8. Errors are JSON, as GraphQL errors are.
 func exportContacts(exports rubrica.ExportService, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			writeExportError(w, logger, r, rubrica.Errorf(rubrica.EINVALID, "The query string cannot be parsed."))
+			return
+		}
 		sel, err := exportSelection(q)
 		if err != nil {
 			writeExportError(w, logger, r, err)
@@ -34,7 +38,7 @@ func exportContacts(exports rubrica.ExportService, logger *slog.Logger) http.Han
 		}
 		e, err := exports.ExportContacts(r.Context(), sel)
 		if err != nil {
-			writeExportError(w, logger, r, err)
+			writeExportError(w, logger, r, timedOut(r.Context(), err))
 			return
 		}
 		h := w.Header()
@@ -150,7 +154,7 @@ var exportStatus = map[string]int{
 }
 
 // writeExportError answers with a JSON body shaped like a GraphQL error response:
-// {"errors": [{"message", "extensions": {"code", "field"}}]}; INTERNAL errors are logged and
+// {"errors": [{"message", "extensions": {"code", "field", "limit"}}]}; INTERNAL errors are logged and
 // carry no detail.
 func writeExportError(w http.ResponseWriter, logger *slog.Logger, r *http.Request, err error) {
 	code := rubrica.ErrorCode(err)
@@ -162,6 +166,9 @@ func writeExportError(w http.ResponseWriter, logger *slog.Logger, r *http.Reques
 	ext := map[string]any{"code": code}
 	if f := rubrica.ErrorField(err); f != "" {
 		ext["field"] = f
+	}
+	if limit := errorLimit(err); limit != "" {
+		ext["limit"] = limit
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusUnauthorized {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -44,6 +45,15 @@ type Config struct {
 	// Revocations tells about revoked tokens and removed members, whose websockets are then
 	// closed (nil: Services.Events, when it implements rubrica.RevocationWatcher).
 	Revocations rubrica.RevocationWatcher
+	// MaxRequestBytes caps a request body (0: DefaultMaxRequestBytes); a larger one gets 413.
+	MaxRequestBytes int64
+	// BodyReadTimeout bounds the time to send a request body (0: DefaultBodyReadTimeout).
+	BodyReadTimeout time.Duration
+	// ReadHeaderTimeout bounds the time to send request headers (0: DefaultReadHeaderTimeout);
+	// only Serve applies it.
+	ReadHeaderTimeout time.Duration
+	// RequestTimeout bounds every request but websockets (0: DefaultRequestTimeout).
+	RequestTimeout time.Duration
 }
 
 // Server is one Rubrica HTTP server.
@@ -77,9 +87,10 @@ func New(cfg Config) *Server {
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
-	gql.AddTransport(transport.POST{})
+	gql.AddTransport(postTransport{})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
+	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(guard, gql)))
@@ -105,7 +116,8 @@ func New(cfg Config) *Server {
 	mux.Handle("/", explorer.Handler())
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, mux))}
+	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
+	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux)))}
 }
 
 // Handler returns the server's root handler.
@@ -119,9 +131,11 @@ const ShutdownTimeout = 15 * time.Second
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(s.cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Requests outlive ctx (Shutdown lets them finish); net/http still cancels each
+		// request's context when its client leaves, and limitRequests adds the deadline.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -14,7 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// gqlgen's GET transport and its "transport not supported" answer write a few errors
+// gqlgen's GET and POST transports and its "transport not supported" answer write a few errors
 // themselves, past the error presenter and so without `extensions.code`. The two transports
 // here send those errors through the presenter (exec.DispatchError) like every other one.
 
@@ -35,7 +38,10 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 func badGetParams(rawQuery string) string {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return "The query string cannot be parsed: " + err.Error()
+		return "The query string cannot be parsed." // fixed: url errors quote the input
+	}
+	if badOperationName(q.Get("operationName")) {
+		return badOperationNameMsg
 	}
 	for _, p := range []string{"variables", "extensions"} {
 		if v := q.Get(p); v != "" {
@@ -46,6 +52,49 @@ func badGetParams(rawQuery string) string {
 		}
 	}
 	return ""
+}
+
+// postTransport is transport.POST that reads the body within the HTTP limits and refuses a
+// body that is not a GraphQL request with a message of its own: transport.POST's message
+// repeats the whole body and the decoder's detail.
+type postTransport struct{ transport.POST }
+
+// badPostBody is the answer to a POST body that does not decode.
+const badPostBody = `The request body is not a GraphQL request: send a JSON object {"query": "...", "variables": {...}}.`
+
+func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	body, status, err := readBody(r)
+	if err != nil {
+		refuseBody(w, status, err)
+		return
+	}
+	// The same decoding as transport.POST's, so that it never fails on what passes here.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var params graphql.RawParams
+	if err := dec.Decode(&params); err != nil {
+		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badPostBody)
+		return
+	}
+	if badOperationName(params.OperationName) {
+		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badOperationNameMsg)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	t.POST.Do(w, r, exec)
+}
+
+// maxOperationName bounds the operationName of a request: gqlgen repeats it in its
+// "operation not found" error.
+const maxOperationName = 256
+
+var graphqlName = regexp.MustCompile(`^[_A-Za-z][_0-9A-Za-z]*$`)
+
+const badOperationNameMsg = "operationName is not the name of an operation: a GraphQL name of at most 256 characters."
+
+// badOperationName reports whether a request's operationName cannot name an operation.
+func badOperationName(name string) bool {
+	return name != "" && (len(name) > maxOperationName || !graphqlName.MatchString(name))
 }
 
 // queriesOnly refuses any operation but a query while the operation is prepared, so that

@@ -74,11 +74,18 @@ type config struct {
 	// 0: no limit). AUTH_FAILURE_BURST sets the burst (default server.DefaultAuthFailureBurst).
 	AuthFailureRate  float64
 	AuthFailureBurst int
+	// HTTP limits (MAX_REQUEST_BYTES, BODY_READ_TIMEOUT, READ_HEADER_TIMEOUT, REQUEST_TIMEOUT).
+	MaxRequestBytes   int
+	BodyReadTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	RequestTimeout    time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait,
-		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst}
+		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst,
+		MaxRequestBytes: server.DefaultMaxRequestBytes, BodyReadTimeout: server.DefaultBodyReadTimeout,
+		ReadHeaderTimeout: server.DefaultReadHeaderTimeout, RequestTimeout: server.DefaultRequestTimeout}
 	if v := getenv("PORT"); v != "" {
 		cfg.Port = v
 	}
@@ -93,8 +100,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.Introspection = b
 	}
-	for name, dst := range map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
-		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst} {
+	numbers := map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
+		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes}
+	for name, dst := range numbers {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -104,7 +112,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	durations := map[string]*time.Duration{"LOADER_WAIT": &cfg.LoaderWait, "EVENT_RETENTION": &cfg.EventRetention,
-		"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause}
+		"JOB_LEASE": &cfg.Jobs.Lease, "JOB_PAUSE": &cfg.Jobs.Pause, "BODY_READ_TIMEOUT": &cfg.BodyReadTimeout,
+		"READ_HEADER_TIMEOUT": &cfg.ReadHeaderTimeout, "REQUEST_TIMEOUT": &cfg.RequestTimeout}
 	for name, dst := range durations {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -134,26 +143,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, nil
 }
 
-// LogValue masks the database password when the config is logged.
+// LogValue masks the database password when the config is logged (see maskDSN).
 func (c config) LogValue() slog.Value {
+	database := "(private cluster)"
+	if c.DatabaseURL != "" {
+		database = maskDSN(c.DatabaseURL)
+	}
 	return slog.GroupValue(
-		slog.String("port", c.Port), slog.String("database", redactURL(c.DatabaseURL)),
+		slog.String("port", c.Port), slog.String("database", database),
 		slog.String("dataDir", c.DataDir), slog.Bool("introspection", c.Introspection),
-		slog.Int("maxComplexity", c.MaxComplexity), slog.Duration("loaderWait", c.LoaderWait))
-}
-
-func redactURL(s string) string {
-	if s == "" {
-		return "(private cluster)"
-	}
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.Index(s[i+3:], "@"); at >= 0 {
-			if colon := strings.Index(s[i+3:i+3+at], ":"); colon >= 0 {
-				return s[:i+3+colon+1] + "xxxxx" + s[i+3+at:]
-			}
-		}
-	}
-	return s
+		slog.Int("maxComplexity", c.MaxComplexity), slog.Duration("loaderWait", c.LoaderWait),
+		slog.Int("maxRequestBytes", c.MaxRequestBytes), slog.Duration("bodyReadTimeout", c.BodyReadTimeout),
+		slog.Duration("readHeaderTimeout", c.ReadHeaderTimeout), slog.Duration("requestTimeout", c.RequestTimeout),
+		slog.Float64("authFailureRate", c.AuthFailureRate), slog.Int("authFailureBurst", c.AuthFailureBurst))
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -354,6 +356,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
+		MaxRequestBytes: int64(cfg.MaxRequestBytes), BodyReadTimeout: cfg.BodyReadTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, RequestTimeout: cfg.RequestTimeout,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
 	if err := srv.Serve(serveCtx, ln); err != nil {

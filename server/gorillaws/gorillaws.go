@@ -7,6 +7,7 @@
 package gorillaws
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -154,7 +155,8 @@ type conn struct {
 	initTimer *time.Timer
 
 	initState atomic.Int32
-	lastSeen  atomic.Int64 // unix nanoseconds of the last frame received
+	lastSeen  atomic.Int64   // unix nanoseconds of the last frame received
+	proto     *protocolState // graphql-transport-ws only: the state its close codes need
 	done      chan struct{}
 	shutOnce  sync.Once
 }
@@ -171,6 +173,9 @@ func (u *Upgrader) newConn(ws *websocket.Conn) *conn {
 		maxRead:      u.readLimit(),
 		writeTimeout: u.writeTimeout(),
 		done:         make(chan struct{}),
+	}
+	if ws.Subprotocol() == transportWSSubprotocol {
+		c.proto = newProtocolState()
 	}
 	c.touch()
 	ws.SetReadLimit(c.maxRead)
@@ -197,7 +202,9 @@ func (c *conn) touch() { c.lastSeen.Store(time.Now().UnixNano()) }
 func (c *conn) Subprotocol() string { return c.ws.Subprotocol() }
 
 // NextReader returns the next data message. A close by the peer with 1000, 1001 or no status,
-// and any read failure after Close began, is transport.ErrWebsocketClosed.
+// and any read failure after Close began, is transport.ErrWebsocketClosed. On
+// graphql-transport-ws, a message that breaks a rule of the protocol closes the connection
+// with the protocol's code (4401, 4409, 4429) and returns ErrProtocolViolation.
 func (c *conn) NextReader() (int, io.Reader, error) {
 	mt, r, err := c.ws.NextReader()
 	if err != nil {
@@ -217,8 +224,25 @@ func (c *conn) NextReader() (int, io.Reader, error) {
 	if c.initState.Load() != initReceived && !c.initState.CompareAndSwap(initWaiting, initReceived) {
 		return mt, nil, ErrInitTimeout // the init timer won the race
 	}
-	return mt, r, nil
+	if c.proto == nil {
+		return mt, r, nil
+	}
+	// graphql-transport-ws: the message is read whole (at most the read limit) to follow the
+	// protocol; a read error reaches gqlgen as it would have.
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return mt, io.MultiReader(bytes.NewReader(data), errReader{err}), nil
+	}
+	if code, reason := c.proto.received(data); code != 0 {
+		return mt, nil, c.violation(code, reason)
+	}
+	return mt, bytes.NewReader(data), nil
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // WriteJSON writes v as one text message, bounded by the write timeout. A failed write drops
 // the connection.
@@ -226,6 +250,9 @@ func (c *conn) WriteJSON(v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	if c.proto != nil {
+		c.proto.sent(data)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

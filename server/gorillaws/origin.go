@@ -54,6 +54,9 @@ func normalizeOrigin(s string) (string, bool) {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.Contains(host, "%") || (strings.Contains(host, ":") && !strings.HasPrefix(u.Host, "[")) {
+		return "", false // no host (":80"), an IPv6 zone (no browser sends one), or a bare "::1"
+	}
 	port := u.Port()
 	switch {
 	case port == "",

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"rubrica/server"
+)
+
+// TestLoadConfigHTTPLimits: the HTTP limit settings default to the server's constants, read
+// their environment variables and refuse what is not a positive number or duration.
+func TestLoadConfigHTTPLimits(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxRequestBytes != server.DefaultMaxRequestBytes || cfg.BodyReadTimeout != server.DefaultBodyReadTimeout ||
+		cfg.ReadHeaderTimeout != server.DefaultReadHeaderTimeout || cfg.RequestTimeout != server.DefaultRequestTimeout {
+		t.Errorf("defaults: got %d %v %v %v", cfg.MaxRequestBytes, cfg.BodyReadTimeout, cfg.ReadHeaderTimeout, cfg.RequestTimeout)
+	}
+	cfg, err = loadConfig(env(map[string]string{"MAX_REQUEST_BYTES": "2048", "BODY_READ_TIMEOUT": "3s",
+		"READ_HEADER_TIMEOUT": "4s", "REQUEST_TIMEOUT": "1m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxRequestBytes != 2048 || cfg.BodyReadTimeout != 3*time.Second || cfg.ReadHeaderTimeout != 4*time.Second || cfg.RequestTimeout != time.Minute {
+		t.Errorf("set: got %d %v %v %v", cfg.MaxRequestBytes, cfg.BodyReadTimeout, cfg.ReadHeaderTimeout, cfg.RequestTimeout)
+	}
+	for name, v := range map[string]string{"MAX_REQUEST_BYTES": "1MiB", "BODY_READ_TIMEOUT": "10", "READ_HEADER_TIMEOUT": "-1s", "REQUEST_TIMEOUT": "0s"} {
+		if _, err := loadConfig(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: got %v, want an error naming the setting", name, v, err)
+		}
+	}
+}
+
+// TestConfigLogMasksPassword: the logged config shows the database without its password and
+// the HTTP limits.
+func TestConfigLogMasksPassword(t *testing.T) {
+	for _, dsn := range []string{"host=db password='s3cr et' dbname=rubrica", "postgres://u:s3cr@et@db/rubrica",
+		"postgres://db/rubrica?Password=s3cr%20et", "password s3cr et"} {
+		var buf bytes.Buffer
+		cfg, _ := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", cfg)
+		if out := buf.String(); strings.Contains(out, "s3cr") || !strings.Contains(out, "config.requestTimeout=30s") {
+			t.Errorf("DATABASE_URL %q logged as %s", dsn, out)
+		}
+	}
+}
