@@ -354,13 +354,14 @@ func TestReadHeaderTimeout(t *testing.T) {
 // subscription receives events after it passed.
 func TestWebsocketOutlivesRequestTimeout(t *testing.T) {
 	t.Parallel()
-	const timeout = 100 * time.Millisecond
+	// Long enough for the mutation below on a loaded machine; the subscription outlives it.
+	const timeout = 2 * time.Second
 	env := testenv.NewWithConfig(t, func(c *server.Config) { c.RequestTimeout = timeout })
 	ws := env.Workspace(t, "Long")
 	c := testenv.Dial(t, env.WSURL(), testenv.Protocols[0], ws.Agent())
 	c.Subscribe("all", contactEventsQuery, nil)
 	env.WaitSubscribers(t, 1)
-	time.Sleep(3 * timeout)
+	time.Sleep(timeout + 500*time.Millisecond)
 	ada := createContact(t, env, ws.Manager(), map[string]any{"firstName": "Ada"})
 	wantContactEvent(t, nextContactEvent(t, c, "all"), "CREATED", ada, "Ada")
 }
