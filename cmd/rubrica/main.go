@@ -64,6 +64,8 @@ type config struct {
 	AllowedOrigins []string
 	// Jobs tunes the background job worker (JOB_BATCH_SIZE, JOB_LEASE, JOB_PAUSE).
 	Jobs db.JobWorkerConfig
+	// Limits bound documents and responses (MAX_DOCUMENT_BYTES, MAX_QUERY_TOKENS, ...).
+	Limits graph.Limits
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -82,7 +84,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.Introspection = b
 	}
-	for name, dst := range map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize} {
+	numbers := map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
+		graph.LimitDocumentBytes: &cfg.Limits.MaxDocumentBytes, graph.LimitQueryTokens: &cfg.Limits.MaxQueryTokens,
+		graph.LimitQueryDepth: &cfg.Limits.MaxQueryDepth, graph.LimitAliases: &cfg.Limits.MaxAliases,
+		graph.LimitRepeatedFields: &cfg.Limits.MaxRepeatedFields, graph.LimitFragmentSpreads: &cfg.Limits.MaxFragmentSpreads,
+		graph.LimitQueryFields: &cfg.Limits.MaxQueryFields, graph.LimitErrors: &cfg.Limits.MaxErrors,
+		graph.LimitResponseBytes: &cfg.Limits.MaxResponseBytes}
+	for name, dst := range numbers {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
@@ -351,6 +359,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	srv := server.New(server.Config{
 		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
+		Limits: cfg.Limits,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
 	if err := srv.Serve(serveCtx, ln); err != nil {
