@@ -110,8 +110,12 @@ func limitError(limit string, value int, format string, args ...any) *gqlerror.E
 
 func init() {
 	// A document refused by a limit is a request error like a validation error: 422 over
-	// HTTP, an `error` message over websockets (presented, so with its code).
+	// HTTP, an `error` message over websockets. gqlgen's websocket transport tells the kind
+	// from the errors once the presenter has given them their codes (it presents them in
+	// place), so BAD_USER_INPUT, the code of parse and validation errors, is registered too:
+	// otherwise it sends them as a result, without the cap of limitResponses.
 	errcode.RegisterErrorType(rubrica.ELIMIT, errcode.KindProtocol)
+	errcode.RegisterErrorType(rubrica.EINVALID, errcode.KindProtocol)
 }
 
 // documentLimits checks a document against the limits before the executor parses and

@@ -44,6 +44,9 @@ fragment TypeRef on __Type {
     ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
 }`
 
+// GraphiQLIntrospection exports graphiqlIntrospection to the package's external tests.
+var GraphiQLIntrospection = graphiqlIntrospection
+
 // fragmentBomb is n fragments each spreading the next twice: 2^n fields once expanded.
 func fragmentBomb(n int) string {
 	var b strings.Builder
