@@ -28,9 +28,9 @@ type Config struct {
 }
 
 // DefaultMaxComplexity is the default limit of an operation's cost (MAX_COMPLEXITY; see
-// complexity.go for what costs what): `contacts(first: 100)` with every field of its contacts,
-// their tags and custom values fits, so does a dashboard of a dozen counts; ten such pages in
-// one request, or fifty counts, do not.
+// complexity.go for what costs what): a page of 100 contacts with their fields, tags and
+// custom values fits (about 7,700), so does a page of 30 with every list of each contact, or
+// a dashboard of a dozen counts; two such pages of 100, or 50 counted searches, do not.
 const DefaultMaxComplexity = 10000
 
 // NewHandler returns the GraphQL executor with its limits, extensions, error presenter and

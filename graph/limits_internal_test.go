@@ -262,3 +262,4 @@ func aliasedSearches(n int) string {
 	}
 	return b.String() + "}"
 }
+

@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"rubrica/graph"
 	"rubrica/internal/testenv"
@@ -373,4 +376,49 @@ func TestRealClientsPass(t *testing.T) {
 			t.Errorf("contacts: got %d", len(got))
 		}
 	})
+}
+
+// BenchmarkAttacks runs each attack of issue 9 through the executor and its POST transport,
+// in-process on the real services: what one refusal costs the server (-benchmem gives its
+// allocations). ComplexityOnly and ErrorCapOnly lift the document limits, to measure the
+// refusals behind them.
+func BenchmarkAttacks(b *testing.B) {
+	env := testenv.New(b)
+	lifted := graph.Limits{MaxDocumentBytes: 1 << 24, MaxQueryTokens: 1 << 24, MaxQueryDepth: 1 << 24, MaxAliases: 1 << 24,
+		MaxRepeatedFields: 1 << 24, MaxFragmentSpreads: 1 << 24, MaxQueryFields: 1 << 24}
+	nested := strings.ReplaceAll(lmNested(20), "$id", `"x"`)
+	nested = strings.Replace(nested, `query("x": ID!)`, "query", 1)
+	for _, c := range []struct {
+		name   string
+		limits graph.Limits
+		query  string
+	}{
+		{"FragmentBomb24", graph.Limits{}, lmFragmentBomb(24)},
+		{"Typename10000", graph.Limits{}, lmTypenames(10000)},
+		{"Typename2000", graph.Limits{}, lmTypenames(2000)},
+		{"FieldCopies400", graph.Limits{}, lmCopies(400)},
+		{"FieldCopies1000", graph.Limits{}, lmCopies(1000)},
+		{"NestedLists20", graph.Limits{}, nested},
+		{"SearchAliases2400", graph.Limits{}, lmSearchAliases(2400)},
+		{"SearchAliases250", graph.Limits{}, lmSearchAliases(250)},
+		{"ComplexityOnly/NestedLists20", lifted, nested},
+		{"ComplexityOnly/SearchAliases2400", lifted, lmSearchAliases(2400)},
+		{"ErrorCapOnly/FieldCopies400", lifted, lmCopies(400)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := graph.NewHandler(graph.Config{Services: env.DB.Services(), Introspection: true, Limits: c.limits})
+			h.AddTransport(transport.POST{})
+			body, _ := json.Marshal(map[string]any{"query": c.query})
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if !bytes.Contains(rec.Body.Bytes(), []byte("LIMIT_EXCEEDED")) {
+					b.Fatalf("response: got %.300s, want LIMIT_EXCEEDED", rec.Body.Bytes())
+				}
+			}
+		})
+	}
 }
