@@ -262,4 +262,3 @@ func aliasedSearches(n int) string {
 	}
 	return b.String() + "}"
 }
-
