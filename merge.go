@@ -86,9 +86,15 @@ type DuplicateGroup struct {
 	Keys       []string // the shared keys' stored forms, sorted
 }
 
+// MaxSuggestionContacts is the most contacts a merge suggestion holds. So many contacts
+// joined by shared values are not one person but a shared line or mailbox (a switchboard,
+// info@), and the bound keeps what a suggestion's contacts cost to read bounded.
+const MaxSuggestionContacts = 20
+
 // Groups splits contacts into groups joined by shared keys (A shares a phone with B, B an
-// email with C: one group of three). Contacts that share nothing are in no group. The result
-// is sorted by each group's first contact id.
+// email with C: one group of three). Contacts that share nothing are in no group, nor are
+// those of a group of more than MaxSuggestionContacts. The result is sorted by each group's
+// first contact id.
 func Groups(contacts []*Contact) []DuplicateGroup {
 	parent := map[string]string{}
 	var find func(string) string
@@ -134,7 +140,7 @@ func Groups(contacts []*Contact) []DuplicateGroup {
 	}
 	var out []DuplicateGroup
 	for _, g := range byRoot {
-		if len(g.ContactIDs) < 2 {
+		if len(g.ContactIDs) < 2 || len(g.ContactIDs) > MaxSuggestionContacts {
 			continue
 		}
 		sort.Strings(g.ContactIDs)

@@ -1,6 +1,7 @@
 package rubrica_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,6 +116,11 @@ func TestGroups(t *testing.T) {
 			{ID: "a", Phone: sp("+1")}, {ID: "z", Phone: sp("+1")},
 			{ID: "m", Email: sp("m@x.io")}, {ID: "b", Email: sp("m@x.io"), Phone: sp("+1")},
 		}, []rubrica.DuplicateGroup{{ContactIDs: []string{"a", "b", "m", "z"}, Keys: []string{"EMAIL:m@x.io", "PHONE:+1"}}}},
+		{"AtMostMaxSuggestionContacts", phoneSharers(rubrica.MaxSuggestionContacts, "+1"), []rubrica.DuplicateGroup{{
+			ContactIDs: groupIDs(rubrica.MaxSuggestionContacts), Keys: []string{"PHONE:+1"}}}},
+		{"LargerGroupLeftOut", append(phoneSharers(rubrica.MaxSuggestionContacts+1, "+1"),
+			&rubrica.Contact{ID: "x1", Phone: sp("+2")}, &rubrica.Contact{ID: "x2", Phone: sp("+2")}),
+			[]rubrica.DuplicateGroup{{ContactIDs: []string{"x1", "x2"}, Keys: []string{"PHONE:+2"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -123,6 +129,24 @@ func TestGroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// groupIDs returns n sorted contact ids c00, c01, ...
+func groupIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("c%02d", i)
+	}
+	return out
+}
+
+// phoneSharers returns n contacts (groupIDs(n)) with the same phone.
+func phoneSharers(n int, phone string) []*rubrica.Contact {
+	var out []*rubrica.Contact
+	for _, id := range groupIDs(n) {
+		out = append(out, &rubrica.Contact{ID: id, Phone: sp(phone)})
+	}
+	return out
 }
 
 func TestCovers(t *testing.T) {

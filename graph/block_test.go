@@ -95,10 +95,12 @@ type bkView struct {
 	}
 }
 
+// bkViewQuery is a contact as the inbox shows it (its pages are as large as the complexity
+// limit allows; the tests' contacts have far fewer conversations and messages).
 const bkViewQuery = `query($id: ID!) { contact(id: $id) { blocked conversationStatus
 	channels { channel { id } status lastInteractionAt }
-	conversations(first: 100) { totalCount edges { node { id status
-		messages(first: 100) { totalCount edges { node { id text } } } } } } } }`
+	conversations(first: 20) { totalCount edges { node { id status
+		messages(first: 40) { totalCount edges { node { id text } } } } } } } }`
 
 func bkViewOf(tb testing.TB, env *testenv.Env, token, id string) bkView {
 	tb.Helper()

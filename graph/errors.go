@@ -27,13 +27,16 @@ func PresentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions["field"] = domainErr.Field
 			}
 		case gqlErr.Err == nil:
-			// Raised by GraphQL itself: a parse, validation, coercion or complexity error,
-			// always about the request.
-			code := rubrica.EINVALID
-			if c, _ := gqlErr.Extensions["code"].(string); c == "COMPLEXITY_LIMIT_EXCEEDED" {
-				code = rubrica.ELIMIT
+			// Raised by GraphQL itself: a parse, validation or coercion error, always about
+			// the request; or the refusal of a limit (limitError), which names the limit.
+			ext := map[string]any{"code": rubrica.EINVALID}
+			if c, _ := gqlErr.Extensions["code"].(string); c == rubrica.ELIMIT {
+				ext["code"] = rubrica.ELIMIT
+				if l, ok := gqlErr.Extensions["limit"].(string); ok {
+					ext["limit"] = l
+				}
 			}
-			gqlErr.Extensions = map[string]any{"code": code}
+			gqlErr.Extensions = ext
 		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 			// The client went away (a closed websocket, a cancelled request): nobody reads
 			// this error, and it is no fault of the server.

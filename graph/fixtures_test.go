@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"rubrica/graph"
 	"rubrica/internal/testenv"
 )
 
@@ -37,19 +38,27 @@ func fxWantError(tb testing.TB, r *testenv.Response, code, field string) {
 	}
 }
 
-// fxContacts creates n contacts in one request (one aliased createContact each) and returns
-// their ids in order. input(i) gives the i-th CreateContactInput; nil input means a name only.
+// fxContacts creates n contacts and returns their ids in order, in requests of at most
+// graph.DefaultMaxAliases aliased createContact each. input(i) gives the i-th
+// CreateContactInput; nil input means a name only.
 func fxContacts(tb testing.TB, env *testenv.Env, token string, n int, input func(i int) map[string]any) []string {
 	tb.Helper()
 	if input == nil {
 		input = func(i int) map[string]any { return map[string]any{"firstName": fmt.Sprintf("Contact %03d", i)} }
 	}
-	if n == 0 {
-		return nil
+	var ids []string
+	for start := 0; start < n; start += graph.DefaultMaxAliases {
+		ids = append(ids, fxContactBatch(tb, env, token, start, min(n, start+graph.DefaultMaxAliases), input)...)
 	}
+	return ids
+}
+
+// fxContactBatch creates contacts from to to-1 in one request.
+func fxContactBatch(tb testing.TB, env *testenv.Env, token string, from, to int, input func(i int) map[string]any) []string {
+	tb.Helper()
 	var params, fields []string
 	vars := map[string]any{}
-	for i := range n {
+	for i := from; i < to; i++ {
 		params = append(params, fmt.Sprintf("$in%d: CreateContactInput!", i))
 		fields = append(fields, fmt.Sprintf("c%d: createContact(input: $in%d) { contact { id } }", i, i))
 		vars[fmt.Sprintf("in%d", i)] = input(i)
@@ -57,12 +66,13 @@ func fxContacts(tb testing.TB, env *testenv.Env, token string, n int, input func
 	q := "mutation(" + strings.Join(params, ", ") + ") {\n" + strings.Join(fields, "\n") + "\n}"
 	var data map[string]struct{ Contact struct{ ID string } }
 	env.MustDo(tb, token, q, vars, &data)
-	ids := make([]string, n)
-	for i := range n {
-		ids[i] = data[fmt.Sprintf("c%d", i)].Contact.ID
-		if ids[i] == "" {
+	ids := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		id := data[fmt.Sprintf("c%d", i)].Contact.ID
+		if id == "" {
 			tb.Fatalf("contact %d: no id in %v", i, data)
 		}
+		ids = append(ids, id)
 	}
 	return ids
 }

@@ -15,7 +15,6 @@ import (
 
 	"rubrica"
 	"rubrica/graph/generated"
-	"rubrica/graph/model"
 )
 
 // Config sets up the GraphQL executor.
@@ -23,17 +22,19 @@ type Config struct {
 	Services      rubrica.Services
 	Logger        *slog.Logger
 	Introspection bool          // allow introspection queries (the explorer needs them)
-	MaxComplexity int           // the largest query complexity accepted; 0 means DefaultMaxComplexity
+	MaxComplexity int           // the largest operation cost accepted; 0 means DefaultMaxComplexity
 	LoaderWait    time.Duration // see DefaultLoaderWait; 0 means the default
+	Limits        Limits        // the document and response limits; zero fields take their defaults
 }
 
-// DefaultMaxComplexity is the default query complexity limit: a field costs 1, a connection's
-// fields cost their page size times. `contacts(first: 100)` with a dozen fields per contact
-// and their tags fits; a query nesting several full pages does not.
-const DefaultMaxComplexity = 5000
+// DefaultMaxComplexity is the default limit of an operation's cost (MAX_COMPLEXITY; see
+// complexity.go for what costs what): a page of 100 contacts with their fields, tags and
+// custom values fits (about 7,700), so does a page of 30 with every list of each contact, or
+// a dashboard of a dozen counts; two such pages of 100, or 50 counted searches, do not.
+const DefaultMaxComplexity = 10000
 
-// NewHandler returns the GraphQL executor with its extensions, error presenter and per-request
-// dataloaders. The caller adds the transports.
+// NewHandler returns the GraphQL executor with its limits, extensions, error presenter and
+// per-request dataloaders. The caller adds the transports.
 func NewHandler(cfg Config) *handler.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -44,41 +45,31 @@ func NewHandler(cfg Config) *handler.Server {
 	if cfg.LoaderWait == 0 {
 		cfg.LoaderWait = DefaultLoaderWait
 	}
-	gc := generated.Config{Resolvers: &Resolver{Services: cfg.Services}}
-	gc.Complexity.Query.Contacts = func(child int, first *int, _ *string, last *int, _ *string, _ *model.ContactFilter, _ *model.ContactOrder) int {
-		return 1 + child*pageCost(first, last)
-	}
-	gc.Complexity.Query.Tags = func(child int, _ *string, first *int, _ *string) int {
-		return 1 + child*pageCost(first, nil)
-	}
-	srv := handler.New(generated.NewExecutableSchema(gc))
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	limits := cfg.Limits.withDefaults()
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{Services: cfg.Services}}))
+	validated := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(validated)
+	srv.SetParserTokenLimit(limits.MaxQueryTokens)
+	srv.SetValidationRulesFn(cappedRules(limits.MaxErrors))
 	srv.SetErrorPresenter(PresentError(cfg.Logger))
 	srv.SetRecoverFunc(Recover(cfg.Logger))
+	// First of the response middlewares, so the outermost: it sees every error.
+	srv.AroundResponses(limitResponses(limits.MaxErrors, limits.MaxResponseBytes))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	// After the persisted query extension, which fills in the query of a hash-only request.
+	srv.Use(documentLimits{limits: limits, validated: validated})
+	srv.Use(complexityLimit{max: cfg.MaxComplexity})
 	services, wait := cfg.Services, cfg.LoaderWait
 	// Every response (each event of a subscription too) gets fresh loaders.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(WithLoaders(ctx, NewLoaders(services, wait)))
 	})
 	return srv
-}
-
-// pageCost is the number of items a connection field may return.
-func pageCost(first, last *int) int {
-	switch {
-	case first != nil && *first > 0:
-		return min(*first, rubrica.MaxPageSize)
-	case last != nil && *last > 0:
-		return min(*last, rubrica.MaxPageSize)
-	}
-	return rubrica.DefaultPageSize
 }
 
 // noIntrospection refuses an operation that introspects the schema when introspection is

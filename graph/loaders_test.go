@@ -198,7 +198,10 @@ func TestContactsPageStatementCount(t *testing.T) {
 // The wait is long, so that every key arrives within it however busy the machine.
 func TestLoaderBatchBeyondPageSize(t *testing.T) {
 	t.Parallel()
-	env := testenv.NewWithConfig(t, func(cfg *server.Config) { cfg.LoaderWait = 200 * time.Millisecond })
+	env := testenv.NewWithConfig(t, func(cfg *server.Config) {
+		cfg.LoaderWait = 200 * time.Millisecond
+		cfg.Limits.MaxAliases = 120 // the tags are created in one request
+	})
 	ws := env.Workspace(t, "Many tags")
 	var params, fields []string
 	vars := map[string]any{}

@@ -227,16 +227,17 @@ func mgUnmerge(tb testing.TB, env *testenv.Env, token, mergeID string) mgMergeDa
 	return u.Merge
 }
 
-// mgSnapshotQuery reads everything the API shows of a contact.
+// mgSnapshotQuery reads everything the API shows of a contact (its pages are as large as the
+// complexity limit allows; the tests' contacts have far fewer conversations and messages).
 const mgSnapshotQuery = `query($id: ID!) { contact(id: $id) {
 	id displayName firstName lastName email phone country language profilePictureUrl
 	blocked blockedAt createdAt updatedAt conversationStatus assignee { id }
 	tags { id name }
 	customFields { definition { key type } value }
 	channels { channel { id type } status identifier connectedAt lastInteractionAt canConnect conversationUrl }
-	conversations(first: 100) { totalCount edges { node {
+	conversations(first: 20) { totalCount edges { node {
 		id status createdAt closedAt channel { id }
-		messages(first: 100) { totalCount edges { node { id text direction identifier sentAt channel { id } } } }
+		messages(first: 40) { totalCount edges { node { id text direction identifier sentAt channel { id } } } }
 	} } }
 } }`
 

@@ -32,6 +32,7 @@ type Config struct {
 	Logger        *slog.Logger
 	Introspection bool
 	MaxComplexity int           // 0: graph.DefaultMaxComplexity
+	Limits        graph.Limits  // document and response limits; zero fields: graph's defaults
 	LoaderWait    time.Duration // 0: graph.DefaultLoaderWait
 	// AllowedOrigins may open websockets besides the server's own origin ("*": any).
 	AllowedOrigins []string
@@ -76,7 +77,7 @@ func New(cfg Config) *Server {
 
 	gql := graph.NewHandler(graph.Config{
 		Services: cfg.Services, Logger: cfg.Logger, Introspection: cfg.Introspection,
-		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
+		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait, Limits: cfg.Limits,
 	})
 	if cfg.MaxSubscriptions <= 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions

@@ -79,6 +79,8 @@ type config struct {
 	BodyReadTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
 	RequestTimeout    time.Duration
+	// Limits bound documents and responses (MAX_DOCUMENT_BYTES, MAX_QUERY_TOKENS, ...).
+	Limits graph.Limits
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -101,7 +103,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.Introspection = b
 	}
 	numbers := map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
-		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes}
+		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes,
+		graph.LimitDocumentBytes: &cfg.Limits.MaxDocumentBytes, graph.LimitQueryTokens: &cfg.Limits.MaxQueryTokens,
+		graph.LimitQueryDepth: &cfg.Limits.MaxQueryDepth, graph.LimitAliases: &cfg.Limits.MaxAliases,
+		graph.LimitRepeatedFields: &cfg.Limits.MaxRepeatedFields, graph.LimitFragmentSpreads: &cfg.Limits.MaxFragmentSpreads,
+		graph.LimitQueryFields: &cfg.Limits.MaxQueryFields, graph.LimitErrors: &cfg.Limits.MaxErrors,
+		graph.LimitResponseBytes: &cfg.Limits.MaxResponseBytes}
 	for name, dst := range numbers {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -358,6 +365,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
 		MaxRequestBytes: int64(cfg.MaxRequestBytes), BodyReadTimeout: cfg.BodyReadTimeout,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, RequestTimeout: cfg.RequestTimeout,
+		Limits: cfg.Limits,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
 	if err := srv.Serve(serveCtx, ln); err != nil {
