@@ -67,6 +67,8 @@ var listSizes = map[string]int{
 	"AddTagsToContactsPayload.contacts":       rubrica.MaxBulkContacts,
 	"AddTagsToContactsPayload.tags":           5,
 	"DeleteContactsPayload.deletedContactIds": rubrica.MaxBulkContacts,
+	"Workspace.members":                       20,
+	"Workspace.apiTokens":                     50, // a few per member, revoked ones included
 }
 
 // complexityLimit refuses an operation that costs more than max, as LIMIT_EXCEEDED naming
