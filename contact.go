@@ -162,6 +162,22 @@ func ValidText(s string) bool {
 	return !strings.ContainsRune(s, 0)
 }
 
+// MaxSearchLength is the longest search text, in characters: more finds nothing a shorter
+// one does not, and costs more.
+const MaxSearchLength = 200
+
+// ValidateSearch checks a search text (its length, and that it can be text); field names the
+// argument for the error.
+func ValidateSearch(field, s string) error {
+	if utf8.RuneCountInString(strings.TrimSpace(s)) > MaxSearchLength {
+		return InvalidField(field, "%s is longer than %d characters.", field, MaxSearchLength)
+	}
+	if !ValidText(s) {
+		return InvalidField(field, "%s may not contain NUL characters.", field)
+	}
+	return nil
+}
+
 // NormalizeEmail trims and parses an email address. It keeps the address as written;
 // comparisons are case-insensitive.
 func NormalizeEmail(field string, v *string) (*string, error) {

@@ -107,16 +107,16 @@ func (s *ContactService) FindContactsByIDs(ctx context.Context, ids []string) (m
 
 // contactOrders maps each order to its keyset columns.
 var contactOrders = map[rubrica.ContactOrderField]keyset{
-	rubrica.ContactOrderCreatedAt: {key: "c.created_at", id: "c.id", keyType: "timestamptz"},
-	rubrica.ContactOrderUpdatedAt: {key: "c.updated_at", id: "c.id", keyType: "timestamptz"},
-	rubrica.ContactOrderName:      {key: "c.sort_name", id: "c.id", keyType: "text"},
+	rubrica.ContactOrderCreatedAt: {key: "c.created_at", id: "c.id", keyType: keyTimestamp},
+	rubrica.ContactOrderUpdatedAt: {key: "c.updated_at", id: "c.id", keyType: keyTimestamp},
+	rubrica.ContactOrderName:      {key: "c.sort_name", id: "c.id", keyType: keyText},
 }
 
 // contactWhere returns the conditions of a filter for contacts aliased c.
 func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]string, error) {
 	where := []string{"c.workspace_id = " + a.add(workspaceID)}
-	if !rubrica.ValidText(f.Search) {
-		return nil, rubrica.InvalidField("filter.search", "search may not contain NUL characters.")
+	if err := rubrica.ValidateSearch("filter.search", f.Search); err != nil {
+		return nil, err
 	}
 	if f.Country != nil && !rubrica.ValidText(*f.Country) {
 		return nil, rubrica.InvalidField("filter.country", "country may not contain NUL characters.")
@@ -215,11 +215,11 @@ func (s *ContactService) FindContacts(ctx context.Context, f rubrica.ContactFilt
 func contactSortKey(f rubrica.ContactOrderField, r *contactRow) string {
 	switch f {
 	case rubrica.ContactOrderUpdatedAt:
-		return r.UpdatedAt.Format(time.RFC3339Nano)
+		return timeKey(r.UpdatedAt)
 	case rubrica.ContactOrderName:
 		return r.SortName
 	}
-	return r.CreatedAt.Format(time.RFC3339Nano)
+	return timeKey(r.CreatedAt)
 }
 
 // CountContacts counts the contacts a filter selects.

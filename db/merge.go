@@ -477,6 +477,9 @@ func (s *MergeService) FindMergeByID(ctx context.Context, id string) (*rubrica.M
 	return m, nil
 }
 
+// mergeOrder is the order of the merge history: newest first.
+var mergeOrder = keyset{key: "m.merged_at", id: "m.id", keyType: keyTimestamp, descending: true}
+
 // FindMerges lists the workspace's merges, newest first; owners and managers only.
 func (s *MergeService) FindMerges(ctx context.Context, p rubrica.Page) (*rubrica.Connection[*rubrica.Merge], error) {
 	a, err := rubrica.RequireManager(ctx, "see the merge history")
@@ -485,9 +488,8 @@ func (s *MergeService) FindMerges(ctx context.Context, p rubrica.Page) (*rubrica
 	}
 	var qa args
 	where := []string{"m.workspace_id = " + qa.add(a.WorkspaceID)}
-	ks := keyset{key: "m.merged_at", id: "m.id", keyType: "timestamptz", descending: true}
-	return listPage(ctx, s.db, p, "MERGE", ks, `SELECT `+mergeColumns+` FROM merges m`, where, qa,
-		(*mergeRow).merge, func(r *mergeRow) (string, string) { return r.MergedAt.Format(time.RFC3339Nano), r.ID })
+	return listPage(ctx, s.db, p, "MERGE", mergeOrder, `SELECT `+mergeColumns+` FROM merges m`, where, qa,
+		(*mergeRow).merge, func(r *mergeRow) (string, string) { return timeKey(r.MergedAt), r.ID })
 }
 
 // CountMerges counts the workspace's merges; owners and managers only.
