@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -159,6 +160,16 @@ func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]strin
 		where = append(where, "c.country = "+a.add(strings.ToUpper(strings.TrimSpace(*f.Country))))
 	}
 	return where, nil
+}
+
+// customField names the input field of a custom value: customFields.<key> when the key can
+// be one (see rubrica.ValidateCustomFieldInput), else customFields, so that no field name
+// grows with the input.
+func customField(key string) string {
+	if len(key) > 64 || !rubrica.ValidText(key) || !utf8.ValidString(key) {
+		return "customFields"
+	}
+	return "customFields." + key
 }
 
 // searchTerm returns what to look for: a phone-like term loses its spaces, dashes and
@@ -381,10 +392,10 @@ func customValues(ctx context.Context, tx *sqlx.Tx, workspaceID string, in []rub
 	for _, v := range in {
 		d, ok := byKey[v.Key]
 		if !ok {
-			return nil, rubrica.InvalidField("customFields."+v.Key, "the workspace has no custom field %q.", v.Key)
+			return nil, rubrica.InvalidField(customField(v.Key), "the workspace has no custom field %s.", rubrica.Quoted(v.Key))
 		}
 		if seen[v.Key] {
-			return nil, rubrica.InvalidField("customFields."+v.Key, "custom field %q is given twice.", v.Key)
+			return nil, rubrica.InvalidField(customField(v.Key), "custom field %s is given twice.", rubrica.Quoted(v.Key))
 		}
 		seen[v.Key] = true
 		val, err := rubrica.NormalizeCustomValue(d, v.Value)

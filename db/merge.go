@@ -178,10 +178,10 @@ func choiceMap(choices []rubrica.FieldChoice, defs []*rubrica.CustomFieldDefinit
 	out := map[string]rubrica.MergeSide{}
 	for _, c := range choices {
 		if !known[c.Field] {
-			return nil, rubrica.InvalidField("fieldChoices", "unknown field %q: choose among %s and the custom field keys.", c.Field, strings.Join(rubrica.MergeableFields, ", "))
+			return nil, rubrica.InvalidField("fieldChoices", "unknown field %s: choose among %s and the custom field keys.", rubrica.Quoted(c.Field), strings.Join(rubrica.MergeableFields, ", "))
 		}
 		if c.Side != rubrica.SidePrimary && c.Side != rubrica.SideSecondary {
-			return nil, rubrica.InvalidField("fieldChoices", "unknown side %q.", c.Side)
+			return nil, rubrica.InvalidField("fieldChoices", "unknown side %s.", rubrica.Quoted(string(c.Side)))
 		}
 		out[c.Field] = c.Side
 	}

@@ -210,7 +210,7 @@ func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail
 	}
 	email, err := rubrica.NormalizeEmail("ownerEmail", &ownerEmail)
 	if err != nil || email == nil {
-		return nil, "", rubrica.InvalidField("ownerEmail", "%q is not a valid email address.", ownerEmail)
+		return nil, "", rubrica.InvalidField("ownerEmail", "%s is not a valid email address.", rubrica.Quoted(ownerEmail))
 	}
 	var ws *rubrica.Workspace
 	var token string
@@ -233,7 +233,7 @@ func (s *WorkspaceService) CreateToken(ctx context.Context, workspaceID, email s
 	}
 	addr, err := rubrica.NormalizeEmail("email", &email)
 	if err != nil || addr == nil {
-		return "", rubrica.InvalidField("email", "%q is not a valid email address.", email)
+		return "", rubrica.InvalidField("email", "%s is not a valid email address.", rubrica.Quoted(email))
 	}
 	if !validID(workspaceID) {
 		return "", rubrica.NotFound("workspace", "Workspace")
