@@ -56,7 +56,7 @@ func canonicalKey(keyType, key string) (string, bool) {
 		}
 		return timeKey(t), true
 	case keyText:
-		ok := utf8.ValidString(key) && rubrica.ValidText(key) && utf8.RuneCountInString(key) <= maxTextKey
+		ok := rubrica.ValidText(key) && utf8.RuneCountInString(key) <= maxTextKey // UTF-8, no NUL
 		return key, ok
 	}
 	return "", false // a keyset of another type takes no cursor until its check is written

@@ -149,6 +149,18 @@ func TestDecodeCursor(t *testing.T) {
 			t.Errorf("got %+v, %v; want key 2026-12-01T22:47:04.5Z", c, err)
 		}
 	})
+	t.Run("EveryListTakesItsCursors", func(t *testing.T) {
+		for order, k := range cursorLists {
+			key := timeKey(time.Now())
+			if k.keyType == keyText {
+				key = "mario rossi"
+			}
+			raw := cur(order, key, fuzzID)
+			if c, err := k.decodeCursor("after", order, &raw); err != nil || c.Key != key {
+				t.Errorf("%s (key type %s): its own cursor: got %v", order, k.keyType, err)
+			}
+		}
+	})
 	if n := base64.RawURLEncoding.DecodedLen(maxCursorLength); n > 8<<10 {
 		t.Errorf("maxCursorLength decodes to %d bytes: a cursor needs no more than 8 KiB", n)
 	}
