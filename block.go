@@ -38,11 +38,11 @@ var monthPattern = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // the next month, in UTC.
 func ParseMonth(field, s string) (start, end time.Time, err error) {
 	if !monthPattern.MatchString(s) {
-		return start, end, InvalidField(field, "%q is not a month in the form YYYY-MM, such as 2026-11.", s)
+		return start, end, InvalidField(field, "%s is not a month in the form YYYY-MM, such as 2026-11.", Quoted(s))
 	}
 	start, err = time.Parse("2006-01", s)
 	if err != nil {
-		return start, end, InvalidField(field, "%q is not a month in the form YYYY-MM, such as 2026-11.", s)
+		return start, end, InvalidField(field, "%s is not a month in the form YYYY-MM, such as 2026-11.", Quoted(s))
 	}
 	return start, start.AddDate(0, 1, 0), nil
 }

@@ -156,10 +156,26 @@ func NormalizeName(field string, v *string) (*string, error) {
 	return &s, nil
 }
 
-// ValidText reports whether s can be stored as text: PostgreSQL text cannot hold NUL, so
-// input with NUL is refused as invalid instead of failing in the database.
+// ValidText reports whether s can be stored as text: PostgreSQL text holds UTF-8 without NUL,
+// so other input is refused as invalid instead of failing in the database.
 func ValidText(s string) bool {
-	return !strings.ContainsRune(s, 0)
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// MaxSearchLength is the longest search text, in characters: more finds nothing a shorter
+// one does not, and costs more.
+const MaxSearchLength = 200
+
+// ValidateSearch checks a search text (its length, and that it can be text); field names the
+// argument for the error.
+func ValidateSearch(field, s string) error {
+	if utf8.RuneCountInString(strings.TrimSpace(s)) > MaxSearchLength {
+		return InvalidField(field, "%s is longer than %d characters.", field, MaxSearchLength)
+	}
+	if !ValidText(s) {
+		return InvalidField(field, "%s may not contain NUL characters.", field)
+	}
+	return nil
 }
 
 // NormalizeEmail trims and parses an email address. It keeps the address as written;
@@ -172,9 +188,12 @@ func NormalizeEmail(field string, v *string) (*string, error) {
 	if s == "" {
 		return nil, nil
 	}
+	if len(s) > 320 {
+		return nil, InvalidField(field, "%s is not a valid email address.", Quoted(s))
+	}
 	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || len(s) > 320 || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
-		return nil, InvalidField(field, "%q is not a valid email address.", s)
+	if err != nil || addr.Address != s || !strings.Contains(s[strings.LastIndex(s, "@"):], ".") {
+		return nil, InvalidField(field, "%s is not a valid email address.", Quoted(s))
 	}
 	return &s, nil
 }
@@ -189,7 +208,7 @@ func NormalizePhone(field string, v *string) (phone *string, region string, err 
 	if s == "" {
 		return nil, "", nil
 	}
-	bad := InvalidField(field, "%q is not a valid phone number in E.164 form, such as +393331234567.", s)
+	bad := InvalidField(field, "%s is not a valid phone number in E.164 form, such as +393331234567.", Quoted(s))
 	if !strings.HasPrefix(s, "+") || len(s) > 16 {
 		return nil, "", bad
 	}
@@ -219,13 +238,17 @@ func NormalizeCountry(field string, v *string) (*string, error) {
 		return nil, nil
 	}
 	if len(s) != 2 {
-		return nil, InvalidField(field, "%q is not an ISO 3166-1 alpha-2 country code, such as IT.", *v)
+		return nil, InvalidField(field, "%s is not an ISO 3166-1 alpha-2 country code, such as IT.", Quoted(*v))
 	}
 	if r, err := language.ParseRegion(s); err != nil || !r.IsCountry() || r.String() != s {
-		return nil, InvalidField(field, "%q is not an ISO 3166-1 alpha-2 country code, such as IT.", *v)
+		return nil, InvalidField(field, "%s is not an ISO 3166-1 alpha-2 country code, such as IT.", Quoted(*v))
 	}
 	return &s, nil
 }
+
+// MaxLanguageLength is the longest language tag, in bytes (RFC 5646 asks every implementation
+// to take tags of at least 35 characters).
+const MaxLanguageLength = 35
 
 // NormalizeLanguage checks a BCP 47 language tag and returns it in canonical form.
 func NormalizeLanguage(field string, v *string) (*string, error) {
@@ -236,11 +259,21 @@ func NormalizeLanguage(field string, v *string) (*string, error) {
 	if s == "" {
 		return nil, nil
 	}
+	bad := InvalidField(field, "%s is not a BCP 47 language tag of at most %d characters, such as it or pt-BR.", Quoted(s), MaxLanguageLength)
+	if len(s) > MaxLanguageLength {
+		return nil, bad
+	}
 	tag, err := language.Parse(s)
 	if err != nil || tag == language.Und {
-		return nil, InvalidField(field, "%q is not a BCP 47 language tag, such as it or pt-BR.", s)
+		return nil, bad
 	}
 	out := tag.String()
+	// The canonical form must be one: x/text/language makes of a tag that repeats an
+	// extension ("aa-u-00-00-u-00-00", which BCP 47 forbids) a form that canonicalises again
+	// differently.
+	if again, err := language.Parse(out); err != nil || again.String() != out || len(out) > MaxLanguageLength {
+		return nil, bad
+	}
 	return &out, nil
 }
 
@@ -254,7 +287,7 @@ func NormalizeURL(field string, v *string) (*string, error) {
 		return nil, nil
 	}
 	if !validHTTPURL(s) {
-		return nil, InvalidField(field, "%q is not an http or https URL.", s)
+		return nil, InvalidField(field, "%s is not an http or https URL.", Quoted(s))
 	}
 	return &s, nil
 }

@@ -134,17 +134,17 @@ func NormalizeCustomValue(def *CustomFieldDefinition, v *string) (*string, error
 	case FieldNumber:
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, InvalidField(field, "%q is not a number.", s)
+			return nil, InvalidField(field, "%s is not a number.", Quoted(s))
 		}
 		s = strconv.FormatFloat(f, 'f', -1, 64)
 	case FieldDate:
 		if _, err := time.Parse("2006-01-02", s); err != nil {
-			return nil, InvalidField(field, "%q is not a date in the form YYYY-MM-DD.", s)
+			return nil, InvalidField(field, "%s is not a date in the form YYYY-MM-DD.", Quoted(s))
 		}
 	case FieldCheckbox:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return nil, InvalidField(field, "%q is not true or false.", s)
+			return nil, InvalidField(field, "%s is not true or false.", Quoted(s))
 		}
 		s = strconv.FormatBool(b)
 	case FieldList:
@@ -155,11 +155,11 @@ func NormalizeCustomValue(def *CustomFieldDefinition, v *string) (*string, error
 			}
 		}
 		if !found {
-			return nil, InvalidField(field, "%q is not one of the options: %s.", s, strings.Join(def.Options, ", "))
+			return nil, InvalidField(field, "%s is not one of the options: %s.", Quoted(s), strings.Join(def.Options, ", "))
 		}
 	case FieldURL:
 		if !validHTTPURL(s) {
-			return nil, InvalidField(field, "%q is not an http or https URL.", s)
+			return nil, InvalidField(field, "%s is not an http or https URL.", Quoted(s))
 		}
 	case FieldEmail:
 		return NormalizeEmail(field, &s)
@@ -173,8 +173,11 @@ func NormalizeCustomValue(def *CustomFieldDefinition, v *string) (*string, error
 }
 
 func validHTTPURL(s string) bool {
+	if len(s) > 2048 || !ValidText(s) {
+		return false
+	}
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2048
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // EffectiveFieldOrder lists every field key once: the stored order first (keys that no longer
@@ -221,10 +224,10 @@ func ValidateFieldOrder(keys []string, customKeys []string) error {
 	seen := map[string]bool{}
 	for _, k := range keys {
 		if !known[k] {
-			return InvalidField("keys", "unknown field key %q.", k)
+			return InvalidField("keys", "unknown field key %s.", Quoted(k))
 		}
 		if seen[k] {
-			return InvalidField("keys", "field key %q is listed twice.", k)
+			return InvalidField("keys", "field key %s is listed twice.", Quoted(k))
 		}
 		seen[k] = true
 	}

@@ -3,6 +3,8 @@ package rubrica
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Error codes, one to one with the GraphQL `extensions.code` of API.md.
@@ -91,4 +93,17 @@ func ErrorMessageOrText(err error) string {
 		return e.Message
 	}
 	return err.Error()
+}
+
+// maxQuoted is how much of a refused value an error message quotes, in characters.
+const maxQuoted = 40
+
+// Quoted quotes a refused value for an error message, shortened to maxQuoted characters, so
+// that no message grows with the input.
+func Quoted(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	r := []rune(s)
+	return strconv.Quote(string(r[:maxQuoted])) + "…"
 }

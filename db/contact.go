@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -107,16 +108,16 @@ func (s *ContactService) FindContactsByIDs(ctx context.Context, ids []string) (m
 
 // contactOrders maps each order to its keyset columns.
 var contactOrders = map[rubrica.ContactOrderField]keyset{
-	rubrica.ContactOrderCreatedAt: {key: "c.created_at", id: "c.id", keyType: "timestamptz"},
-	rubrica.ContactOrderUpdatedAt: {key: "c.updated_at", id: "c.id", keyType: "timestamptz"},
-	rubrica.ContactOrderName:      {key: "c.sort_name", id: "c.id", keyType: "text"},
+	rubrica.ContactOrderCreatedAt: {key: "c.created_at", id: "c.id", keyType: keyTimestamp},
+	rubrica.ContactOrderUpdatedAt: {key: "c.updated_at", id: "c.id", keyType: keyTimestamp},
+	rubrica.ContactOrderName:      {key: "c.sort_name", id: "c.id", keyType: keyText},
 }
 
 // contactWhere returns the conditions of a filter for contacts aliased c.
 func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]string, error) {
 	where := []string{"c.workspace_id = " + a.add(workspaceID)}
-	if !rubrica.ValidText(f.Search) {
-		return nil, rubrica.InvalidField("filter.search", "search may not contain NUL characters.")
+	if err := rubrica.ValidateSearch("filter.search", f.Search); err != nil {
+		return nil, err
 	}
 	if f.Country != nil && !rubrica.ValidText(*f.Country) {
 		return nil, rubrica.InvalidField("filter.country", "country may not contain NUL characters.")
@@ -159,6 +160,16 @@ func contactWhere(workspaceID string, f rubrica.ContactFilter, a *args) ([]strin
 		where = append(where, "c.country = "+a.add(strings.ToUpper(strings.TrimSpace(*f.Country))))
 	}
 	return where, nil
+}
+
+// customField names the input field of a custom value: customFields.<key> when the key can
+// be one (see rubrica.ValidateCustomFieldInput), else customFields, so that no field name
+// grows with the input.
+func customField(key string) string {
+	if len(key) > 64 || !rubrica.ValidText(key) || !utf8.ValidString(key) {
+		return "customFields"
+	}
+	return "customFields." + key
 }
 
 // searchTerm returns what to look for: a phone-like term loses its spaces, dashes and
@@ -215,11 +226,11 @@ func (s *ContactService) FindContacts(ctx context.Context, f rubrica.ContactFilt
 func contactSortKey(f rubrica.ContactOrderField, r *contactRow) string {
 	switch f {
 	case rubrica.ContactOrderUpdatedAt:
-		return r.UpdatedAt.Format(time.RFC3339Nano)
+		return timeKey(r.UpdatedAt)
 	case rubrica.ContactOrderName:
 		return r.SortName
 	}
-	return r.CreatedAt.Format(time.RFC3339Nano)
+	return timeKey(r.CreatedAt)
 }
 
 // CountContacts counts the contacts a filter selects.
@@ -381,10 +392,10 @@ func customValues(ctx context.Context, tx *sqlx.Tx, workspaceID string, in []rub
 	for _, v := range in {
 		d, ok := byKey[v.Key]
 		if !ok {
-			return nil, rubrica.InvalidField("customFields."+v.Key, "the workspace has no custom field %q.", v.Key)
+			return nil, rubrica.InvalidField(customField(v.Key), "the workspace has no custom field %s.", rubrica.Quoted(v.Key))
 		}
 		if seen[v.Key] {
-			return nil, rubrica.InvalidField("customFields."+v.Key, "custom field %q is given twice.", v.Key)
+			return nil, rubrica.InvalidField(customField(v.Key), "custom field %s is given twice.", rubrica.Quoted(v.Key))
 		}
 		seen[v.Key] = true
 		val, err := rubrica.NormalizeCustomValue(d, v.Value)

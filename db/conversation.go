@@ -506,6 +506,12 @@ func parentIDs(keys []rubrica.ConversationPageKey) []string {
 	return ids
 }
 
+// The orders of a contact's conversations and of a conversation's messages: newest first.
+var (
+	conversationOrder = keyset{key: "cv.created_at", id: "cv.id", keyType: keyTimestamp, descending: true}
+	messageOrder      = keyset{key: "m.sent_at", id: "m.id", keyType: keyTimestamp, descending: true}
+)
+
 // FindConversationPages returns pages of contacts' conversations, newest first: one statement
 // per distinct page size and cursor. A key with a cursor that is not one gets no page.
 func (s *ConversationService) FindConversationPages(ctx context.Context, keys []rubrica.ConversationPageKey) (map[rubrica.ConversationPageKey]*rubrica.Connection[*rubrica.Conversation], error) {
@@ -518,14 +524,13 @@ func (s *ConversationService) FindConversationPages(ctx context.Context, keys []
 		k := group[0]
 		var after *cursor
 		if k.After != "" {
-			if after, err = decodeCursor("after", "CONVERSATION", &k.After); err != nil {
+			if after, err = conversationOrder.decodeCursor("after", "CONVERSATION", &k.After); err != nil {
 				continue
 			}
 		}
 		var qa args
 		where := []string{"cv.contact_id = p.parent", "cv.workspace_id = " + qa.add(a.WorkspaceID), "NOT cv.hidden"}
-		ks := keyset{key: "cv.created_at", id: "cv.id", keyType: "timestamptz", descending: true}
-		orderBy := ks.apply(&where, &qa, after, nil, false)
+		orderBy := conversationOrder.apply(&where, &qa, after, nil, false)
 		q := `SELECT p.parent, ` + conversationColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
 			CROSS JOIN LATERAL (SELECT cv.* FROM conversations cv WHERE ` + strings.Join(where, " AND ") +
 			` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(k.First+1) + `) cv`
@@ -542,7 +547,7 @@ func (s *ConversationService) FindConversationPages(ctx context.Context, keys []
 		}
 		for _, key := range group {
 			out[key] = pageOf(byParent[key.ParentID], key.First, false, key.After != "", false, func(c *rubrica.Conversation) string {
-				return encodeCursor("CONVERSATION", c.CreatedAt.Format(time.RFC3339Nano), c.ID)
+				return encodeCursor("CONVERSATION", timeKey(c.CreatedAt), c.ID)
 			})
 		}
 	}
@@ -560,14 +565,13 @@ func (s *ConversationService) FindMessagePages(ctx context.Context, keys []rubri
 		k := group[0]
 		var after *cursor
 		if k.After != "" {
-			if after, err = decodeCursor("after", "MESSAGE", &k.After); err != nil {
+			if after, err = messageOrder.decodeCursor("after", "MESSAGE", &k.After); err != nil {
 				continue
 			}
 		}
 		var qa args
 		where := []string{"m.conversation_id = p.parent", "m.workspace_id = " + qa.add(a.WorkspaceID), "NOT m.hidden"}
-		ks := keyset{key: "m.sent_at", id: "m.id", keyType: "timestamptz", descending: true}
-		orderBy := ks.apply(&where, &qa, after, nil, false)
+		orderBy := messageOrder.apply(&where, &qa, after, nil, false)
 		q := `SELECT p.parent, ` + messageColumns + ` FROM unnest(` + qa.add(pq.Array(parentIDs(group))) + `::uuid[]) AS p(parent)
 			CROSS JOIN LATERAL (SELECT m.* FROM messages m WHERE ` + strings.Join(where, " AND ") +
 			` ORDER BY ` + orderBy + ` LIMIT ` + qa.add(k.First+1) + `) m`
@@ -584,7 +588,7 @@ func (s *ConversationService) FindMessagePages(ctx context.Context, keys []rubri
 		}
 		for _, key := range group {
 			out[key] = pageOf(byParent[key.ParentID], key.First, false, key.After != "", false, func(m *rubrica.Message) string {
-				return encodeCursor("MESSAGE", m.SentAt.Format(time.RFC3339Nano), m.ID)
+				return encodeCursor("MESSAGE", timeKey(m.SentAt), m.ID)
 			})
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -19,24 +21,76 @@ type cursor struct {
 	ID    string `json:"i"`
 }
 
+// The SQL types of keyset keys; a cursor's key is checked against its keyset's type before
+// any SQL sees it (decodeCursor), so no cast can fail on a client's text.
+const (
+	keyTimestamp = "timestamptz"
+	keyText      = "text"
+)
+
+// maxTextKey is the longest text key of a cursor, in characters: above any sort key a row
+// can have (a sort name is at most a first and last name, rubrica.MaxNameLength each).
+const maxTextKey = 1024
+
+// maxCursorLength bounds a cursor before it is decoded: the base64 of the longest cursor
+// encodeCursor makes (a text key whose every character JSON escapes as \u00XX, an order
+// name and an id).
+var maxCursorLength = base64.RawURLEncoding.EncodedLen(len(`{"o":"","k":"","i":""}`) + 64 + 6*maxTextKey + 36)
+
+// timeKey is the key of a time in a cursor: RFC 3339 in UTC, to the nanosecond.
+func timeKey(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// canonicalKey returns key in the form the SQL gets, or false when it is no key of keyType.
+func canonicalKey(keyType, key string) (string, bool) {
+	switch keyType {
+	case keyTimestamp:
+		if len(key) > len("2006-01-02T15:04:05.999999999-07:00") {
+			return "", false
+		}
+		t, err := time.Parse(time.RFC3339Nano, key)
+		if err != nil {
+			return "", false
+		}
+		if y := t.UTC().Year(); y < 1 || y > 9999 { // PostgreSQL has no year 0
+			return "", false
+		}
+		return timeKey(t), true
+	case keyText:
+		ok := rubrica.ValidText(key) && utf8.RuneCountInString(key) <= maxTextKey // UTF-8, no NUL
+		return key, ok
+	}
+	return "", false // a keyset of another type takes no cursor until its check is written
+}
+
 func encodeCursor(order, key, id string) string {
 	b, _ := json.Marshal(cursor{Order: order, Key: key, ID: id})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// decodeCursor reads a cursor made for the same order; field names the argument for errors.
-func decodeCursor(field, order string, s *string) (*cursor, error) {
+// decodeCursor reads a cursor made for the same order of this keyset: a bounded, well-formed
+// key of the keyset's type (in canonical form) and a local id, or BAD_USER_INPUT about field,
+// the argument.
+func (k keyset) decodeCursor(field, order string, s *string) (*cursor, error) {
 	if s == nil {
 		return nil, nil
 	}
+	bad := rubrica.InvalidField(field, "%s is not a cursor of this list and order.", field)
+	if len(*s) > maxCursorLength {
+		return nil, bad
+	}
 	b, err := base64.RawURLEncoding.DecodeString(*s)
+	if err != nil {
+		return nil, bad
+	}
 	var c cursor
-	if err == nil {
-		err = json.Unmarshal(b, &c)
+	if err := json.Unmarshal(b, &c); err != nil || c.Order != order || !validID(c.ID) {
+		return nil, bad
 	}
-	if err != nil || c.Order != order || !validID(c.ID) {
-		return nil, rubrica.InvalidField(field, "%s is not a cursor of this list and order.", field)
+	key, ok := canonicalKey(k.keyType, c.Key)
+	if !ok {
+		return nil, bad
 	}
+	c.Key = key
 	return &c, nil
 }
 
@@ -45,10 +99,11 @@ func decodeCursor(field, order string, s *string) (*cursor, error) {
 // It returns the ORDER BY clause and the LIMIT (one more than asked, to see if more follow).
 type keyset struct {
 	key, id    string // SQL expressions of the sort key and the tie-breaking id
-	keyType    string // SQL type the cursor's key is cast to
+	keyType    string // SQL type the cursor's key is cast to: keyTimestamp or keyText
 	descending bool
 }
 
+// apply takes cursors of k.decodeCursor only: their keys are of k's type.
 func (k keyset) apply(where *[]string, a *args, after, before *cursor, backward bool) (orderBy string) {
 	cmp := func(c *cursor, greater bool) {
 		op := "<"
@@ -110,11 +165,11 @@ func listPage[R any, T any](ctx context.Context, q sqlx.QueryerContext, p rubric
 	if err != nil {
 		return nil, err
 	}
-	after, err := decodeCursor("after", order, p.After)
+	after, err := k.decodeCursor("after", order, p.After)
 	if err != nil {
 		return nil, err
 	}
-	before, err := decodeCursor("before", order, p.Before)
+	before, err := k.decodeCursor("before", order, p.Before)
 	if err != nil {
 		return nil, err
 	}

@@ -29,16 +29,17 @@ type DB struct {
 	*sqlx.DB
 }
 
-// Open connects to the database at url and checks that it answers.
+// Open connects to the database at url, through NewConnector's guard, and checks that it
+// answers.
 func Open(ctx context.Context, url string) (*DB, error) {
-	sqlDB, err := sql.Open("postgres", url)
+	c, err := NewConnector(url)
 	if err != nil {
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
-	return New(ctx, sqlDB)
+	return New(ctx, sql.OpenDB(c))
 }
 
-// New wraps an open *sql.DB (of the lib/pq driver, possibly instrumented) and checks that it
+// New wraps an open *sql.DB (of NewConnector, possibly instrumented) and checks that it
 // answers.
 func New(ctx context.Context, sqlDB *sql.DB) (*DB, error) {
 	sqlDB.SetMaxOpenConns(40)

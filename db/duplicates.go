@@ -269,6 +269,9 @@ type MergeService struct {
 
 var _ rubrica.MergeService = (*MergeService)(nil)
 
+// suggestionOrder is the order of suggestions: most recently changed first.
+var suggestionOrder = keyset{key: "s.updated_at", id: "s.id", keyType: keyTimestamp, descending: true}
+
 // FindSuggestions lists the workspace's suggestions with a status, newest change first.
 func (s *MergeService) FindSuggestions(ctx context.Context, status rubrica.MergeSuggestionStatus, p rubrica.Page) (*rubrica.Connection[*rubrica.MergeSuggestion], error) {
 	a, err := rubrica.RequireActor(ctx)
@@ -277,9 +280,8 @@ func (s *MergeService) FindSuggestions(ctx context.Context, status rubrica.Merge
 	}
 	var qa args
 	where := []string{"s.workspace_id = " + qa.add(a.WorkspaceID), "s.status = " + qa.add(string(status))}
-	ks := keyset{key: "s.updated_at", id: "s.id", keyType: "timestamptz", descending: true}
-	return listPage(ctx, s.db, p, "SUGGESTION", ks, `SELECT `+suggestionColumns+` FROM merge_suggestions s`, where, qa,
-		(*suggestionRow).suggestion, func(r *suggestionRow) (string, string) { return r.UpdatedAt.Format(time.RFC3339Nano), r.ID })
+	return listPage(ctx, s.db, p, "SUGGESTION", suggestionOrder, `SELECT `+suggestionColumns+` FROM merge_suggestions s`, where, qa,
+		(*suggestionRow).suggestion, func(r *suggestionRow) (string, string) { return timeKey(r.UpdatedAt), r.ID })
 }
 
 // CountSuggestions counts the workspace's suggestions with a status.

@@ -178,10 +178,10 @@ func choiceMap(choices []rubrica.FieldChoice, defs []*rubrica.CustomFieldDefinit
 	out := map[string]rubrica.MergeSide{}
 	for _, c := range choices {
 		if !known[c.Field] {
-			return nil, rubrica.InvalidField("fieldChoices", "unknown field %q: choose among %s and the custom field keys.", c.Field, strings.Join(rubrica.MergeableFields, ", "))
+			return nil, rubrica.InvalidField("fieldChoices", "unknown field %s: choose among %s and the custom field keys.", rubrica.Quoted(c.Field), strings.Join(rubrica.MergeableFields, ", "))
 		}
 		if c.Side != rubrica.SidePrimary && c.Side != rubrica.SideSecondary {
-			return nil, rubrica.InvalidField("fieldChoices", "unknown side %q.", c.Side)
+			return nil, rubrica.InvalidField("fieldChoices", "unknown side %s.", rubrica.Quoted(string(c.Side)))
 		}
 		out[c.Field] = c.Side
 	}
@@ -479,6 +479,9 @@ func (s *MergeService) FindMergeByID(ctx context.Context, id string) (*rubrica.M
 	return m, nil
 }
 
+// mergeOrder is the order of the merge history: newest first.
+var mergeOrder = keyset{key: "m.merged_at", id: "m.id", keyType: keyTimestamp, descending: true}
+
 // FindMerges lists the workspace's merges, newest first; owners and managers only.
 func (s *MergeService) FindMerges(ctx context.Context, p rubrica.Page) (*rubrica.Connection[*rubrica.Merge], error) {
 	a, err := rubrica.RequireManager(ctx, "see the merge history")
@@ -487,9 +490,8 @@ func (s *MergeService) FindMerges(ctx context.Context, p rubrica.Page) (*rubrica
 	}
 	var qa args
 	where := []string{"m.workspace_id = " + qa.add(a.WorkspaceID)}
-	ks := keyset{key: "m.merged_at", id: "m.id", keyType: "timestamptz", descending: true}
-	return listPage(ctx, s.db, p, "MERGE", ks, `SELECT `+mergeColumns+` FROM merges m`, where, qa,
-		(*mergeRow).merge, func(r *mergeRow) (string, string) { return r.MergedAt.Format(time.RFC3339Nano), r.ID })
+	return listPage(ctx, s.db, p, "MERGE", mergeOrder, `SELECT `+mergeColumns+` FROM merges m`, where, qa,
+		(*mergeRow).merge, func(r *mergeRow) (string, string) { return timeKey(r.MergedAt), r.ID })
 }
 
 // CountMerges counts the workspace's merges; owners and managers only.

@@ -73,17 +73,18 @@ func (s *TagService) FindTagByID(ctx context.Context, id string) (*rubrica.Tag, 
 	return row.tag(), nil
 }
 
-var tagOrder = keyset{key: "lower(t.name)", id: "t.id", keyType: "text"}
+// tagOrder is the order of tags: by name, case-insensitive.
+var tagOrder = keyset{key: "lower(t.name)", id: "t.id", keyType: keyText}
 
-func tagWhere(workspaceID, search string, a *args) []string {
-	if !rubrica.ValidText(search) {
-		search = strings.ReplaceAll(search, "\x00", "")
+func tagWhere(workspaceID, search string, a *args) ([]string, error) {
+	if err := rubrica.ValidateSearch("search", search); err != nil {
+		return nil, err
 	}
 	where := []string{"t.workspace_id = " + a.add(workspaceID)}
 	if s := strings.TrimSpace(search); s != "" {
 		where = append(where, "lower(t.name) LIKE "+a.add(likePattern(s)))
 	}
-	return where
+	return where, nil
 }
 
 // FindTags lists the workspace's tags by name.
@@ -93,7 +94,10 @@ func (s *TagService) FindTags(ctx context.Context, search string, p rubrica.Page
 		return nil, err
 	}
 	var qa args
-	where := tagWhere(a.WorkspaceID, search, &qa)
+	where, err := tagWhere(a.WorkspaceID, search, &qa)
+	if err != nil {
+		return nil, err
+	}
 	return listPage(ctx, s.db, p, "TAG", tagOrder, `SELECT `+tagColumns+` FROM tags t`, where, qa,
 		(*tagRow).tag, func(r *tagRow) (string, string) { return strings.ToLower(r.Name), r.ID })
 }
@@ -105,7 +109,10 @@ func (s *TagService) CountTags(ctx context.Context, search string) (int, error) 
 		return 0, err
 	}
 	var qa args
-	where := tagWhere(a.WorkspaceID, search, &qa)
+	where, err := tagWhere(a.WorkspaceID, search, &qa)
+	if err != nil {
+		return 0, err
+	}
 	var n int
 	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM tags t WHERE `+strings.Join(where, " AND "), qa...); err != nil {
 		return 0, fmt.Errorf("db: count tags: %w", err)

@@ -48,7 +48,7 @@ func (s *WorkspaceService) CreateExpiringToken(ctx context.Context, workspaceID,
 	}
 	addr, err := rubrica.NormalizeEmail("email", &email)
 	if err != nil || addr == nil {
-		return "", nil, rubrica.InvalidField("email", "%q is not a valid email address.", email)
+		return "", nil, rubrica.InvalidField("email", "%s is not a valid email address.", rubrica.Quoted(email))
 	}
 	if expiresAt != nil && !expiresAt.After(time.Now()) {
 		return "", nil, rubrica.InvalidField("expiresAt", "a token must expire in the future.")

@@ -213,7 +213,7 @@ func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail
 	}
 	email, err := rubrica.NormalizeEmail("ownerEmail", &ownerEmail)
 	if err != nil || email == nil {
-		return nil, "", rubrica.InvalidField("ownerEmail", "%q is not a valid email address.", ownerEmail)
+		return nil, "", rubrica.InvalidField("ownerEmail", "%s is not a valid email address.", rubrica.Quoted(ownerEmail))
 	}
 	var ws *rubrica.Workspace
 	var token string

@@ -76,6 +76,9 @@ func pageKey(parentID string, first *int, after *string) (rubrica.ConversationPa
 	n, _, err := rubrica.Page{First: first}.Size()
 	k := rubrica.ConversationPageKey{ParentID: parentID, First: n}
 	if after != nil {
+		if *after == "" { // the key's "" means no cursor
+			return k, rubrica.InvalidField("after", "after is not a cursor of this list.")
+		}
 		k.After = *after
 	}
 	return k, err

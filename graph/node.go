@@ -64,6 +64,8 @@ func (r *Resolver) findNode(ctx context.Context, gid string) (globalid.Node, err
 				return d, nil
 			}
 		}
+	default: // a type the client made up: not quoted back
+		return nil, rubrica.NotFound("id", "Node")
 	}
 	return nil, rubrica.NotFound("id", typ)
 }

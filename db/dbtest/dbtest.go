@@ -184,7 +184,7 @@ func MustOpenDB(tb testing.TB) *db.DB {
 func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter, string) {
 	tb.Helper()
 	dsn := NewDatabase(tb)
-	connector, err := pq.NewConnector(dsn)
+	connector, err := db.NewConnector(dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
