@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,9 +28,8 @@ const (
 // share a phone: one suggestion of two contacts, so that each level of nested suggestions
 // doubles what an unbounded server would resolve.
 type attackServer struct {
-	base  string
+	*server
 	token string
-	logs  *syncBuffer
 }
 
 func startAttackServer(t *testing.T, extraEnv ...string) *attackServer {
@@ -51,21 +49,7 @@ func startAttackServer(t *testing.T, extraEnv ...string) *attackServer {
 	var ws struct{ WorkspaceID, Token string }
 	runJSON(t, bin, env, &ws, "workspace", "create", "--name", "Attack", "--owner-email", "owner@attack.test")
 
-	port := freePort(t)
-	s := &attackServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), token: ws.Token, logs: &syncBuffer{}}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("PORT=%d", port))...)
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	waitReady(t, s.base+"/readyz", done, s.logs)
+	s := &attackServer{server: startServer(t, bin, env), token: ws.Token}
 	for i := range 2 {
 		s.mustQuery(t, fmt.Sprintf(`mutation { createContact(input: {firstName: "Twin %d", phone: "+393331234567"}) { contact { id } } }`, i))
 	}

@@ -5,44 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"rubrica/db/dbtest"
 	"rubrica/graph"
 )
-
-// server is one run of `rubrica serve`.
-type server struct {
-	cmd  *exec.Cmd
-	base string
-	logs *bytes.Buffer
-	done chan error
-}
-
-func startServer(t *testing.T, bin string, env []string) *server {
-	t.Helper()
-	port := freePort(t)
-	s := &server{base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, "serve")
-	s.cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("PORT=%d", port))...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
-		s.done <- nil
-	})
-	waitReady(t, s.base+"/readyz", s.done, s.logs)
-	return s
-}
 
 // kill stops the server with SIGKILL: no chance to release its job or finish its batch.
 func (s *server) kill(t *testing.T) {

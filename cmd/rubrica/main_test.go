@@ -73,22 +73,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 	var agent struct{ Token string }
 	runJSON(t, bin, env, &agent, "token", "create", "--workspace", ws.WorkspaceID, "--email", "agent@e2e.test", "--role", "AGENT")
 
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("PORT=%d", port))...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	waitReady(t, base+"/readyz", done, &logs)
+	s := startServer(t, bin, env)
+	base := s.base
 
 	query := func(token, q string) map[string]any {
 		body, _ := json.Marshal(map[string]any{"query": q})
@@ -127,15 +113,15 @@ func TestBinaryEndToEnd(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
+	case err := <-s.done:
 		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v, want a clean exit\n%s", err, logs.String())
+			t.Fatalf("serve after SIGTERM: %v, want a clean exit\n%s", err, s.logs.String())
 		}
-		done <- nil
+		s.done <- nil
 	case <-time.After(20 * time.Second):
-		t.Fatalf("serve did not stop within 20s of SIGTERM\n%s", logs.String())
+		t.Fatalf("serve did not stop within 20s of SIGTERM\n%s", s.logs.String())
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,50 +16,6 @@ import (
 	"rubrica/db/dbtest"
 	"rubrica/internal/testenv"
 )
-
-// startServe starts `rubrica serve` on a free port with env and returns its base URL; the
-// process is killed when the test ends.
-func startServe(t *testing.T, bin string, env []string) string {
-	t.Helper()
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, fmt.Sprintf("PORT=%d", port))...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("logs of the server on %s:\n%s", base, logs.String())
-		}
-	})
-	waitReady(t, base+"/readyz", done, logs)
-	return base
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // createContact creates a contact over HTTP on the server at base and returns its id.
 func createContact(t *testing.T, base, token, firstName string) string {
@@ -150,7 +104,7 @@ func instances(t *testing.T, n int) ([]string, string, string) {
 	runJSON(t, bin, env, &ws, "workspace", "create", "--name", "Realtime", "--owner-email", "owner@realtime.test")
 	bases := make([]string, n)
 	for i := range bases {
-		bases[i] = startServe(t, bin, env)
+		bases[i] = startServer(t, bin, env).base
 	}
 	return bases, ws.Token, dsn
 }

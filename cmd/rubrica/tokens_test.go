@@ -114,7 +114,7 @@ func TestRevocationEndToEnd(t *testing.T) {
 	var agent, manager struct{ Token, ID string }
 	runJSON(t, bin, env, &agent, "token", "create", "--workspace", ws.WorkspaceID, "--email", "agent@e2e.test", "--role", "AGENT")
 	runJSON(t, bin, env, &manager, "token", "create", "--workspace", ws.WorkspaceID, "--email", "manager@e2e.test", "--role", "MANAGER")
-	bases := []string{startServe(t, bin, env), startServe(t, bin, env)}
+	bases := []string{startServer(t, bin, env).base, startServer(t, bin, env).base}
 
 	dial := func(token string) []*testenv.WS {
 		var out []*testenv.WS
