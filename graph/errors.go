@@ -37,10 +37,16 @@ func PresentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				}
 			}
 			gqlErr.Extensions = ext
-		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-			// The client went away (a closed websocket, a cancelled request): nobody reads
-			// this error, and it is no fault of the server.
-			logger.DebugContext(ctx, "operation cancelled", "err", err, "path", gqlErr.Path.String())
+		case ctx.Err() != nil:
+			// The request ended first: its client went away (a closed websocket, a cancelled
+			// request), and nobody reads this error; or its deadline passed, which is worth a
+			// warning. Either way the error is what the ending did (lib/pq reports a cancelled
+			// statement as its own error 57014, not as the context's), no fault of the server.
+			level := slog.LevelDebug
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				level = slog.LevelWarn
+			}
+			logger.Log(ctx, level, "operation cancelled", "cause", context.Cause(ctx), "err", err, "path", gqlErr.Path.String())
 			gqlErr.Message = "Internal error."
 			gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
 			gqlErr.Err = nil
