@@ -39,9 +39,15 @@ check-generated:
 	if [ "$$before" != "$$after" ]; then \
 		echo "generated code was stale: run 'go generate ./...' and commit the result"; exit 1; fi
 
-## bench: the benchmarks (dataloader wait, and later ones).
+## bench: the benchmarks (dataloader wait, event delivery, the read path on 100,000 contacts).
+## BENCH picks them by name (a go test -bench pattern), PKG the packages, BENCHTIME how long
+## each runs (go test's default when empty), e.g.
+##   make bench BENCH=ReadPath PKG=./internal/readpath/ BENCHTIME=5s
+BENCH     ?= .
+PKG       ?= ./...
+BENCHTIME ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench '$(BENCH)' $(if $(BENCHTIME),-benchtime $(BENCHTIME)) -benchmem -timeout 30m $(PKG)
 
 ## fuzz: every Go fuzz target (func FuzzX) of every package, FUZZTIME each (default 60s), one
 ## at a time. New failing inputs land in the package's testdata/fuzz/FuzzX/: commit them.
