@@ -397,10 +397,14 @@ type MergePreview struct {
 	Links        []*ChannelLink
 }
 
-// MergeResult is what a merge did.
+// MergeResult is what a merge or an unmerge did, read in its transaction.
 type MergeResult struct {
-	Contact *Contact
+	Contact *Contact // the primary
 	Merge   *Merge
+	// For an unmerge: the contact brought back, and the lists (tags with their counts, custom
+	// values, links) of both contacts.
+	Restored *Contact
+	Lists    ContactLists
 }
 
 // MergeService finds duplicates and merges them.

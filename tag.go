@@ -56,10 +56,19 @@ func ValidateTagInput(in *TagInput) error {
 	return nil
 }
 
-// TagsAdded is what addTagsToContacts did.
+// TagsAdded is what addTagsToContacts did, read in its transaction.
 type TagsAdded struct {
-	ContactIDs []string // the contacts tagged, in the order given (by creation for a filter)
-	Tags       []*Tag   // the tags applied, including those created
+	ContactIDs []string     // the contacts tagged, in the order given (by creation for a filter)
+	Contacts   []*Contact   // those contacts as tagged, in the same order
+	Tags       []*Tag       // the tags applied, including those created
+	Lists      ContactLists // the contacts' tags, and the counts of those tags
+}
+
+// TagRemoved is what removeTagFromContact did, read in its transaction.
+type TagRemoved struct {
+	Contact *Contact
+	Tag     *Tag
+	Lists   ContactLists // the contact's tags, and the counts of those tags and Tag
 }
 
 // TagService reads and changes tags, within the actor's workspace.
@@ -77,7 +86,7 @@ type TagService interface {
 	// is LIMIT_EXCEEDED, saying how many were selected.
 	AddTagsToContacts(ctx context.Context, sel ContactSelection, tagIDs, tagNames []string) (*TagsAdded, error)
 	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays.
-	RemoveTagFromContact(ctx context.Context, contactID, tagID string) error
+	RemoveTagFromContact(ctx context.Context, contactID, tagID string) (*TagRemoved, error)
 	// FindTagsByContactIDs returns each contact's tags, by name.
 	FindTagsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*Tag, error)
 	// CountContactsByTagIDs returns how many contacts carry each tag.
