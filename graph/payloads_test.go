@@ -184,7 +184,11 @@ func TestRemoveTagFromContactPayloadInTransaction(t *testing.T) {
 	b := fxContact(t, env, ws.Agent(), "Bea")
 	mgTag(t, env, ws.Agent(), []string{a, b}, "VIP", "Lead")
 	other := fxTag(t, env, ws.Agent(), "Other") // a tag on no contact
-	var tags struct{ Tags struct{ Edges []struct{ Node struct{ ID, Name string } } } }
+	var tags struct {
+		Tags struct {
+			Edges []struct{ Node struct{ ID, Name string } }
+		}
+	}
 	env.MustDo(t, ws.Agent(), `{ tags(search: "vip") { edges { node { id name } } } }`, nil, &tags)
 	if len(tags.Tags.Edges) != 1 {
 		t.Fatalf("tags: got %+v, want VIP", tags)
