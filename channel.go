@@ -234,6 +234,6 @@ type ChannelService interface {
 	// FindLinksByContactIDs returns each contact's channel links.
 	FindLinksByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*ChannelLink, error)
 	// RemoveContactChannel unlinks a channel from a contact (owners and managers); the
-	// conversation history stays.
+	// conversation history stays. It returns what its transaction committed.
 	RemoveContactChannel(ctx context.Context, contactID, channelID string) (*ContactChannelRemoved, error)
 }

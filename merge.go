@@ -427,7 +427,8 @@ type MergeService interface {
 	PreviewMerge(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergePreview, error)
 	// MergeContacts merges the secondary into the primary.
 	MergeContacts(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergeResult, error)
-	// UnmergeContacts undoes a merge.
+	// UnmergeContacts undoes a merge and returns what its transaction committed, both contacts
+	// and their lists included.
 	UnmergeContacts(ctx context.Context, mergeID string) (*MergeResult, error)
 	// FindMerges lists the merge history, newest first (owners and managers).
 	FindMerges(ctx context.Context, page Page) (*Connection[*Merge], error)

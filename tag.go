@@ -83,9 +83,11 @@ type TagService interface {
 	CountTags(ctx context.Context, search string) (int, error)
 	// AddTagsToContacts tags at most MaxBulkContacts contacts, given by id or by a filter,
 	// with tags given by id or by name; a name no tag has creates the tag. A larger selection
-	// is LIMIT_EXCEEDED, saying how many were selected.
+	// is LIMIT_EXCEEDED, saying how many were selected. It returns what its transaction
+	// committed.
 	AddTagsToContacts(ctx context.Context, sel ContactSelection, tagIDs, tagNames []string) (*TagsAdded, error)
-	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays.
+	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays. It returns what
+	// its transaction committed.
 	RemoveTagFromContact(ctx context.Context, contactID, tagID string) (*TagRemoved, error)
 	// FindTagsByContactIDs returns each contact's tags, by name.
 	FindTagsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*Tag, error)

@@ -13,7 +13,8 @@ type WorkspaceService interface {
 	FindMembersByIDs(ctx context.Context, ids []string) (map[string]*Member, error)
 	// FindCustomFieldDefinitions lists the workspace's custom fields, oldest first.
 	FindCustomFieldDefinitions(ctx context.Context) ([]*CustomFieldDefinition, error)
-	// CreateCustomFieldDefinition adds a custom field (owners and managers).
+	// CreateCustomFieldDefinition adds a custom field (owners and managers) and returns what
+	// its transaction committed.
 	CreateCustomFieldDefinition(ctx context.Context, in CustomFieldInput) (*CustomFieldCreated, error)
 	// SetContactFieldOrder stores the order of the contact fields (owners and managers) and
 	// returns the workspace.
