@@ -401,10 +401,12 @@ type MergePreview struct {
 type MergeResult struct {
 	Contact *Contact // the primary
 	Merge   *Merge
-	// For an unmerge: the contact brought back, and the lists (tags with their counts, custom
-	// values, links) of both contacts.
+	// For an unmerge: the contact brought back, the lists (tags with their counts, custom
+	// values, links) of both contacts, and the members the payload names (the merge's and
+	// the contacts' assignees), by id.
 	Restored *Contact
 	Lists    ContactLists
+	Members  map[string]*Member
 }
 
 // MergeService finds duplicates and merges them.

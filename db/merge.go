@@ -656,7 +656,8 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 }
 
 // readUnmerge reads, in the unmerge's transaction, what its payload shows: both contacts, the
-// merge, and the contacts' tags (with their counts), custom values and links.
+// merge, the contacts' tags (with their counts), custom values and links, and the members
+// the merge and the contacts name.
 func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, restoredID, mergeID string, res *rubrica.MergeResult) error {
 	found, err := findContactsByIDs(ctx, tx, workspaceID, []string{primaryID, restoredID})
 	if err != nil {
@@ -668,7 +669,16 @@ func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, resto
 	if res.Merge, err = findMerge(ctx, tx, workspaceID, mergeID, false); err != nil {
 		return err
 	}
-	res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, listSet{tags: true, customValues: true, links: true})
+	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, listSet{tags: true, customValues: true, links: true}); err != nil {
+		return err
+	}
+	var members []string
+	for _, id := range []*string{res.Merge.MergedBy, res.Merge.UndoneBy, res.Contact.AssigneeID, res.Restored.AssigneeID} {
+		if id != nil {
+			members = append(members, *id)
+		}
+	}
+	res.Members, err = findMembers(ctx, tx, workspaceID, members)
 	return err
 }
 

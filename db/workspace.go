@@ -105,9 +105,13 @@ func (s *WorkspaceService) FindMembersByIDs(ctx context.Context, ids []string) (
 	if err != nil {
 		return nil, err
 	}
+	return findMembers(ctx, s.db, a.WorkspaceID, ids)
+}
+
+func findMembers(ctx context.Context, db sqlx.QueryerContext, workspaceID string, ids []string) (map[string]*rubrica.Member, error) {
 	const q = `SELECT ` + memberColumns + ` FROM members WHERE id = ANY($1) AND workspace_id = $2`
 	var rows []memberRow
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find members: %w", err)
 	}
 	out := make(map[string]*rubrica.Member, len(rows))

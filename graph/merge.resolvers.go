@@ -136,6 +136,7 @@ func (r *mutationResolver) UnmergeContacts(ctx context.Context, input model.Unme
 		return nil, err
 	}
 	r.primeLists(ctx, res.Lists, res.Contact, res.Restored)
+	r.primeMembers(ctx, res.Members)
 	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: res.Restored, Merge: res.Merge}, nil
 }
 

@@ -31,6 +31,14 @@ func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, c
 	}
 }
 
+// primeMembers primes the request's loaders with members a mutation read in its transaction.
+func (r *Resolver) primeMembers(ctx context.Context, members map[string]*rubrica.Member) {
+	l := r.loaders(ctx)
+	for id, m := range members {
+		l.Members.Prime(ctx, id, m)
+	}
+}
+
 // primeDefinitions primes the request's loaders with the workspace's custom fields as a
 // mutation read them in its transaction.
 func (r *Resolver) primeDefinitions(ctx context.Context, defs []*rubrica.CustomFieldDefinition) {

@@ -109,7 +109,7 @@ func plJSON(v any) string {
 const (
 	plTagFields     = `id updatedAt firstName tags { id name contactCount }`
 	plChannelFields = `id updatedAt firstName channels { channel { id } status identifier }`
-	plContactFields = `id updatedAt firstName
+	plContactFields = `id updatedAt firstName assignee { id name }
 		tags { id name contactCount }
 		customFields { definition { key } value }
 		channels { channel { id } status identifier }`
@@ -252,11 +252,13 @@ func TestUnmergeContactsPayloadInTransaction(t *testing.T) {
 	secondary := mgReceive(t, env, ws.Agent(), channels["WHATSAPP"], "+393339876543", "hi").ContactID
 	mgTag(t, env, ws.Agent(), []string{primary}, "Lead")
 	mgTag(t, env, ws.Agent(), []string{secondary}, "VIP")
+	viewer := fxViewerID(t, env, ws.Agent())
+	mgUpdate(t, env, ws.Agent(), secondary, map[string]any{"assigneeId": viewer})
 	merge := mgMerge(t, env, ws.Agent(), primary, secondary)
 
 	data := plDo(t, env, ws.Agent(), `mutation($id: ID!) { unmergeContacts(input: {mergeId: $id}) {
 		primaryContact { `+plContactFields+` } restoredContact { `+plContactFields+` }
-		merge { id undoneAt primaryContact { id } } } }`, map[string]any{"id": merge.ID})
+		merge { `+mgMergeFields+` } } }`, map[string]any{"id": merge.ID})
 	p := plField(data, "unmergeContacts", "primaryContact")
 	s := plField(data, "unmergeContacts", "restoredContact")
 	if plField(p, "id") != primary || plField(s, "id") != secondary {
@@ -275,9 +277,14 @@ func TestUnmergeContactsPayloadInTransaction(t *testing.T) {
 		t.Errorf("WhatsApp: primary %s, restored %s; want the link back on the restored contact",
 			plStatus(p, channels["WHATSAPP"]), plStatus(s, channels["WHATSAPP"]))
 	}
+	if plField(p, "assignee") != nil || plField(s, "assignee", "id") != viewer {
+		t.Errorf("assignees: primary %s, restored %s; want the primary's back (none) and %s on the restored",
+			plJSON(plField(p, "assignee")), plJSON(plField(s, "assignee")), viewer)
+	}
 	m := plField(data, "unmergeContacts", "merge")
-	if plField(m, "undoneAt") == nil || plField(m, "primaryContact", "id") != primary {
-		t.Errorf("merge: got %s, want it undone, into the primary", plJSON(m))
+	if plField(m, "undoneAt") == nil || plField(m, "primaryContact", "id") != primary ||
+		plField(m, "mergedBy", "id") != viewer || plField(m, "undoneBy", "id") != viewer {
+		t.Errorf("merge: got %s, want it undone by %s, into the primary", plJSON(m), viewer)
 	}
 	for _, c := range []any{p, s} {
 		plWantSame(t, "contact", c, plRead(t, env, ws.Agent(), plContactQuery(plContactFields), map[string]any{"id": plField(c, "id")}, "contact"))
