@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 
+	"github.com/graph-gophers/dataloader/v7"
+
 	"rubrica"
 )
 
@@ -12,22 +14,22 @@ import (
 func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, contacts ...*rubrica.Contact) {
 	l := r.loaders(ctx)
 	for _, c := range contacts {
-		l.Contacts.Prime(ctx, c.ID, c)
+		prime(ctx, l.Contacts, c.ID, c)
 		if lists.Tags != nil {
-			l.ContactTags.Prime(ctx, c.ID, lists.Tags[c.ID])
+			prime(ctx, l.ContactTags, c.ID, lists.Tags[c.ID])
 		}
 		if lists.CustomValues != nil {
-			l.CustomValues.Prime(ctx, c.ID, lists.CustomValues[c.ID])
+			prime(ctx, l.CustomValues, c.ID, lists.CustomValues[c.ID])
 		}
 		if lists.Links != nil {
-			l.ContactLinks.Prime(ctx, c.ID, lists.Links[c.ID])
+			prime(ctx, l.ContactLinks, c.ID, lists.Links[c.ID])
 		}
 	}
 	for id, n := range lists.TagCounts {
-		l.TagCounts.Prime(ctx, id, n)
+		prime(ctx, l.TagCounts, id, n)
 	}
 	if lists.Links != nil {
-		l.Channels.Prime(ctx, workspaceChannels, lists.Channels)
+		prime(ctx, l.Channels, workspaceChannels, lists.Channels)
 	}
 }
 
@@ -35,14 +37,22 @@ func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, c
 func (r *Resolver) primeMembers(ctx context.Context, members map[string]*rubrica.Member) {
 	l := r.loaders(ctx)
 	for id, m := range members {
-		l.Members.Prime(ctx, id, m)
+		prime(ctx, l.Members, id, m)
 	}
 }
 
 // primeDefinitions primes the request's loaders with the workspace's custom fields as a
 // mutation read them in its transaction.
 func (r *Resolver) primeDefinitions(ctx context.Context, defs []*rubrica.CustomFieldDefinition) {
-	r.loaders(ctx).Definitions.Prime(ctx, workspaceDefinitions, defs)
+	prime(ctx, r.loaders(ctx).Definitions, workspaceDefinitions, defs)
+}
+
+// prime replaces what the loader holds for key: a value an earlier mutation of the same
+// request read (mutations run one after the other, each payload resolved before the next)
+// is older than the one this mutation committed.
+func prime[K comparable, V any](ctx context.Context, l *dataloader.Loader[K, V], key K, value V) {
+	l.Clear(ctx, key)
+	l.Prime(ctx, key, value)
 }
 
 // workspaceDefinitionList returns the workspace's custom fields, once per request.

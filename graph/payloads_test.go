@@ -312,3 +312,45 @@ func TestCreateCustomFieldDefinitionPayloadInTransaction(t *testing.T) {
 	}
 	plWantSame(t, "workspace", w, plRead(t, env, ws.Agent(), `{ workspace { `+fields+` } }`, nil, "workspace"))
 }
+
+// Two mutations in one request: each payload shows what its own transaction committed, not
+// what the loaders kept from the one before.
+func TestPayloadsOfTwoMutationsInOneRequest(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ws := env.Workspace(t, "Payload twice")
+
+	t.Run("CreateCustomFieldDefinition", func(t *testing.T) {
+		var data map[string]struct {
+			Workspace struct{ CustomFieldDefinitions []struct{ Key string } }
+		}
+		env.MustDo(t, ws.Manager(), `mutation {
+			a: createCustomFieldDefinition(input: {key: "first", label: "First", type: TEXT}) { workspace { customFieldDefinitions { key } } }
+			b: createCustomFieldDefinition(input: {key: "second", label: "Second", type: TEXT}) { workspace { customFieldDefinitions { key } } }
+		}`, nil, &data)
+		for alias, want := range map[string]string{"a": `[{"Key":"first"}]`, "b": `[{"Key":"first"},{"Key":"second"}]`} {
+			if got := plJSON(data[alias].Workspace.CustomFieldDefinitions); got != want {
+				t.Errorf("%s: got %s, want %s", alias, got, want)
+			}
+		}
+	})
+
+	t.Run("Tags", func(t *testing.T) {
+		id := fxContact(t, env, ws.Agent(), "Ada")
+		tag := fxTag(t, env, ws.Agent(), "VIP")
+		var data struct {
+			A struct{ Contacts []struct{ Tags []fxTagData } }
+			B struct{ Contact struct{ Tags []fxTagData } }
+		}
+		env.MustDo(t, ws.Agent(), `mutation($c: ID!, $t: ID!) {
+			a: addTagsToContacts(input: {contactIds: [$c], tagIds: [$t]}) { contacts { tags { name contactCount } } }
+			b: removeTagFromContact(input: {contactId: $c, tagId: $t}) { contact { tags { name contactCount } } }
+		}`, map[string]any{"c": id, "t": tag}, &data)
+		if len(data.A.Contacts) != 1 || plJSON(data.A.Contacts[0].Tags) != `[{"ID":"","Name":"VIP","Color":null,"ContactCount":1}]` {
+			t.Errorf("a: got %s, want the contact with VIP on 1 contact", plJSON(data.A.Contacts))
+		}
+		if got := data.B.Contact.Tags; len(got) != 0 {
+			t.Errorf("b: got %s, want no tags", plJSON(got))
+		}
+	})
+}
