@@ -216,6 +216,13 @@ func ConversationURL(ch *Channel, identifier string) *string {
 // when no channel is given and the contact has no interactions.
 var DefaultChannelOrder = []ChannelType{ChannelWhatsApp, ChannelSMS, ChannelEmail}
 
+// ContactChannelRemoved is what removeContactChannel did, read in its transaction.
+type ContactChannelRemoved struct {
+	Contact *Contact
+	Channel *Channel
+	Lists   ContactLists // the contact's links and the workspace's channels
+}
+
 // ChannelService manages a workspace's channels.
 type ChannelService interface {
 	// CreateChannel adds a channel (owners and managers).
@@ -227,6 +234,6 @@ type ChannelService interface {
 	// FindLinksByContactIDs returns each contact's channel links.
 	FindLinksByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*ChannelLink, error)
 	// RemoveContactChannel unlinks a channel from a contact (owners and managers); the
-	// conversation history stays.
-	RemoveContactChannel(ctx context.Context, contactID, channelID string) error
+	// conversation history stays. It returns what its transaction committed.
+	RemoveContactChannel(ctx context.Context, contactID, channelID string) (*ContactChannelRemoved, error)
 }

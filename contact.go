@@ -359,3 +359,14 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// ContactLists are the batched lists of some contacts, read in the transaction that changed
+// them, so that a mutation's payload shows them as that transaction committed them. A nil
+// map (or Channels) was not read; a contact missing from a read map has an empty list.
+type ContactLists struct {
+	Tags         map[string][]*Tag              // contact id → its tags, by name
+	TagCounts    map[string]int                 // tag id → how many contacts carry it
+	CustomValues map[string][]*CustomFieldValue // contact id → its custom values
+	Links        map[string][]*ChannelLink      // contact id → its channel links
+	Channels     []*Channel                     // the workspace's channels, when Links were read
+}

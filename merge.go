@@ -397,10 +397,16 @@ type MergePreview struct {
 	Links        []*ChannelLink
 }
 
-// MergeResult is what a merge did.
+// MergeResult is what a merge or an unmerge did, read in its transaction.
 type MergeResult struct {
-	Contact *Contact
+	Contact *Contact // the primary
 	Merge   *Merge
+	// For an unmerge: the contact brought back, the lists (tags with their counts, custom
+	// values, links) of both contacts, and the members the payload names (the merge's and
+	// the contacts' assignees), by id.
+	Restored *Contact
+	Lists    ContactLists
+	Members  map[string]*Member
 }
 
 // MergeService finds duplicates and merges them.
@@ -423,7 +429,8 @@ type MergeService interface {
 	PreviewMerge(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergePreview, error)
 	// MergeContacts merges the secondary into the primary.
 	MergeContacts(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergeResult, error)
-	// UnmergeContacts undoes a merge.
+	// UnmergeContacts undoes a merge and returns what its transaction committed, both contacts
+	// and their lists included.
 	UnmergeContacts(ctx context.Context, mergeID string) (*MergeResult, error)
 	// FindMerges lists the merge history, newest first (owners and managers).
 	FindMerges(ctx context.Context, page Page) (*Connection[*Merge], error)

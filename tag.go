@@ -56,10 +56,19 @@ func ValidateTagInput(in *TagInput) error {
 	return nil
 }
 
-// TagsAdded is what addTagsToContacts did.
+// TagsAdded is what addTagsToContacts did, read in its transaction.
 type TagsAdded struct {
-	ContactIDs []string // the contacts tagged, in the order given (by creation for a filter)
-	Tags       []*Tag   // the tags applied, including those created
+	ContactIDs []string     // the contacts tagged, in the order given (by creation for a filter)
+	Contacts   []*Contact   // those contacts as tagged, in the same order
+	Tags       []*Tag       // the tags applied, including those created
+	Lists      ContactLists // the contacts' tags, and the counts of those tags
+}
+
+// TagRemoved is what removeTagFromContact did, read in its transaction.
+type TagRemoved struct {
+	Contact *Contact
+	Tag     *Tag
+	Lists   ContactLists // the contact's tags, and the counts of those tags and Tag
 }
 
 // TagService reads and changes tags, within the actor's workspace.
@@ -74,10 +83,12 @@ type TagService interface {
 	CountTags(ctx context.Context, search string) (int, error)
 	// AddTagsToContacts tags at most MaxBulkContacts contacts, given by id or by a filter,
 	// with tags given by id or by name; a name no tag has creates the tag. A larger selection
-	// is LIMIT_EXCEEDED, saying how many were selected.
+	// is LIMIT_EXCEEDED, saying how many were selected. It returns what its transaction
+	// committed.
 	AddTagsToContacts(ctx context.Context, sel ContactSelection, tagIDs, tagNames []string) (*TagsAdded, error)
-	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays.
-	RemoveTagFromContact(ctx context.Context, contactID, tagID string) error
+	// RemoveTagFromContact unlinks a tag from a contact; the tag itself stays. It returns what
+	// its transaction committed.
+	RemoveTagFromContact(ctx context.Context, contactID, tagID string) (*TagRemoved, error)
 	// FindTagsByContactIDs returns each contact's tags, by name.
 	FindTagsByContactIDs(ctx context.Context, contactIDs []string) (map[string][]*Tag, error)
 	// CountContactsByTagIDs returns how many contacts carry each tag.

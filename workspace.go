@@ -13,8 +13,9 @@ type WorkspaceService interface {
 	FindMembersByIDs(ctx context.Context, ids []string) (map[string]*Member, error)
 	// FindCustomFieldDefinitions lists the workspace's custom fields, oldest first.
 	FindCustomFieldDefinitions(ctx context.Context) ([]*CustomFieldDefinition, error)
-	// CreateCustomFieldDefinition adds a custom field (owners and managers).
-	CreateCustomFieldDefinition(ctx context.Context, in CustomFieldInput) (*CustomFieldDefinition, error)
+	// CreateCustomFieldDefinition adds a custom field (owners and managers) and returns what
+	// its transaction committed.
+	CreateCustomFieldDefinition(ctx context.Context, in CustomFieldInput) (*CustomFieldCreated, error)
 	// SetContactFieldOrder stores the order of the contact fields (owners and managers) and
 	// returns the workspace.
 	SetContactFieldOrder(ctx context.Context, keys []string) (*Workspace, error)
@@ -32,6 +33,13 @@ type WorkspaceService interface {
 	// RemoveMember removes a member of the workspace (owners only; see Admin.RemoveWorkspaceMember
 	// for what removal does). An owner cannot remove themself.
 	RemoveMember(ctx context.Context, id string) (*Member, error)
+}
+
+// CustomFieldCreated is what createCustomFieldDefinition did, read in its transaction.
+type CustomFieldCreated struct {
+	Definition  *CustomFieldDefinition
+	Workspace   *Workspace
+	Definitions []*CustomFieldDefinition // every definition of the workspace, the new one included, oldest first
 }
 
 // Admin holds the operations of the command line, which act with no actor.

@@ -145,26 +145,40 @@ func findLinks(ctx context.Context, q sqlx.QueryerContext, workspaceID string, c
 
 // RemoveContactChannel unlinks a channel from a contact; owners and managers only. The
 // conversations and messages stay. Removing a channel the contact is not linked to changes
-// nothing.
-func (s *ChannelService) RemoveContactChannel(ctx context.Context, contactID, channelID string) error {
+// nothing. It returns the contact, the channel and the contact's remaining links as committed.
+func (s *ChannelService) RemoveContactChannel(ctx context.Context, contactID, channelID string) (*rubrica.ContactChannelRemoved, error) {
 	a, err := rubrica.RequireManager(ctx, "remove a channel from a contact")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
+	var out rubrica.ContactChannelRemoved
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if out.Contact, err = findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
 			return withField(err, "contactId")
 		}
-		if _, err := findChannel(ctx, tx, a.WorkspaceID, channelID, "channelId"); err != nil {
+		if out.Channel, err = findChannel(ctx, tx, a.WorkspaceID, channelID, "channelId"); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM contact_channels WHERE contact_id = $1 AND channel_id = $2`, contactID, channelID)
-		if err != nil {
-			return fmt.Errorf("db: unlink channel: %w", err)
+		if err := unlinkChannel(ctx, tx, a.WorkspaceID, contactID, channelID); err != nil {
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelUnlinked, contactID, &channelID))
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, listSet{links: true})
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// unlinkChannel deletes a contact's links on a channel and announces it if there were any.
+func unlinkChannel(ctx context.Context, tx *sqlx.Tx, workspaceID, contactID, channelID string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM contact_channels WHERE contact_id = $1 AND channel_id = $2`, contactID, channelID)
+	if err != nil {
+		return fmt.Errorf("db: unlink channel: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return publish(ctx, tx, newEvent(workspaceID, rubrica.KindContactChannel, rubrica.ChannelUnlinked, contactID, &channelID))
 }

@@ -94,9 +94,13 @@ func (s *ContactService) FindContactsByIDs(ctx context.Context, ids []string) (m
 	if err != nil {
 		return nil, err
 	}
+	return findContactsByIDs(ctx, s.db, a.WorkspaceID, ids)
+}
+
+func findContactsByIDs(ctx context.Context, db sqlx.QueryerContext, workspaceID string, ids []string) (map[string]*rubrica.Contact, error) {
 	const q = `SELECT ` + contactColumns + ` FROM contacts c WHERE c.id = ANY($1) AND c.workspace_id = $2`
 	var rows []contactRow
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find contacts by ids: %w", err)
 	}
 	out := make(map[string]*rubrica.Contact, len(rows))
@@ -431,6 +435,10 @@ func (s *ContactService) FindCustomValuesByContactIDs(ctx context.Context, ids [
 	if err != nil {
 		return nil, err
 	}
+	return findCustomValues(ctx, s.db, a.WorkspaceID, ids)
+}
+
+func findCustomValues(ctx context.Context, db sqlx.QueryerContext, workspaceID string, ids []string) (map[string][]*rubrica.CustomFieldValue, error) {
 	const q = `SELECT v.contact_id, v.value, ` + definitionColumns + `
 		FROM contact_custom_values v
 		JOIN custom_field_definitions d ON d.id = v.definition_id
@@ -442,7 +450,7 @@ func (s *ContactService) FindCustomValuesByContactIDs(ctx context.Context, ids [
 		Value     string `db:"value"`
 		definitionRow
 	}
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find custom values: %w", err)
 	}
 	out := make(map[string][]*rubrica.CustomFieldValue, len(ids))

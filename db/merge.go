@@ -647,16 +647,39 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		if err := publish(ctx, tx, events...); err != nil {
 			return err
 		}
-		if res.Contact, err = findContact(ctx, tx, a.WorkspaceID, p.ID, false); err != nil {
-			return err
-		}
-		res.Merge, err = findMerge(ctx, tx, a.WorkspaceID, m.ID, false)
-		return err
+		return readUnmerge(ctx, tx, a.WorkspaceID, p.ID, sec.ID, m.ID, &res)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// readUnmerge reads, in the unmerge's transaction, what its payload shows: both contacts, the
+// merge, the contacts' tags (with their counts), custom values and links, and the members
+// the merge and the contacts name.
+func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, restoredID, mergeID string, res *rubrica.MergeResult) error {
+	found, err := findContactsByIDs(ctx, tx, workspaceID, []string{primaryID, restoredID})
+	if err != nil {
+		return err
+	}
+	if res.Contact, res.Restored = found[primaryID], found[restoredID]; res.Contact == nil || res.Restored == nil {
+		return fmt.Errorf("db: unmerge: contacts %s and %s not found after the unmerge", primaryID, restoredID)
+	}
+	if res.Merge, err = findMerge(ctx, tx, workspaceID, mergeID, false); err != nil {
+		return err
+	}
+	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, listSet{tags: true, customValues: true, links: true}); err != nil {
+		return err
+	}
+	var members []string
+	for _, id := range []*string{res.Merge.MergedBy, res.Merge.UndoneBy, res.Contact.AssigneeID, res.Restored.AssigneeID} {
+		if id != nil {
+			members = append(members, *id)
+		}
+	}
+	res.Members, err = findMembers(ctx, tx, workspaceID, members)
+	return err
 }
 
 // undoBlocked returns why the actor may not undo the merge now as an error: FORBIDDEN for

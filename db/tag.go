@@ -66,11 +66,7 @@ func (s *TagService) FindTagByID(ctx context.Context, id string) (*rubrica.Tag, 
 	if err != nil {
 		return nil, err
 	}
-	row, err := getByID[tagRow](ctx, s.db, "Tag", "id", `SELECT `+tagColumns+` FROM tags t WHERE t.id = $1 AND t.workspace_id = $2`, id, a.WorkspaceID)
-	if err != nil {
-		return nil, err
-	}
-	return row.tag(), nil
+	return findTag(ctx, s.db, a.WorkspaceID, id, "id")
 }
 
 // tagOrder is the order of tags: by name, case-insensitive.
@@ -144,6 +140,8 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactS
 	}
 	var tags []*rubrica.Tag
 	var contactIDs []string
+	var contacts []*rubrica.Contact
+	var lists rubrica.ContactLists
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		limit := selectionLimit{max: rubrica.MaxBulkContacts, what: "Tags can be added to"}
 		if contactIDs, err = selectContactIDs(ctx, tx, a.WorkspaceID, sel, "contactIds", limit, false); err != nil {
@@ -194,14 +192,18 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactS
 		if _, err := tx.ExecContext(ctx, link, pq.Array(contactIDs), pq.Array(ids)); err != nil {
 			return fmt.Errorf("db: link tags: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = ANY($1)`, pq.Array(contactIDs)); err != nil {
-			return fmt.Errorf("db: touch contacts: %w", err)
+		if contacts, err = touchContacts(ctx, tx, contactIDs); err != nil {
+			return err
 		}
 		events := make([]rubrica.Event, len(contactIDs))
 		for i, id := range contactIDs {
 			events[i] = newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, id, nil)
 		}
-		return publish(ctx, tx, events...)
+		if err := publish(ctx, tx, events...); err != nil {
+			return err
+		}
+		lists, err = readContactLists(ctx, tx, a.WorkspaceID, contactIDs, listSet{tags: true}, ids...)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -209,39 +211,74 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactS
 	if tags == nil {
 		tags = []*rubrica.Tag{}
 	}
-	return &rubrica.TagsAdded{ContactIDs: contactIDs, Tags: tags}, nil
+	return &rubrica.TagsAdded{ContactIDs: contactIDs, Contacts: contacts, Tags: tags, Lists: lists}, nil
 }
 
-// RemoveTagFromContact takes a tag off a contact; the tag itself stays.
-func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID string) error {
+// touchContacts sets the contacts' updated_at and returns them as they now are, in the order
+// of ids.
+func touchContacts(ctx context.Context, tx *sqlx.Tx, ids []string) ([]*rubrica.Contact, error) {
+	var rows []contactRow
+	const q = `UPDATE contacts AS c SET updated_at = clock_timestamp() WHERE c.id = ANY($1) RETURNING ` + contactColumns
+	if err := tx.SelectContext(ctx, &rows, q, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("db: touch contacts: %w", err)
+	}
+	found := make(map[string]*rubrica.Contact, len(rows))
+	for i := range rows {
+		found[rows[i].ID] = rows[i].contact()
+	}
+	return contactsInOrder(found, ids), nil
+}
+
+// RemoveTagFromContact takes a tag off a contact; the tag itself stays. It returns the
+// contact, the tag and the contact's remaining tags with their counts as committed.
+func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID string) (*rubrica.TagRemoved, error) {
 	a, err := rubrica.RequireActor(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
+	var out rubrica.TagRemoved
+	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+		if out.Contact, err = findContact(ctx, tx, a.WorkspaceID, contactID, true); err != nil {
 			return withField(err, "contactId")
 		}
-		var exists bool
-		if !validID(tagID) {
-			return rubrica.NotFound("tagId", "Tag")
-		} else if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM tags WHERE id = $1 AND workspace_id = $2)`, tagID, a.WorkspaceID); err != nil {
-			return fmt.Errorf("db: find tag: %w", err)
-		} else if !exists {
-			return rubrica.NotFound("tagId", "Tag")
+		if out.Tag, err = findTag(ctx, tx, a.WorkspaceID, tagID, "tagId"); err != nil {
+			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = $2`, contactID, tagID)
-		if err != nil {
-			return fmt.Errorf("db: unlink tag: %w", err)
+		if err := unlinkTag(ctx, tx, out.Contact, tagID); err != nil {
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1`, contactID); err != nil {
-			return fmt.Errorf("db: touch contact: %w", err)
-		}
-		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, contactID, nil))
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, listSet{tags: true}, tagID)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// findTag returns a tag of the workspace; NOT_FOUND names field.
+func findTag(ctx context.Context, q sqlx.QueryerContext, workspaceID, id, field string) (*rubrica.Tag, error) {
+	row, err := getByID[tagRow](ctx, q, "Tag", field, `SELECT `+tagColumns+` FROM tags t WHERE t.id = $1 AND t.workspace_id = $2`, id, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return row.tag(), nil
+}
+
+// unlinkTag takes a tag off a contact; if it had it, the contact is touched (c.UpdatedAt
+// follows) and announced.
+func unlinkTag(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, tagID string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = $2`, c.ID, tagID)
+	if err != nil {
+		return fmt.Errorf("db: unlink tag: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	if err := tx.GetContext(ctx, &c.UpdatedAt, `UPDATE contacts SET updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at`, c.ID); err != nil {
+		return fmt.Errorf("db: touch contact: %w", err)
+	}
+	return publish(ctx, tx, newEvent(c.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, c.ID, nil))
 }
 
 // FindTagsByContactIDs returns each contact's tags, by name.
@@ -250,13 +287,17 @@ func (s *TagService) FindTagsByContactIDs(ctx context.Context, contactIDs []stri
 	if err != nil {
 		return nil, err
 	}
+	return findContactTags(ctx, s.db, a.WorkspaceID, contactIDs)
+}
+
+func findContactTags(ctx context.Context, db sqlx.QueryerContext, workspaceID string, contactIDs []string) (map[string][]*rubrica.Tag, error) {
 	const q = `SELECT ct.contact_id, ` + tagColumns + ` FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
 		WHERE ct.contact_id = ANY($1) AND t.workspace_id = $2 ORDER BY lower(t.name), t.id`
 	var rows []struct {
 		ContactID string `db:"contact_id"`
 		tagRow
 	}
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(contactIDs)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(contactIDs)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find tags of contacts: %w", err)
 	}
 	out := make(map[string][]*rubrica.Tag, len(contactIDs))
@@ -272,13 +313,17 @@ func (s *TagService) CountContactsByTagIDs(ctx context.Context, tagIDs []string)
 	if err != nil {
 		return nil, err
 	}
+	return countTagContacts(ctx, s.db, a.WorkspaceID, tagIDs)
+}
+
+func countTagContacts(ctx context.Context, db sqlx.QueryerContext, workspaceID string, tagIDs []string) (map[string]int, error) {
 	const q = `SELECT t.id, count(ct.contact_id) AS n FROM tags t LEFT JOIN contact_tags ct ON ct.tag_id = t.id
 		WHERE t.id = ANY($1) AND t.workspace_id = $2 GROUP BY t.id`
 	var rows []struct {
 		ID string `db:"id"`
 		N  int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(tagIDs)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(tagIDs)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: count tag contacts: %w", err)
 	}
 	out := make(map[string]int, len(rows))

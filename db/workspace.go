@@ -105,9 +105,13 @@ func (s *WorkspaceService) FindMembersByIDs(ctx context.Context, ids []string) (
 	if err != nil {
 		return nil, err
 	}
+	return findMembers(ctx, s.db, a.WorkspaceID, ids)
+}
+
+func findMembers(ctx context.Context, db sqlx.QueryerContext, workspaceID string, ids []string) (map[string]*rubrica.Member, error) {
 	const q = `SELECT ` + memberColumns + ` FROM members WHERE id = ANY($1) AND workspace_id = $2`
 	var rows []memberRow
-	if err := s.db.SelectContext(ctx, &rows, q, pq.Array(validIDs(ids)), a.WorkspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find members: %w", err)
 	}
 	out := make(map[string]*rubrica.Member, len(rows))
@@ -139,8 +143,9 @@ func findDefinitions(ctx context.Context, q sqlx.QueryerContext, workspaceID str
 	return out, nil
 }
 
-// CreateCustomFieldDefinition adds a custom field; owners and managers only.
-func (s *WorkspaceService) CreateCustomFieldDefinition(ctx context.Context, in rubrica.CustomFieldInput) (*rubrica.CustomFieldDefinition, error) {
+// CreateCustomFieldDefinition adds a custom field; owners and managers only. It returns the
+// field, the workspace and all its fields as committed.
+func (s *WorkspaceService) CreateCustomFieldDefinition(ctx context.Context, in rubrica.CustomFieldInput) (*rubrica.CustomFieldCreated, error) {
 	a, err := rubrica.RequireManager(ctx, "manage custom fields")
 	if err != nil {
 		return nil, err
@@ -148,7 +153,7 @@ func (s *WorkspaceService) CreateCustomFieldDefinition(ctx context.Context, in r
 	if err := rubrica.ValidateCustomFieldInput(&in); err != nil {
 		return nil, err
 	}
-	var d *rubrica.CustomFieldDefinition
+	var out rubrica.CustomFieldCreated
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row definitionRow
 		const q = `INSERT INTO custom_field_definitions AS d (workspace_id, key, label, type, options)
@@ -162,10 +167,17 @@ func (s *WorkspaceService) CreateCustomFieldDefinition(ctx context.Context, in r
 		} else if err != nil {
 			return fmt.Errorf("db: insert custom field definition: %w", err)
 		}
-		d = row.definition()
-		return nil
+		out.Definition = row.definition()
+		if out.Workspace, err = findWorkspace(ctx, tx, a.WorkspaceID); err != nil {
+			return err
+		}
+		out.Definitions, err = findDefinitions(ctx, tx, a.WorkspaceID)
+		return err
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // SetContactFieldOrder stores the workspace's contact field order; owners and managers only.

@@ -34,22 +34,13 @@ func (r *mutationResolver) RemoveContactChannel(ctx context.Context, input model
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Services.Channels.RemoveContactChannel(ctx, contactID, channelID); err != nil {
-		return nil, err
-	}
-	c, err := r.Services.Contacts.FindContactByID(ctx, contactID)
+	res, err := r.Services.Channels.RemoveContactChannel(ctx, contactID, channelID)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := r.Services.Channels.FindChannelByID(ctx, channelID)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := r.contactChannel(ctx, c, ch)
-	if err != nil {
-		return nil, err
-	}
-	return &model.RemoveContactChannelPayload{Contact: c, ContactChannel: cc}, nil
+	r.primeLists(ctx, res.Lists, res.Contact)
+	cc := rubrica.ContactChannelOf(res.Contact, res.Channel, linksOn(res.Lists.Links[contactID], channelID))
+	return &model.RemoveContactChannelPayload{Contact: res.Contact, ContactChannel: cc}, nil
 }
 
 func (r *queryResolver) Channels(ctx context.Context) ([]*rubrica.Channel, error) {

@@ -37,23 +37,6 @@ func selectionInput(ids graphql.Omittable[[]string], filter graphql.Omittable[*m
 	return sel, nil
 }
 
-// contactsInOrder returns the contacts with the ids, in the order of ids, leaving out those
-// that no longer exist.
-func (r *Resolver) contactsInOrder(ctx context.Context, ids []string) ([]*rubrica.Contact, error) {
-	found, err := r.Services.Contacts.FindContactsByIDs(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*rubrica.Contact, 0, len(ids))
-	for _, id := range ids {
-		if c, ok := found[id]; ok {
-			out = append(out, c)
-			delete(found, id)
-		}
-	}
-	return out, nil
-}
-
 // jobEvents streams a job as it is now, then again after each of its events, until it ends
 // (the last value pushed is the ended job) or ctx ends. Each value is the job read afresh, so
 // a subscriber that the bus drops for falling behind is subscribed again without losing

@@ -48,6 +48,8 @@ type Loaders struct {
 	previews   map[*rubrica.Contact]*rubrica.MergePreview
 
 	WorkflowRuns *dataloader.Loader[string, []*rubrica.WorkflowRun]
+
+	Definitions *dataloader.Loader[string, []*rubrica.CustomFieldDefinition] // one key: the workspace's list
 }
 
 // NewLoaders returns fresh loaders over the services.
@@ -78,6 +80,12 @@ func NewLoaders(s rubrica.Services, wait time.Duration) *Loaders {
 
 		ContactSuggestions: newLoader(wait, rubrica.MaxPageSize, s.Merges.FindSuggestionsByContactIDs),
 		DuplicateValues:    newLoader(wait, rubrica.MaxPageSize, s.Merges.FindDuplicateValues),
+
+		// One key only: the batch runs at once.
+		Definitions: newLoader(wait, 1, func(ctx context.Context, _ []string) (map[string][]*rubrica.CustomFieldDefinition, error) {
+			list, err := s.Workspaces.FindCustomFieldDefinitions(ctx)
+			return map[string][]*rubrica.CustomFieldDefinition{workspaceDefinitions: list}, err
+		}),
 	}
 }
 
@@ -102,8 +110,12 @@ func newLoader[K comparable, V any](wait time.Duration, capacity int, fetch func
 		dataloader.WithBatchCapacity[K, V](capacity))
 }
 
-// workspaceChannels is the one key of the Channels loader.
-const workspaceChannels = "workspace"
+// workspaceChannels and workspaceDefinitions are the one key of the Channels and the
+// Definitions loader.
+const (
+	workspaceChannels    = "workspace"
+	workspaceDefinitions = "workspace"
+)
 
 type loadersKey struct{}
 

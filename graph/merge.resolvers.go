@@ -135,11 +135,9 @@ func (r *mutationResolver) UnmergeContacts(ctx context.Context, input model.Unme
 	if err != nil {
 		return nil, err
 	}
-	restored, err := r.Services.Contacts.FindContactByID(ctx, res.Merge.MergedContactID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: restored, Merge: res.Merge}, nil
+	r.primeLists(ctx, res.Lists, res.Contact, res.Restored)
+	r.primeMembers(ctx, res.Members)
+	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: res.Restored, Merge: res.Merge}, nil
 }
 
 func (r *mutationResolver) DismissMergeSuggestion(ctx context.Context, input model.DismissMergeSuggestionInput) (*model.DismissMergeSuggestionPayload, error) {

@@ -34,11 +34,8 @@ func (r *mutationResolver) AddTagsToContacts(ctx context.Context, input model.Ad
 	if err != nil {
 		return nil, err
 	}
-	contacts, err := r.contactsInOrder(ctx, added.ContactIDs)
-	if err != nil {
-		return nil, err
-	}
-	return &model.AddTagsToContactsPayload{Contacts: contacts, Tags: added.Tags}, nil
+	r.primeLists(ctx, added.Lists, added.Contacts...)
+	return &model.AddTagsToContactsPayload{Contacts: nonNil(added.Contacts), Tags: added.Tags}, nil
 }
 
 func (r *mutationResolver) RemoveTagFromContact(ctx context.Context, input model.RemoveTagFromContactInput) (*model.RemoveTagFromContactPayload, error) {
@@ -50,18 +47,12 @@ func (r *mutationResolver) RemoveTagFromContact(ctx context.Context, input model
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Services.Tags.RemoveTagFromContact(ctx, contactID, tagID); err != nil {
-		return nil, err
-	}
-	c, err := r.Services.Contacts.FindContactByID(ctx, contactID)
+	res, err := r.Services.Tags.RemoveTagFromContact(ctx, contactID, tagID)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Services.Tags.FindTagByID(ctx, tagID)
-	if err != nil {
-		return nil, err
-	}
-	return &model.RemoveTagFromContactPayload{Contact: c, Tag: t}, nil
+	r.primeLists(ctx, res.Lists, res.Contact)
+	return &model.RemoveTagFromContactPayload{Contact: res.Contact, Tag: res.Tag}, nil
 }
 
 func (r *queryResolver) Tags(ctx context.Context, search *string, first *int, after *string) (*model.TagConnection, error) {

@@ -26,17 +26,14 @@ func (r *memberResolver) ID(ctx context.Context, obj *rubrica.Member) (string, e
 }
 
 func (r *mutationResolver) CreateCustomFieldDefinition(ctx context.Context, input model.CreateCustomFieldDefinitionInput) (*model.CreateCustomFieldDefinitionPayload, error) {
-	d, err := r.Services.Workspaces.CreateCustomFieldDefinition(ctx, rubrica.CustomFieldInput{
+	res, err := r.Services.Workspaces.CreateCustomFieldDefinition(ctx, rubrica.CustomFieldInput{
 		Key: input.Key, Label: input.Label, Type: input.Type, Options: input.Options.Value(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	ws, err := r.Services.Workspaces.FindWorkspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &model.CreateCustomFieldDefinitionPayload{CustomFieldDefinition: d, Workspace: ws}, nil
+	r.primeDefinitions(ctx, res.Definitions)
+	return &model.CreateCustomFieldDefinitionPayload{CustomFieldDefinition: res.Definition, Workspace: res.Workspace}, nil
 }
 
 func (r *mutationResolver) SetContactFieldOrder(ctx context.Context, input model.SetContactFieldOrderInput) (*model.SetContactFieldOrderPayload, error) {
@@ -76,7 +73,7 @@ func (r *workspaceResolver) ID(ctx context.Context, obj *rubrica.Workspace) (str
 }
 
 func (r *workspaceResolver) ContactFieldOrder(ctx context.Context, obj *rubrica.Workspace) ([]string, error) {
-	defs, err := r.Services.Workspaces.FindCustomFieldDefinitions(ctx)
+	defs, err := r.workspaceDefinitionList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +85,7 @@ func (r *workspaceResolver) ContactFieldOrder(ctx context.Context, obj *rubrica.
 }
 
 func (r *workspaceResolver) CustomFieldDefinitions(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.CustomFieldDefinition, error) {
-	return r.Services.Workspaces.FindCustomFieldDefinitions(ctx)
+	return r.workspaceDefinitionList(ctx)
 }
 
 func (r *workspaceResolver) Members(ctx context.Context, obj *rubrica.Workspace) ([]*rubrica.Member, error) {

@@ -214,10 +214,19 @@ func redact(s string) string {
 	return u.Redacted()
 }
 
-// Counter counts SQL statements.
+// Counter counts SQL statements, and records which ran inside a transaction and when
+// transactions committed.
 type Counter struct {
 	mu         sync.Mutex
 	statements []string
+	steps      []Step
+}
+
+// Step is a statement, or the commit of a transaction, in the order the counted connections
+// ran them.
+type Step struct {
+	Statement string // "" for a commit
+	InTx      bool   // the statement ran inside a transaction
 }
 
 // Reset forgets the statements counted so far.
@@ -225,6 +234,14 @@ func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statements = nil
+	c.steps = nil
+}
+
+// Steps returns the statements and commits since the last Reset, in order.
+func (c *Counter) Steps() []Step {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Step(nil), c.steps...)
 }
 
 // Statements returns the statements run since the last Reset.
@@ -234,10 +251,17 @@ func (c *Counter) Statements() []string {
 	return append([]string(nil), c.statements...)
 }
 
-func (c *Counter) add(q string) {
+func (c *Counter) add(q string, inTx bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statements = append(c.statements, q)
+	c.steps = append(c.steps, Step{Statement: q, InTx: inTx})
+}
+
+func (c *Counter) commit() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.steps = append(c.steps, Step{})
 }
 
 type countingConnector struct {
@@ -253,19 +277,21 @@ func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return &countingConn{Conn: conn, counter: c.counter}, nil
 }
 
-// countingConn passes everything to lib/pq's connection and counts queries and execs.
+// countingConn passes everything to lib/pq's connection and counts queries and execs. A
+// connection serves one goroutine at a time (database/sql sees to it), so inTx needs no lock.
 type countingConn struct {
 	driver.Conn
 	counter *Counter
+	inTx    bool
 }
 
 func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.counter.add(q)
+	c.counter.add(q, c.inTx)
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
 }
 
 func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.counter.add(q)
+	c.counter.add(q, c.inTx)
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 }
 
@@ -274,7 +300,32 @@ func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stm
 }
 
 func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.inTx = true
+	return &countingTx{Tx: tx, conn: c}, nil
+}
+
+// countingTx records its commit, once the server has acknowledged it.
+type countingTx struct {
+	driver.Tx
+	conn *countingConn
+}
+
+func (t *countingTx) Commit() error {
+	t.conn.inTx = false
+	if err := t.Tx.Commit(); err != nil {
+		return err
+	}
+	t.conn.counter.commit()
+	return nil
+}
+
+func (t *countingTx) Rollback() error {
+	t.conn.inTx = false
+	return t.Tx.Rollback()
 }
 
 func (c *countingConn) Ping(ctx context.Context) error {
