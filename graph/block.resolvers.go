@@ -30,6 +30,7 @@ func (r *mutationResolver) BlockContact(ctx context.Context, input model.BlockCo
 	if err != nil {
 		return nil, withInputField(err, "contactId")
 	}
+	r.prefetchContact(ctx, c, step{"BlockContactPayload", "contact"})
 	return &model.BlockContactPayload{Contact: c}, nil
 }
 
@@ -42,6 +43,7 @@ func (r *mutationResolver) UnblockContact(ctx context.Context, input model.Unblo
 	if err != nil {
 		return nil, withInputField(err, "contactId")
 	}
+	r.prefetchContact(ctx, c, step{"UnblockContactPayload", "contact"})
 	return &model.UnblockContactPayload{Contact: c}, nil
 }
 

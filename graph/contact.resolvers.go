@@ -60,6 +60,7 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContact(ctx, c, step{"CreateContactPayload", "contact"})
 	return &model.CreateContactPayload{Contact: c}, nil
 }
 
@@ -77,6 +78,7 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, input model.Update
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContact(ctx, c, step{"UpdateContactPayload", "contact"})
 	return &model.UpdateContactPayload{Contact: c}, nil
 }
 
@@ -85,7 +87,11 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*rubrica.Contac
 	if err != nil {
 		return nil, err
 	}
-	return r.Services.Contacts.FindContactByID(ctx, local)
+	c, err := r.Services.Contacts.FindContactByID(ctx, local)
+	if err == nil {
+		r.prefetchContact(ctx, c)
+	}
+	return c, err
 }
 
 func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) (*model.ContactConnection, error) {
@@ -98,7 +104,7 @@ func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string,
 	if err != nil {
 		return nil, err
 	}
-	r.prefetchContacts(ctx, conn)
+	r.prefetchPage(ctx, conn)
 	return contactConnection(conn, f), nil
 }
 

@@ -98,6 +98,7 @@ func (r *mutationResolver) ReceiveMessage(ctx context.Context, input model.Recei
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContact(ctx, res.Contact, step{"ReceiveMessagePayload", "contact"})
 	return &model.ReceiveMessagePayload{Contact: res.Contact, Conversation: res.Conversation, Message: res.Message,
 		ContactCreated: res.ContactCreated, Duplicate: res.Duplicate}, nil
 }
@@ -119,6 +120,7 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMess
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContact(ctx, sent.Contact, step{"SendMessagePayload", "contact"})
 	return &model.SendMessagePayload{Contact: sent.Contact, Conversation: sent.Conversation, Message: sent.Message,
 		ContactChannel: cc, Connected: sent.Connected}, nil
 }

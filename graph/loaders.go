@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 
 	"rubrica"
@@ -15,7 +14,7 @@ import (
 // level of a query pays it once. gqlgen resolves the items of a list in parallel goroutines,
 // but on a busy machine they can reach their loader several milliseconds apart, so a timed
 // batch alone does not make a page's statements a fixed number: a page of contacts is
-// prefetched instead (see prefetchContacts), and the wait serves the other lists. A loader
+// prefetched instead (see prefetch.go), and the wait serves the other lists. A loader
 // keyed by the contacts of a page runs its batch at once when it fills MaxPageSize keys.
 // BenchmarkContactsPage measures it.
 const DefaultLoaderWait = 2 * time.Millisecond
@@ -131,179 +130,4 @@ func (r *Resolver) loaders(ctx context.Context) *Loaders {
 		return l
 	}
 	return NewLoaders(r.Services, 0)
-}
-
-// prefetchContacts fetches, for a page of contacts, the batched fields the query selects on
-// its nodes (tags and their contact counts, custom values, assignees), one statement each,
-// and primes the request's loaders with the results. The field resolvers then find every key
-// in the loaders' caches, so the page runs the same statements whatever its size and however
-// the goroutines of its items are scheduled, and pays no batch wait. A fetch that fails primes
-// nothing: the resolvers then load (and report) those fields themselves.
-func (r *Resolver) prefetchContacts(ctx context.Context, page *rubrica.Connection[*rubrica.Contact]) {
-	sel := selectedContactFields(ctx)
-	if len(page.Edges) == 0 || !sel.any() {
-		return
-	}
-	l := r.loaders(ctx)
-	ids := make([]string, len(page.Edges))
-	var assignees []string
-	for i, e := range page.Edges {
-		ids[i] = e.Node.ID
-		if e.Node.AssigneeID != nil {
-			assignees = append(assignees, *e.Node.AssigneeID)
-		}
-	}
-	var wg sync.WaitGroup
-	if sel.tags {
-		wg.Go(func() {
-			tags, err := r.Services.Tags.FindTagsByContactIDs(ctx, ids)
-			if err != nil {
-				return
-			}
-			var tagIDs []string
-			seen := map[string]bool{}
-			for _, id := range ids {
-				l.ContactTags.Prime(ctx, id, tags[id])
-				for _, t := range tags[id] {
-					if !seen[t.ID] {
-						seen[t.ID] = true
-						tagIDs = append(tagIDs, t.ID)
-					}
-				}
-			}
-			if !sel.tagCounts || len(tagIDs) == 0 {
-				return
-			}
-			if counts, err := r.Services.Tags.CountContactsByTagIDs(ctx, tagIDs); err == nil {
-				for _, id := range tagIDs {
-					l.TagCounts.Prime(ctx, id, counts[id])
-				}
-			}
-		})
-	}
-	if sel.customFields {
-		wg.Go(func() {
-			if values, err := r.Services.Contacts.FindCustomValuesByContactIDs(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.CustomValues.Prime(ctx, id, values[id])
-				}
-			}
-		})
-	}
-	if sel.assignee && len(assignees) > 0 {
-		wg.Go(func() {
-			if members, err := r.Services.Workspaces.FindMembersByIDs(ctx, assignees); err == nil {
-				for _, id := range assignees {
-					l.Members.Prime(ctx, id, members[id])
-				}
-			}
-		})
-	}
-	if sel.channels {
-		wg.Go(func() {
-			if channels, err := r.Services.Channels.FindChannels(ctx); err == nil {
-				l.Channels.Prime(ctx, workspaceChannels, channels)
-			}
-		})
-		wg.Go(func() {
-			if links, err := r.Services.Channels.FindLinksByContactIDs(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.ContactLinks.Prime(ctx, id, links[id])
-				}
-			}
-		})
-	}
-	if sel.workflowRuns {
-		wg.Go(func() {
-			if runs, err := r.Services.Workflows.FindWorkflowRunsByContactIDs(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.WorkflowRuns.Prime(ctx, id, runs[id])
-				}
-			}
-		})
-	}
-	if sel.mergeSuggestions {
-		wg.Go(func() {
-			if sugs, err := r.Services.Merges.FindSuggestionsByContactIDs(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.ContactSuggestions.Prime(ctx, id, sugs[id])
-				}
-			}
-		})
-	}
-	if sel.duplicateValues {
-		wg.Go(func() {
-			if values, err := r.Services.Merges.FindDuplicateValues(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.DuplicateValues.Prime(ctx, id, values[id])
-				}
-			}
-		})
-	}
-	if sel.conversationStatus {
-		wg.Go(func() {
-			if st, err := r.Services.Conversations.FindLatestConversationStatus(ctx, ids); err == nil {
-				for _, id := range ids {
-					l.ConversationStatus.Prime(ctx, id, st[id])
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// contactSelection says which batched fields a query selects on the nodes of a contact page.
-type contactSelection struct {
-	tags, tagCounts, customFields, assignee, channels, conversationStatus bool
-	workflowRuns, mergeSuggestions, duplicateValues                       bool
-}
-
-func (s contactSelection) any() bool {
-	return s.tags || s.customFields || s.assignee || s.channels || s.conversationStatus ||
-		s.workflowRuns || s.mergeSuggestions || s.duplicateValues
-}
-
-// selectedContactFields reads the selection of the current connection field (fragments and
-// @skip/@include applied) down to edges.node.
-func selectedContactFields(ctx context.Context) contactSelection {
-	var s contactSelection
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !graphql.HasOperationContext(ctx) {
-		return s
-	}
-	op := graphql.GetOperationContext(ctx)
-	for _, edges := range graphql.CollectFields(op, fc.Field.Selections, []string{"ContactConnection"}) {
-		if edges.Name != "edges" {
-			continue
-		}
-		for _, node := range graphql.CollectFields(op, edges.Selections, []string{"ContactEdge"}) {
-			if node.Name != "node" {
-				continue
-			}
-			for _, f := range graphql.CollectFields(op, node.Selections, []string{"Contact", "Node"}) {
-				switch f.Name {
-				case "tags":
-					s.tags = true
-					for _, tf := range graphql.CollectFields(op, f.Selections, []string{"Tag", "Node"}) {
-						s.tagCounts = s.tagCounts || tf.Name == "contactCount"
-					}
-				case "customFields":
-					s.customFields = true
-				case "assignee":
-					s.assignee = true
-				case "channels":
-					s.channels = true
-				case "conversationStatus":
-					s.conversationStatus = true
-				case "workflowRuns":
-					s.workflowRuns = true
-				case "mergeSuggestions":
-					s.mergeSuggestions = true
-				case "duplicateValues":
-					s.duplicateValues = true
-				}
-			}
-		}
-	}
-	return s
 }

@@ -123,6 +123,7 @@ func (r *mutationResolver) MergeContacts(ctx context.Context, input model.MergeC
 	if err != nil {
 		return nil, err
 	}
+	r.prefetchContact(ctx, res.Contact, step{"MergeContactsPayload", "contact"})
 	return &model.MergeContactsPayload{Contact: res.Contact, Merge: res.Merge}, nil
 }
 

@@ -11,6 +11,9 @@ import (
 // NOT_FOUND about the argument id, whatever the service called the field.
 func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) {
 	n, err := r.findNode(ctx, gid)
+	if c, ok := n.(*rubrica.Contact); ok && err == nil {
+		r.prefetchContact(ctx, c)
+	}
 	if rubrica.ErrorCode(err) == rubrica.ENOTFOUND {
 		return nil, &rubrica.Error{Code: rubrica.ENOTFOUND, Field: "id", Message: rubrica.ErrorMessage(err)}
 	}

@@ -18117,7 +18117,7 @@ func (ec *executionContext) marshalNAddTagsToContactsPayload2ᚖrubricaᚋgraph�
 }
 
 func (ec *executionContext) marshalNApiToken2ᚕᚖrubricaᚐAPITokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.APIToken) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "ApiToken", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNApiToken2ᚖrubricaᚐAPIToken(ctx, sel, v[i])
@@ -18168,7 +18168,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 }
 
 func (ec *executionContext) marshalNChannel2ᚕᚖrubricaᚐChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.Channel) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "Channel", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNChannel2ᚖrubricaᚐChannel(ctx, sel, v[i])
@@ -18220,7 +18220,7 @@ func (ec *executionContext) marshalNCloseConversationPayload2ᚖrubricaᚋgraph�
 }
 
 func (ec *executionContext) marshalNContact2ᚕᚖrubricaᚐContactᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.Contact) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "Contact", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContact2ᚖrubricaᚐContact(ctx, sel, v[i])
@@ -18244,7 +18244,7 @@ func (ec *executionContext) marshalNContact2ᚖrubricaᚐContact(ctx context.Con
 }
 
 func (ec *executionContext) marshalNContactChannel2ᚕᚖrubricaᚐContactChannelᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.ContactChannel) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "ContactChannel", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContactChannel2ᚖrubricaᚐContactChannel(ctx, sel, v[i])
@@ -18309,7 +18309,7 @@ func (ec *executionContext) marshalNContactConnection2ᚖrubricaᚋgraphᚋmodel
 }
 
 func (ec *executionContext) marshalNContactEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐContactEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ContactEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "ContactEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContactEdge2ᚖrubricaᚋgraphᚋmodelᚐContactEdge(ctx, sel, v[i])
@@ -18382,7 +18382,7 @@ func (ec *executionContext) marshalNConversationConnection2ᚖrubricaᚋgraphᚋ
 }
 
 func (ec *executionContext) marshalNConversationEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐConversationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConversationEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "ConversationEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConversationEdge2ᚖrubricaᚋgraphᚋmodelᚐConversationEdge(ctx, sel, v[i])
@@ -18473,7 +18473,7 @@ func (ec *executionContext) marshalNCreateTagPayload2ᚖrubricaᚋgraphᚋmodel�
 }
 
 func (ec *executionContext) marshalNCustomFieldDefinition2ᚕᚖrubricaᚐCustomFieldDefinitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.CustomFieldDefinition) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "CustomFieldDefinition", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCustomFieldDefinition2ᚖrubricaᚐCustomFieldDefinition(ctx, sel, v[i])
@@ -18512,7 +18512,7 @@ func (ec *executionContext) marshalNCustomFieldType2rubricaᚐCustomFieldType(ct
 }
 
 func (ec *executionContext) marshalNCustomFieldValue2ᚕᚖrubricaᚐCustomFieldValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.CustomFieldValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "CustomFieldValue", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCustomFieldValue2ᚖrubricaᚐCustomFieldValue(ctx, sel, v[i])
@@ -18609,7 +18609,7 @@ func (ec *executionContext) marshalNDuplicateField2rubricaᚐDuplicateField(ctx 
 }
 
 func (ec *executionContext) marshalNDuplicateMatch2ᚕᚖrubricaᚐDuplicateMatchᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.DuplicateMatch) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "DuplicateMatch", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDuplicateMatch2ᚖrubricaᚐDuplicateMatch(ctx, sel, v[i])
@@ -18741,7 +18741,7 @@ func (ec *executionContext) marshalNJobStatus2rubricaᚐJobStatus(ctx context.Co
 }
 
 func (ec *executionContext) marshalNMember2ᚕᚖrubricaᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.Member) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "Member", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMember2ᚖrubricaᚐMember(ctx, sel, v[i])
@@ -18794,7 +18794,7 @@ func (ec *executionContext) marshalNMergeContactsPayload2ᚖrubricaᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNMergeEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MergeEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "MergeEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMergeEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeEdge(ctx, sel, v[i])
@@ -18838,7 +18838,7 @@ func (ec *executionContext) marshalNMergeSide2rubricaᚐMergeSide(ctx context.Co
 }
 
 func (ec *executionContext) marshalNMergeSuggestion2ᚕᚖrubricaᚐMergeSuggestionᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.MergeSuggestion) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "MergeSuggestion", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMergeSuggestion2ᚖrubricaᚐMergeSuggestion(ctx, sel, v[i])
@@ -18870,7 +18870,7 @@ func (ec *executionContext) marshalNMergeSuggestionConnection2ᚖrubricaᚋgraph
 }
 
 func (ec *executionContext) marshalNMergeSuggestionEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MergeSuggestionEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "MergeSuggestionEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMergeSuggestionEdge2ᚖrubricaᚋgraphᚋmodelᚐMergeSuggestionEdge(ctx, sel, v[i])
@@ -18958,7 +18958,7 @@ func (ec *executionContext) marshalNMessageDirection2rubricaᚐMessageDirection(
 }
 
 func (ec *executionContext) marshalNMessageEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐMessageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.MessageEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "MessageEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNMessageEdge2ᚖrubricaᚋgraphᚋmodelᚐMessageEdge(ctx, sel, v[i])
@@ -19162,7 +19162,7 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 }
 
 func (ec *executionContext) marshalNTag2ᚕᚖrubricaᚐTagᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.Tag) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "Tag", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTag2ᚖrubricaᚐTag(ctx, sel, v[i])
@@ -19194,7 +19194,7 @@ func (ec *executionContext) marshalNTagConnection2ᚖrubricaᚋgraphᚋmodelᚐT
 }
 
 func (ec *executionContext) marshalNTagEdge2ᚕᚖrubricaᚋgraphᚋmodelᚐTagEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TagEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "TagEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTagEdge2ᚖrubricaᚋgraphᚋmodelᚐTagEdge(ctx, sel, v[i])
@@ -19257,7 +19257,7 @@ func (ec *executionContext) marshalNUpdateContactPayload2ᚖrubricaᚋgraphᚋmo
 }
 
 func (ec *executionContext) marshalNWorkflowRun2ᚕᚖrubricaᚐWorkflowRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.WorkflowRun) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "WorkflowRun", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWorkflowRun2ᚖrubricaᚐWorkflowRun(ctx, sel, v[i])
@@ -19308,7 +19308,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__Directive", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -19352,7 +19352,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__DirectiveLocation", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -19380,7 +19380,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__InputValue", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -19408,7 +19408,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__Type", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -19771,7 +19771,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__EnumValue", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -19790,7 +19790,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__Field", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -19809,7 +19809,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__InputValue", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -19828,7 +19828,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "__Type", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
