@@ -4,7 +4,7 @@
 
 GO       ?= go
 BIN      := bin/rubrica
-GENERATED := graph/generated/generated.go graph/model/models_gen.go
+GENERATED := graph/generated/generated.go graph/generated/lists.go graph/model/models_gen.go
 
 .PHONY: run build test check fmt vet generate check-generated bench fuzz db-stop clean
 
