@@ -11,7 +11,6 @@ import (
 	"rubrica"
 	"rubrica/graph"
 	"rubrica/internal/testenv"
-	"rubrica/server"
 )
 
 const apiTokensQuery = `{ workspace { apiTokens { id createdAt expiresAt revokedAt member { id email role } } } }`
@@ -150,9 +149,7 @@ func TestRevokeToken(t *testing.T) {
 // the past cannot be given.
 func TestExpiredToken(t *testing.T) {
 	t.Parallel()
-	// The expiry is moved in SQL, behind the back of the server's authentication cache (which
-	// never serves a token past the expiry it read; see server's TestAuthCacheExpiry).
-	env := testenv.NewWithConfig(t, func(c *server.Config) { c.AuthCacheTTL = -1 })
+	env := testenv.New(t)
 	ws := env.Workspace(t, "Expired")
 	soon := time.Now().Add(time.Hour)
 	token, rec, err := env.DB.Admin().CreateExpiringToken(context.Background(), ws.ID, "agent@expired.test", rubrica.RoleAgent, &soon)

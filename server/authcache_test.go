@@ -14,12 +14,19 @@ import (
 	"rubrica/server"
 )
 
+// cachingEnv is a test server with the authentication cache of production (testenv's have
+// none), as are its peers.
+func cachingEnv(t *testing.T) *testenv.Env {
+	t.Helper()
+	return testenv.NewWithConfig(t, func(c *server.Config) { c.AuthCacheTTL = server.DefaultAuthCacheTTL })
+}
+
 // TestAuthCacheRunsNoSQL: the first request with a token looks it up (one statement, one
 // round trip); a second within the TTL runs no SQL at all. A token that is not valid is
 // looked up every time and refused every time.
 func TestAuthCacheRunsNoSQL(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
+	env := cachingEnv(t)
 	ws := env.Workspace(t, "Cached")
 	token := ws.Agent()
 
@@ -82,7 +89,7 @@ func watchAuthEvent(t *testing.T, bus *db.Bus, typ, subject string) (wait func()
 // both once the event reaches them. Other tokens still authenticate.
 func TestAuthCacheRevocation(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t)
+	env := cachingEnv(t)
 	peer := env.Peer(t)
 	ws := env.Workspace(t, "Revocation")
 	ctx := context.Background()
@@ -168,7 +175,7 @@ func (w *heldWatcher) release() {
 func TestAuthCacheOwnRevocationFirst(t *testing.T) {
 	t.Parallel()
 	held := &heldWatcher{}
-	env := testenv.NewWithConfig(t, func(c *server.Config) { c.Revocations = held })
+	env := testenv.NewWithConfig(t, func(c *server.Config) { c.Revocations, c.AuthCacheTTL = held, server.DefaultAuthCacheTTL })
 	held.bus = env.Bus
 	held.hold()
 	t.Cleanup(held.release)
