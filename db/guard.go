@@ -33,13 +33,47 @@ import (
 // is what holds if something slips through.
 
 // NewConnector returns lib/pq's connector for dsn with broken connections kept out of the
-// pool (see above). Open uses it; so should anything else that opens the services' pool.
+// pool (see above) and every statement one round trip (see singleRoundTrip). Open uses it; so
+// should anything else that opens the services' pool.
 func NewConnector(dsn string) (driver.Connector, error) {
-	c, err := pq.NewConnector(dsn)
+	return NewConnectorDialer(dsn, nil)
+}
+
+// NewConnectorDialer is NewConnector whose connections d dials (nil: lib/pq's own dialer), for
+// a test that watches the connection's traffic.
+func NewConnectorDialer(dsn string, d pq.Dialer) (driver.Connector, error) {
+	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("db: connector: %w", err)
 	}
+	c, err := pq.NewConnectorConfig(singleRoundTrip(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("db: connector: %w", err)
+	}
+	if d != nil {
+		c.Dialer(d)
+	}
 	return guardedConnector{c}, nil
+}
+
+// singleRoundTrip turns on lib/pq's binary_parameters, whatever dsn says. Without it lib/pq
+// runs a statement with parameters in two round trips: Parse, Describe and Sync to learn the
+// parameters' types, then Bind, Execute and Sync (each Sync also an implicit transaction of
+// its own outside BEGIN). With it lib/pq sends Parse, Bind, Describe, Execute and Sync at
+// once, as libpq's PQexecParams does (lib/pq issues #209, #636; PR #357), and the server
+// infers the parameter types exactly as before, from the unnamed statement.
+//
+// What changes is only how a parameter of Go type []byte is sent: in binary format, as it is,
+// instead of as text (hex for bytea). That is right for bytea (our token hashes) and for text,
+// but wrong for jsonb, whose binary form starts with a version byte ("unsupported jsonb
+// version number 123", lib/pq issue #528), and for uuid or numbers. So the rule of this
+// package: only bytea gets a []byte; JSON and everything else goes as a string. pq.Array,
+// time.Time, strings, integers and bools are sent as text exactly as before, and results
+// come back as text, which lib/pq decodes to the same Go values. TestBinaryParameters checks
+// every kind of parameter the services send.
+func singleRoundTrip(cfg pq.Config) pq.Config {
+	cfg.BinaryParameters = true
+	return cfg
 }
 
 type guardedConnector struct{ driver.Connector }

@@ -389,9 +389,9 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		if err != nil {
 			return fmt.Errorf("db: merge: snapshot: %w", err)
 		}
-		var mergeID string
+		var mergeID string // the snapshot goes as a string: jsonb takes no []byte (see singleRoundTrip)
 		if err := tx.GetContext(ctx, &mergeID, `INSERT INTO merges (workspace_id, primary_contact_id, merged_contact_id, snapshot, merged_by)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`, a.WorkspaceID, p.ID, sec.ID, snapJSON, a.MemberID); err != nil {
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, a.WorkspaceID, p.ID, sec.ID, string(snapJSON), a.MemberID); err != nil {
 			return fmt.Errorf("db: merge: record: %w", err)
 		}
 		// The suggestions of exactly these two contacts are done: MERGED. Larger groups are

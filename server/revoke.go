@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -141,13 +142,15 @@ func (r *wsRegistry) revoke(e *rubrica.Event) {
 // authGuard authenticates requests and websockets: the auth service, the limiter of failed
 // authentications per address, and the registry that closes websockets whose credentials end.
 type authGuard struct {
-	auth    rubrica.AuthService
-	limiter *failureLimiter // nil: no limit
+	auth    rubrica.AuthService // cache, when there is one
+	cache   *authCache          // nil: every authentication asks the service
+	limiter *failureLimiter     // nil: no limit
 	conns   *wsRegistry
 }
 
 // newAuthGuard makes the guard of a server and starts watching revocations (cfg.Revocations,
-// else cfg.Services.Events when it can tell about them).
+// else cfg.Services.Events when it can tell about them). With a watcher, and unless
+// cfg.AuthCacheTTL is negative, authentications are cached (see authCache).
 func newAuthGuard(cfg Config) *authGuard {
 	rate := cfg.AuthFailureRate
 	if rate == 0 {
@@ -162,10 +165,28 @@ func newAuthGuard(cfg Config) *authGuard {
 	if watcher == nil {
 		watcher, _ = cfg.Services.Events.(rubrica.RevocationWatcher)
 	}
-	if watcher != nil {
-		watcher.WatchRevocations(g.conns.revoke)
-	} else {
-		cfg.Logger.Warn("no revocation watcher: revoked tokens keep their open websockets until they close")
+	if watcher == nil {
+		cfg.Logger.Warn("no revocation watcher: revoked tokens keep their open websockets until they close, and authentications are not cached")
+		return g
 	}
+	if cfg.AuthCacheTTL >= 0 {
+		g.cache = newAuthCache(cfg.Services.Auth, cmp.Or(cfg.AuthCacheTTL, DefaultAuthCacheTTL), cmp.Or(max(cfg.AuthCacheSize, 0), DefaultAuthCacheSize))
+		g.auth = g.cache
+	}
+	watcher.WatchRevocations(func(e *rubrica.Event) {
+		if g.cache != nil {
+			g.cache.revoke(e)
+		}
+		g.conns.revoke(e)
+	})
 	return g
+}
+
+// services returns s with the workspace service that tells the guard's cache at once of the
+// revocations it makes.
+func (g *authGuard) services(s rubrica.Services) rubrica.Services {
+	if g.cache != nil && s.Workspaces != nil {
+		s.Workspaces = revokingWorkspaces{WorkspaceService: s.Workspaces, cache: g.cache}
+	}
+	return s
 }

@@ -44,8 +44,15 @@ type Config struct {
 	// AuthFailureBurst is how many failures an address may make at once (0: DefaultAuthFailureBurst).
 	AuthFailureBurst int
 	// Revocations tells about revoked tokens and removed members, whose websockets are then
-	// closed (nil: Services.Events, when it implements rubrica.RevocationWatcher).
+	// closed and whose cached authentications forgotten (nil: Services.Events, when it
+	// implements rubrica.RevocationWatcher).
 	Revocations rubrica.RevocationWatcher
+	// AuthCacheTTL is how long a successful authentication is served from memory, never past
+	// its token's expiry and forgotten at once when revoked (0: DefaultAuthCacheTTL; negative:
+	// no cache). There is no cache without a revocation watcher.
+	AuthCacheTTL time.Duration
+	// AuthCacheSize caps the cached authentications (0: DefaultAuthCacheSize).
+	AuthCacheSize int
 	// MaxRequestBytes caps a request body (0: DefaultMaxRequestBytes); a larger one gets 413.
 	MaxRequestBytes int64
 	// BodyReadTimeout bounds the time to send a request body (0: DefaultBodyReadTimeout).
@@ -75,15 +82,15 @@ func New(cfg Config) *Server {
 	}
 	m := newMetrics(reg)
 
+	guard := newAuthGuard(cfg)
 	gql := graph.NewHandler(graph.Config{
-		Services: cfg.Services, Logger: cfg.Logger, Introspection: cfg.Introspection,
+		Services: guard.services(cfg.Services), Logger: cfg.Logger, Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait, Limits: cfg.Limits,
 	})
 	if cfg.MaxSubscriptions <= 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
-	guard := newAuthGuard(cfg)
 	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AddTransport(transport.Options{})

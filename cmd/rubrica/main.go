@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,11 @@ type config struct {
 	// 0: no limit). AUTH_FAILURE_BURST sets the burst (default server.DefaultAuthFailureBurst).
 	AuthFailureRate  float64
 	AuthFailureBurst int
+	// AuthCacheTTL is how long a successful authentication is served from memory
+	// (AUTH_CACHE_TTL, default server.DefaultAuthCacheTTL; 0: no cache); AUTH_CACHE_SIZE bounds
+	// the entries (default server.DefaultAuthCacheSize).
+	AuthCacheTTL  time.Duration
+	AuthCacheSize int
 	// HTTP limits (MAX_REQUEST_BYTES, BODY_READ_TIMEOUT, READ_HEADER_TIMEOUT, REQUEST_TIMEOUT).
 	MaxRequestBytes   int
 	BodyReadTimeout   time.Duration
@@ -86,6 +92,7 @@ type config struct {
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait,
 		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst,
+		AuthCacheTTL: server.DefaultAuthCacheTTL, AuthCacheSize: server.DefaultAuthCacheSize,
 		MaxRequestBytes: server.DefaultMaxRequestBytes, BodyReadTimeout: server.DefaultBodyReadTimeout,
 		ReadHeaderTimeout: server.DefaultReadHeaderTimeout, RequestTimeout: server.DefaultRequestTimeout}
 	if v := getenv("PORT"); v != "" {
@@ -103,7 +110,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.Introspection = b
 	}
 	numbers := map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
-		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes,
+		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes, "AUTH_CACHE_SIZE": &cfg.AuthCacheSize,
 		graph.LimitDocumentBytes: &cfg.Limits.MaxDocumentBytes, graph.LimitQueryTokens: &cfg.Limits.MaxQueryTokens,
 		graph.LimitQueryDepth: &cfg.Limits.MaxQueryDepth, graph.LimitAliases: &cfg.Limits.MaxAliases,
 		graph.LimitRepeatedFields: &cfg.Limits.MaxRepeatedFields, graph.LimitFragmentSpreads: &cfg.Limits.MaxFragmentSpreads,
@@ -129,6 +136,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*dst = d
 		}
+	}
+	if v := getenv("AUTH_CACHE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("AUTH_CACHE_TTL: %q is not a duration such as 10s (0: no cache)", v)
+		}
+		cfg.AuthCacheTTL = cmp.Or(d, -1) // the server's "no cache"
 	}
 	if v := getenv("AUTH_FAILURE_RATE"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
@@ -162,7 +176,8 @@ func (c config) LogValue() slog.Value {
 		slog.Int("maxComplexity", c.MaxComplexity), slog.Duration("loaderWait", c.LoaderWait),
 		slog.Int("maxRequestBytes", c.MaxRequestBytes), slog.Duration("bodyReadTimeout", c.BodyReadTimeout),
 		slog.Duration("readHeaderTimeout", c.ReadHeaderTimeout), slog.Duration("requestTimeout", c.RequestTimeout),
-		slog.Float64("authFailureRate", c.AuthFailureRate), slog.Int("authFailureBurst", c.AuthFailureBurst))
+		slog.Float64("authFailureRate", c.AuthFailureRate), slog.Int("authFailureBurst", c.AuthFailureBurst),
+		slog.Duration("authCacheTTL", c.AuthCacheTTL), slog.Int("authCacheSize", c.AuthCacheSize))
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -363,6 +378,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
+		AuthCacheTTL: cfg.AuthCacheTTL, AuthCacheSize: cfg.AuthCacheSize,
 		MaxRequestBytes: int64(cfg.MaxRequestBytes), BodyReadTimeout: cfg.BodyReadTimeout,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, RequestTimeout: cfg.RequestTimeout,
 		Limits: cfg.Limits,

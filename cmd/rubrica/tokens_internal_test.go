@@ -37,3 +37,26 @@ func TestAuthFailureSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthCacheSettings: AUTH_CACHE_TTL and AUTH_CACHE_SIZE default to the server's constants;
+// a TTL of 0 turns the cache off (a negative TTL for the server); anything else is refused.
+func TestAuthCacheSettings(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := loadConfig(env(nil))
+	if err != nil || cfg.AuthCacheTTL != 10*time.Second || cfg.AuthCacheSize != 10_000 {
+		t.Fatalf("defaults: got %v/%d (%v), want 10s/10000", cfg.AuthCacheTTL, cfg.AuthCacheSize, err)
+	}
+	cfg, err = loadConfig(env(map[string]string{"AUTH_CACHE_TTL": "0", "AUTH_CACHE_SIZE": "50"}))
+	if err != nil || cfg.AuthCacheTTL >= 0 || cfg.AuthCacheSize != 50 {
+		t.Fatalf("AUTH_CACHE_TTL=0: got %v/%d (%v), want no cache and size 50", cfg.AuthCacheTTL, cfg.AuthCacheSize, err)
+	}
+	cfg, err = loadConfig(env(map[string]string{"AUTH_CACHE_TTL": "2s"}))
+	if err != nil || cfg.AuthCacheTTL != 2*time.Second {
+		t.Fatalf("AUTH_CACHE_TTL=2s: got %v (%v)", cfg.AuthCacheTTL, err)
+	}
+	for _, bad := range []map[string]string{{"AUTH_CACHE_TTL": "soon"}, {"AUTH_CACHE_TTL": "-1s"}, {"AUTH_CACHE_SIZE": "0"}} {
+		if _, err := loadConfig(env(bad)); err == nil {
+			t.Errorf("%v: accepted, want an error", bad)
+		}
+	}
+}

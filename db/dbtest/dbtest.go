@@ -14,11 +14,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -184,11 +187,11 @@ func MustOpenDB(tb testing.TB) *db.DB {
 func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter, string) {
 	tb.Helper()
 	dsn := NewDatabase(tb)
-	connector, err := db.NewConnector(dsn)
+	counter := &Counter{}
+	connector, err := db.NewConnectorDialer(dsn, countingDialer{counter})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	counter := &Counter{}
 	d, err := db.New(context.Background(), sql.OpenDB(&countingConnector{Connector: connector, counter: counter}))
 	if err != nil {
 		tb.Fatal(err)
@@ -214,12 +217,13 @@ func redact(s string) string {
 	return u.Redacted()
 }
 
-// Counter counts SQL statements, and records which ran inside a transaction and when
-// transactions committed.
+// Counter counts SQL statements and the round trips to the server, and records which
+// statements ran inside a transaction and when transactions committed.
 type Counter struct {
 	mu         sync.Mutex
 	statements []string
 	steps      []Step
+	roundTrips int
 }
 
 // Step is a statement, or the commit of a transaction, in the order the counted connections
@@ -229,12 +233,13 @@ type Step struct {
 	InTx      bool   // the statement ran inside a transaction
 }
 
-// Reset forgets the statements counted so far.
+// Reset forgets the statements and round trips counted so far.
 func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statements = nil
 	c.steps = nil
+	c.roundTrips = 0
 }
 
 // Steps returns the statements and commits since the last Reset, in order.
@@ -242,6 +247,15 @@ func (c *Counter) Steps() []Step {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]Step(nil), c.steps...)
+}
+
+// RoundTrips returns the round trips since the last Reset: the times a connection sent
+// something after it had read (or before it read anything), each a wait for the server.
+// Opening a connection costs round trips of its own (startup, authentication).
+func (c *Counter) RoundTrips() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.roundTrips
 }
 
 // Statements returns the statements run since the last Reset.
@@ -262,6 +276,51 @@ func (c *Counter) commit() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.steps = append(c.steps, Step{})
+}
+
+// countingDialer dials connections that count their round trips.
+type countingDialer struct{ counter *Counter }
+
+func (d countingDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d countingDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d countingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &countingNetConn{Conn: c, counter: d.counter}, nil
+}
+
+// countingNetConn counts a round trip at every write that follows a read (or comes first):
+// lib/pq writes a statement's messages, then reads the answer, so a statement that waits
+// for the server twice writes twice with a read between.
+type countingNetConn struct {
+	net.Conn
+	counter *Counter
+	sending atomic.Bool // the last call was a write
+}
+
+func (c *countingNetConn) Write(p []byte) (int, error) {
+	if !c.sending.Swap(true) {
+		c.counter.mu.Lock()
+		c.counter.roundTrips++
+		c.counter.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *countingNetConn) Read(p []byte) (int, error) {
+	c.sending.Store(false)
+	return c.Conn.Read(p)
 }
 
 type countingConnector struct {

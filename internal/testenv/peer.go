@@ -13,7 +13,8 @@ import (
 
 // Peer starts a second server instance on the env's database, as another process would run
 // it: a pool, an event bus (its own LISTEN connection) and an HTTP server of its own, and no
-// job worker. Its DB, Bus and Server are its own; DSN is shared.
+// job worker, and the env's authentication cache setting. Its DB, Bus and Server are its
+// own; DSN is shared.
 func (e *Env) Peer(tb testing.TB) *Env {
 	tb.Helper()
 	d, err := db.Open(context.Background(), e.DSN)
@@ -32,12 +33,12 @@ func (e *Env) Peer(tb testing.TB) *Env {
 	}()
 	services := d.Services()
 	services.Events = bus
-	ts := httptest.NewServer(server.New(server.Config{Services: services, Ready: d.Ready, Logger: logger, Introspection: true}).Handler())
+	ts := httptest.NewServer(server.New(server.Config{Services: services, Ready: d.Ready, Logger: logger, Introspection: true, AuthCacheTTL: e.authCacheTTL}).Handler())
 	tb.Cleanup(func() {
 		ts.Close()
 		cancel()
 		<-done
 		d.Close()
 	})
-	return &Env{DB: d, DSN: e.DSN, Bus: bus, Server: ts}
+	return &Env{DB: d, DSN: e.DSN, Bus: bus, Server: ts, authCacheTTL: e.authCacheTTL}
 }

@@ -28,6 +28,8 @@ type Env struct {
 	Jobs    *db.JobWorker // this server's job worker; nil when made by NewWithJobs(tb, nil)
 	Server  *httptest.Server
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
+
+	authCacheTTL time.Duration // the server's AuthCacheTTL, which a Peer takes too
 }
 
 // New starts a server on a fresh database for one test.
@@ -117,8 +119,11 @@ func NewWithOptions(tb testing.TB, opts Options) *Env {
 	})
 	services := d.Services()
 	services.Events = bus
+	// No authentication cache unless the test asks for one: whether a request looks its
+	// token up then depends on nothing but the request, as the statement counts need.
 	cfg := server.Config{
 		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, Introspection: true,
+		AuthCacheTTL: -1,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -126,7 +131,7 @@ func NewWithOptions(tb testing.TB, opts Options) *Env {
 	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, Counter: counter}
+	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, Counter: counter, authCacheTTL: cfg.AuthCacheTTL}
 }
 
 type testWriter struct{ tb testing.TB }
