@@ -14,6 +14,7 @@ import (
 
 	"rubrica/db/dbtest"
 	"rubrica/internal/testenv"
+	"rubrica/server"
 )
 
 // contacts is the size of the benchmark's workspace.
@@ -41,7 +42,9 @@ const (
 //
 //	make bench BENCH=ReadPath PKG=./internal/readpath/ BENCHTIME=5s
 func BenchmarkReadPath(b *testing.B) {
-	env := testenv.NewWithOptions(b, testenv.Options{NoJobs: true})
+	// As served: tokens authenticated from the cache (tests run without it by default).
+	env := testenv.NewWithOptions(b, testenv.Options{NoJobs: true,
+		Server: func(c *server.Config) { c.AuthCacheTTL = server.DefaultAuthCacheTTL }})
 	ws := env.Workspace(b, "Bench")
 	start := time.Now()
 	dbtest.Fill(b, env.DSN, ws.ID, dbtest.FillOptions{Contacts: contacts})
