@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"rubrica/graph/generated"
+	"rubrica/internal/hostile"
 )
 
 // graphiqlIntrospection is the introspection query of the explorer's GraphiQL
@@ -47,17 +48,6 @@ fragment TypeRef on __Type {
 // GraphiQLIntrospection exports graphiqlIntrospection to the package's external tests.
 var GraphiQLIntrospection = graphiqlIntrospection
 
-// fragmentBomb is n fragments each spreading the next twice: 2^n fields once expanded.
-func fragmentBomb(n int) string {
-	var b strings.Builder
-	b.WriteString("{ ...F0 }\n")
-	for i := range n {
-		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
-	}
-	fmt.Fprintf(&b, "fragment F%d on Query { __typename }\n", n)
-	return b.String()
-}
-
 // repeated is a selection set of n copies of field.
 func repeated(field string, n int) string {
 	return "{ " + strings.Repeat(field+" ", n) + "}"
@@ -75,8 +65,8 @@ func TestMeasure(t *testing.T) {
 		{"SpreadsExpanded", `{ ...A ...A } fragment A on Q { x ...B ...B } fragment B on Q { y }`,
 			shape{depth: 1, fields: 2 * (1 + 2), spreads: 2 * (1 + 2)}},
 		{"AliasesExpanded", `{ ...A ...A ...A } fragment A on Q { a: x b: y z: z }`, shape{depth: 1, fields: 9, spreads: 3, aliases: 6}},
-		{"Doubling", fragmentBomb(3), shape{depth: 1, fields: 8, spreads: 1 + 2 + 4 + 8}},
-		{"Saturates", fragmentBomb(80), shape{depth: 1, fields: saturated, spreads: saturated}},
+		{"Doubling", hostile.FragmentBomb(3), shape{depth: 1, fields: 8, spreads: 1 + 2 + 4 + 8}},
+		{"Saturates", hostile.FragmentBomb(80), shape{depth: 1, fields: saturated, spreads: saturated}},
 		{"TwoOperations", `query A { a } query B { b { c } }`, shape{depth: 2, fields: 3}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,9 +104,9 @@ func TestCheckDocument(t *testing.T) {
 		{"UnusedFragment", `{ a } fragment A on Query { ...B ...B } fragment B on Query { a }`, def, "GRAPHQL_VALIDATION_FAILED", ""},
 		{"DuplicateFragment", `{ ...A } fragment A on Query { a } fragment A on Query { b }`, def, "GRAPHQL_VALIDATION_FAILED", ""},
 		{"ParseError", `{ viewer { id `, def, "GRAPHQL_PARSE_FAILED", ""},
-		{"SpreadsAtLimit", fragmentBomb(5), with(func(l *Limits) { l.MaxFragmentSpreads, l.MaxRepeatedFields = 63, 32 }), "", ""},
-		{"SpreadsExpanded", fragmentBomb(5), with(func(l *Limits) { l.MaxFragmentSpreads, l.MaxRepeatedFields = 62, 32 }), "LIMIT_EXCEEDED", LimitFragmentSpreads},
-		{"FragmentBomb", fragmentBomb(24), def, "LIMIT_EXCEEDED", LimitFragmentSpreads},
+		{"SpreadsAtLimit", hostile.FragmentBomb(5), with(func(l *Limits) { l.MaxFragmentSpreads, l.MaxRepeatedFields = 63, 32 }), "", ""},
+		{"SpreadsExpanded", hostile.FragmentBomb(5), with(func(l *Limits) { l.MaxFragmentSpreads, l.MaxRepeatedFields = 62, 32 }), "LIMIT_EXCEEDED", LimitFragmentSpreads},
+		{"FragmentBomb", hostile.FragmentBomb(24), def, "LIMIT_EXCEEDED", LimitFragmentSpreads},
 		{"FieldsExpanded", `{ ...A ...A } fragment A on Q { a b c }`, with(func(l *Limits) { l.MaxQueryFields = 5 }), "LIMIT_EXCEEDED", LimitQueryFields},
 		{"AliasesExpanded", `{ ...A ...A } fragment A on Q { x: a y: b }`, with(func(l *Limits) { l.MaxAliases = 3 }), "LIMIT_EXCEEDED", LimitAliases},
 		{"NotAnAlias", `{ a: a b: b c: x }`, with(func(l *Limits) { l.MaxAliases = 1 }), "", ""},
@@ -238,7 +228,7 @@ func TestOperationCost(t *testing.T) {
 func BenchmarkCheckDocument(b *testing.B) {
 	l := Limits{}.withDefaults()
 	for name, q := range map[string]string{
-		"FragmentBomb24":  fragmentBomb(24),
+		"FragmentBomb24":  hostile.FragmentBomb(24),
 		"Typename10000":   repeated("__typename", 10000),
 		"Typename2900":    repeated("__typename", 2900),
 		"Introspection":   graphiqlIntrospection,

@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"rubrica/graph"
+	"rubrica/internal/hostile"
 	"rubrica/internal/testenv"
 	"rubrica/server"
 )
@@ -83,54 +84,6 @@ func lmWantLimit(tb testing.TB, r *lmResponse, limit string) {
 	}
 }
 
-// lmFragmentBomb is n fragments each spreading the next twice (2^n fields once expanded).
-func lmFragmentBomb(n int) string {
-	var b strings.Builder
-	b.WriteString("query { ...F0 }\n")
-	for i := range n {
-		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
-	}
-	fmt.Fprintf(&b, "fragment F%d on Query { __typename }\n", n)
-	return b.String()
-}
-
-// lmNested is contact → mergeSuggestions → contacts → mergeSuggestions ... levels deep.
-func lmNested(levels int) string {
-	var open, end strings.Builder
-	for i := range levels {
-		if i%2 == 0 {
-			open.WriteString("mergeSuggestions { ")
-		} else {
-			open.WriteString("contacts { id ")
-		}
-		end.WriteString("} ")
-	}
-	return `query($id: ID!) { contact(id: $id) { id ` + open.String() + "id " + end.String() + "} }"
-}
-
-// lmSearchAliases is n aliased counts of a contact search.
-func lmSearchAliases(n int) string {
-	var b strings.Builder
-	b.WriteString("{\n")
-	for i := range n {
-		fmt.Fprintf(&b, "a%d: contacts(first: 1, filter: {search: \"ada\"}) { totalCount }\n", i)
-	}
-	return b.String() + "}"
-}
-
-// lmCopies is n copies of one field with different arguments, at one place.
-func lmCopies(n int) string {
-	var b strings.Builder
-	b.WriteString("{ ")
-	for i := range n {
-		fmt.Fprintf(&b, `contact(id: "%d") { id } `, i)
-	}
-	return b.String() + "}"
-}
-
-// lmTypenames is n repeated __typename.
-func lmTypenames(n int) string { return "{ " + strings.Repeat("__typename ", n) + "}" }
-
 // TestAttacksRefused sends each attack of issue 9 to a server with the default limits.
 func TestAttacksRefused(t *testing.T) {
 	t.Parallel()
@@ -141,15 +94,15 @@ func TestAttacksRefused(t *testing.T) {
 		name, token, query string
 		limit              string
 	}{
-		{"FragmentBomb", "", lmFragmentBomb(24), graph.LimitFragmentSpreads},
-		{"Typename10000", "", lmTypenames(10000), graph.LimitDocumentBytes},
-		{"Typename2000", "", lmTypenames(2000), graph.LimitRepeatedFields},
-		{"FieldCopies400", "", lmCopies(400), graph.LimitRepeatedFields},
-		{"FieldCopies1000", "", lmCopies(1000), graph.LimitQueryTokens},
-		{"NestedLists20", ws.Agent(), lmNested(20), graph.LimitQueryDepth},
-		{"NestedLists40", ws.Agent(), lmNested(40), graph.LimitQueryDepth},
-		{"SearchAliases2400", "", lmSearchAliases(2400), graph.LimitDocumentBytes},
-		{"SearchAliases250", "", lmSearchAliases(250), graph.LimitAliases},
+		{"FragmentBomb", "", hostile.FragmentBomb(24), graph.LimitFragmentSpreads},
+		{"Typename10000", "", hostile.Typenames(10000), graph.LimitDocumentBytes},
+		{"Typename2000", "", hostile.Typenames(2000), graph.LimitRepeatedFields},
+		{"FieldCopies400", "", hostile.FieldCopies(400), graph.LimitRepeatedFields},
+		{"FieldCopies1000", "", hostile.FieldCopies(1000), graph.LimitQueryTokens},
+		{"NestedLists20", ws.Agent(), hostile.NestedSuggestions(20), graph.LimitQueryDepth},
+		{"NestedLists40", ws.Agent(), hostile.NestedSuggestions(40), graph.LimitQueryDepth},
+		{"SearchAliases2400", "", hostile.SearchAliases(2400), graph.LimitDocumentBytes},
+		{"SearchAliases250", "", hostile.SearchAliases(250), graph.LimitAliases},
 		{"Tokens", "", "{ " + strings.Repeat("a ", 6000) + "}", graph.LimitQueryTokens},
 		{"Fields", "", "{ " + strings.Repeat("viewer { id name email role } ", 500) + "}", graph.LimitQueryFields},
 	} {
@@ -177,7 +130,7 @@ func TestAttacksRefused(t *testing.T) {
 
 	t.Run("PersistedQuery", func(t *testing.T) {
 		// The check runs on the query a hash-only request names, after APQ filled it in.
-		bomb := lmFragmentBomb(24)
+		bomb := hostile.FragmentBomb(24)
 		sum := sha256.Sum256([]byte(bomb))
 		ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
 		lmWantLimit(t, lmPost(t, env, "", map[string]any{"query": bomb, "extensions": ext}), graph.LimitFragmentSpreads)
@@ -210,11 +163,11 @@ func TestComplexityRefusesAlone(t *testing.T) {
 	for _, c := range []struct {
 		name, query string
 	}{
-		{"NestedLists20", lmNested(20)},
-		{"NestedLists40", lmNested(40)},
-		{"SearchAliases2400", lmSearchAliases(2400)},
-		{"SearchAliases50", lmSearchAliases(50)},
-		{"CountAliases100", strings.ReplaceAll(lmSearchAliases(100), `filter: {search: "ada"}`, "")},
+		{"NestedLists20", hostile.NestedSuggestions(20)},
+		{"NestedLists40", hostile.NestedSuggestions(40)},
+		{"SearchAliases2400", hostile.SearchAliases(2400)},
+		{"SearchAliases50", hostile.SearchAliases(50)},
+		{"CountAliases100", strings.ReplaceAll(hostile.SearchAliases(100), `filter: {search: "ada"}`, "")},
 		{"PageOfPages", `{ contacts(first: 100) { edges { node { conversations(first: 100) { edges { node { id } } } } } } }`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,7 +176,7 @@ func TestComplexityRefusesAlone(t *testing.T) {
 	}
 	t.Run("NestedListsWithinLimit", func(t *testing.T) {
 		var data map[string]any
-		env.MustDo(t, ws.Agent(), lmNested(4), map[string]any{"id": contact}, &data)
+		env.MustDo(t, ws.Agent(), hostile.NestedSuggestions(4), map[string]any{"id": contact}, &data)
 	})
 }
 
@@ -251,7 +204,7 @@ func TestErrorsCapped(t *testing.T) {
 
 	t.Run("Validation", func(t *testing.T) {
 		// 400 copies of a field with different arguments: tens of thousands of conflicts.
-		r := lmDo(t, env, "", lmCopies(400), nil)
+		r := lmDo(t, env, "", hostile.FieldCopies(400), nil)
 		wantCapped(t, r.Errors, "BAD_USER_INPUT")
 		if r.Size > 100<<10 {
 			t.Errorf("response: got %d bytes, want a short list of errors", r.Size)
@@ -386,24 +339,24 @@ func BenchmarkAttacks(b *testing.B) {
 	env := testenv.New(b)
 	lifted := graph.Limits{MaxDocumentBytes: 1 << 24, MaxQueryTokens: 1 << 24, MaxQueryDepth: 1 << 24, MaxAliases: 1 << 24,
 		MaxRepeatedFields: 1 << 24, MaxFragmentSpreads: 1 << 24, MaxQueryFields: 1 << 24}
-	nested := strings.ReplaceAll(lmNested(20), "$id", `"x"`)
+	nested := strings.ReplaceAll(hostile.NestedSuggestions(20), "$id", `"x"`)
 	nested = strings.Replace(nested, `query("x": ID!)`, "query", 1)
 	for _, c := range []struct {
 		name   string
 		limits graph.Limits
 		query  string
 	}{
-		{"FragmentBomb24", graph.Limits{}, lmFragmentBomb(24)},
-		{"Typename10000", graph.Limits{}, lmTypenames(10000)},
-		{"Typename2000", graph.Limits{}, lmTypenames(2000)},
-		{"FieldCopies400", graph.Limits{}, lmCopies(400)},
-		{"FieldCopies1000", graph.Limits{}, lmCopies(1000)},
+		{"FragmentBomb24", graph.Limits{}, hostile.FragmentBomb(24)},
+		{"Typename10000", graph.Limits{}, hostile.Typenames(10000)},
+		{"Typename2000", graph.Limits{}, hostile.Typenames(2000)},
+		{"FieldCopies400", graph.Limits{}, hostile.FieldCopies(400)},
+		{"FieldCopies1000", graph.Limits{}, hostile.FieldCopies(1000)},
 		{"NestedLists20", graph.Limits{}, nested},
-		{"SearchAliases2400", graph.Limits{}, lmSearchAliases(2400)},
-		{"SearchAliases250", graph.Limits{}, lmSearchAliases(250)},
+		{"SearchAliases2400", graph.Limits{}, hostile.SearchAliases(2400)},
+		{"SearchAliases250", graph.Limits{}, hostile.SearchAliases(250)},
 		{"ComplexityOnly/NestedLists20", lifted, nested},
-		{"ComplexityOnly/SearchAliases2400", lifted, lmSearchAliases(2400)},
-		{"ErrorCapOnly/FieldCopies400", lifted, lmCopies(400)},
+		{"ComplexityOnly/SearchAliases2400", lifted, hostile.SearchAliases(2400)},
+		{"ErrorCapOnly/FieldCopies400", lifted, hostile.FieldCopies(400)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			h := graph.NewHandler(graph.Config{Services: env.DB.Services(), Introspection: true, Limits: c.limits})

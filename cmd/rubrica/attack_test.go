@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"rubrica/db/dbtest"
+	"rubrica/internal/hostile"
 )
 
 // The budget of one refused attack, in the serving process: CPU time and bytes allocated.
@@ -30,6 +31,7 @@ const (
 type attackServer struct {
 	*server
 	token string
+	twin  string // the id of a contact in a suggestion
 }
 
 func startAttackServer(t *testing.T, extraEnv ...string) *attackServer {
@@ -51,7 +53,8 @@ func startAttackServer(t *testing.T, extraEnv ...string) *attackServer {
 
 	s := &attackServer{server: startServer(t, bin, env), token: ws.Token}
 	for i := range 2 {
-		s.mustQuery(t, fmt.Sprintf(`mutation { createContact(input: {firstName: "Twin %d", phone: "+393331234567"}) { contact { id } } }`, i))
+		data := s.mustQuery(t, fmt.Sprintf(`mutation { createContact(input: {firstName: "Twin %d", phone: "+393331234567"}) { contact { id } } }`, i))
+		s.twin = data["createContact"].(map[string]any)["contact"].(map[string]any)["id"].(string)
 	}
 	return s
 }
@@ -154,48 +157,12 @@ func contactsAfter(key string) func(*attackServer) io.Reader {
 	}
 }
 
-// nestedSuggestions is contact → mergeSuggestions → contacts → … levels deep.
-func nestedSuggestions(levels int) func(*attackServer) io.Reader {
+// nested asks for hostile.NestedSuggestions(levels) under one of the twins.
+func nested(levels int) func(*attackServer) io.Reader {
 	return func(s *attackServer) io.Reader {
-		var b strings.Builder
-		for range levels {
-			b.WriteString("mergeSuggestions { contacts { id ")
-		}
-		b.WriteString(strings.Repeat("} } ", levels))
-		return gql(`{ contacts(first: 1) { edges { node { ` + b.String() + ` } } } }`)(s)
+		b, _ := json.Marshal(map[string]any{"query": hostile.NestedSuggestions(levels), "variables": map[string]any{"id": s.twin}})
+		return bytes.NewReader(b)
 	}
-}
-
-// fragmentBomb is n fragments, each spreading the next one twice.
-func fragmentBomb(n int) string {
-	var b strings.Builder
-	b.WriteString("query { viewer { ...F0 } }\n")
-	for i := range n {
-		fmt.Fprintf(&b, "fragment F%d on Member { id ...F%d ...F%d }\n", i, i+1, i+1)
-	}
-	fmt.Fprintf(&b, "fragment F%d on Member { id }\n", n)
-	return b.String()
-}
-
-// fieldCopies is n copies of one field with different arguments, which cannot merge.
-func fieldCopies(n int) string {
-	var b strings.Builder
-	b.WriteString("{ ")
-	for i := range n {
-		fmt.Fprintf(&b, "contacts(first: %d) { totalCount } ", i+1)
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
-func searchAliases(n int) string {
-	var b strings.Builder
-	b.WriteString("{ ")
-	for i := range n {
-		fmt.Fprintf(&b, "a%d: contacts(first: 1, filter: {search: \"x%d\"}) { totalCount } ", i, i)
-	}
-	b.WriteString("}")
-	return b.String()
 }
 
 // rawPost sends a POST /graphql by hand: headers, then up to send bytes of body (chunked
@@ -255,13 +222,14 @@ func TestAttacksRefusedCheaply(t *testing.T) {
 		{"CursorKeyNotATime", true, 200, "BAD_USER_INPUT", "after", contactsAfter("not-a-time")},
 		{"CursorKeyEmpty", true, 200, "BAD_USER_INPUT", "after", contactsAfter("")},
 		{"CursorKeyNUL", true, 200, "BAD_USER_INPUT", "after", contactsAfter("2026-01-01T00:00:00Z\x00")},
-		{"NestedSuggestions20", true, 422, "LIMIT_EXCEEDED", "", nestedSuggestions(20)},
-		{"NestedSuggestions40", true, 422, "LIMIT_EXCEEDED", "", nestedSuggestions(40)},
-		{"FragmentBomb24", false, 422, "LIMIT_EXCEEDED", "MAX_FRAGMENT_SPREADS", gql(fragmentBomb(24))},
-		{"Typename10000", false, 422, "LIMIT_EXCEEDED", "", gql("{" + strings.Repeat(" __typename", 10000) + " }")},
-		{"FieldCopies400", false, 422, "LIMIT_EXCEEDED", "MAX_REPEATED_FIELDS", gql(fieldCopies(400))},
-		{"FieldCopies1000", false, 422, "LIMIT_EXCEEDED", "", gql(fieldCopies(1000))},
-		{"SearchAliases2400", true, 422, "LIMIT_EXCEEDED", "", gql(searchAliases(2400))},
+		// contact → (mergeSuggestions → contacts) × 20, and × 40
+		{"NestedSuggestions40", true, 422, "LIMIT_EXCEEDED", "MAX_QUERY_DEPTH", nested(40)},
+		{"NestedSuggestions80", true, 422, "LIMIT_EXCEEDED", "MAX_QUERY_DEPTH", nested(80)},
+		{"FragmentBomb24", false, 422, "LIMIT_EXCEEDED", "MAX_FRAGMENT_SPREADS", gql(hostile.FragmentBomb(24))},
+		{"Typename10000", false, 422, "LIMIT_EXCEEDED", "MAX_DOCUMENT_BYTES", gql(hostile.Typenames(10000))},
+		{"FieldCopies400", false, 422, "LIMIT_EXCEEDED", "MAX_REPEATED_FIELDS", gql(hostile.FieldCopies(400))},
+		{"FieldCopies1000", false, 422, "LIMIT_EXCEEDED", "MAX_QUERY_TOKENS", gql(hostile.FieldCopies(1000))},
+		{"SearchAliases2400", true, 422, "LIMIT_EXCEEDED", "MAX_DOCUMENT_BYTES", gql(hostile.SearchAliases(2400))},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
