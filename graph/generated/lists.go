@@ -14,11 +14,27 @@ import (
 // marshalList marshals a list of typ (see listexec.MarshalSlice).
 func marshalList(ctx context.Context, sel ast.SelectionSet, typ string, length int, workerLimit int64,
 	omitPanicHandler bool, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	return listexec.MarshalSlice(ctx, mayWait, typ, sel, length, workerLimit, omitPanicHandler, marshal)
+	return listexec.MarshalSlice(ctx, FieldsThatMayWait, typ, sel, length, workerLimit, omitPanicHandler, marshal)
 }
 
-// mayWait tells, by object type and field, whether resolving the field may wait.
-var mayWait = listexec.Fields{
+// newDeferredGroup is listexec.NewDeferredGroup.
+func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	return listexec.NewDeferredGroup(ctx, fields)
+}
+
+// settledObject is listexec.Settled.
+func settledObject(ctx context.Context, fields []graphql.CollectedField) bool {
+	return listexec.Settled(ctx, fields)
+}
+
+// resolveObjectField is listexec.Resolve.
+func resolveObjectField(ctx context.Context, settled bool, out *graphql.FieldSet, oc *graphql.OperationContext,
+	deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler) {
+	listexec.Resolve(ctx, settled, out, oc, deferred, i, recoverFromPanic, nonNull, resolve)
+}
+
+// FieldsThatMayWait tells, by object type and field, whether resolving the field may wait.
+var FieldsThatMayWait = listexec.Fields{
 	"AddTagsToContactsPayload":           {"contacts": false, "tags": false},
 	"ApiToken":                           {"createdAt": false, "expiresAt": false, "id": false, "member": false, "revokedAt": false},
 	"BlockContactPayload":                {"contact": false},

@@ -60,7 +60,7 @@ func TestMayWait(t *testing.T) {
 			t.Errorf("%s: MayWait = %t, want %t", c.query, got, c.want)
 		}
 	}
-	if !listexec.MayWait(fields, "Unknown", nil) {
+	if !listexec.MayWait(fields, "Unknown", itemsSelection(t, `{ items { id } }`)) {
 		t.Error("MayWait on a type the table lacks: false, want true")
 	}
 	if !listexec.MayWait(listexec.Fields{"Item": {"id": false}}, "Item", itemsSelection(t, `{ items { id name } }`)) {
@@ -134,5 +134,132 @@ func TestMarshalSliceConcurrentWhenAFieldMayWait(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("elements whose fields may wait were not marshalled concurrently")
+	}
+}
+
+// underField returns ctx inside the field name (a field of sel) with a field context of its
+// own, as gqlgen makes one for each field it resolves.
+func underField(ctx context.Context, sel ast.SelectionSet, name string) context.Context {
+	for _, s := range sel {
+		if f, ok := s.(*ast.Field); ok && f.Alias == name {
+			return graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: f, Selections: f.SelectionSet}})
+		}
+	}
+	panic("no field " + name)
+}
+
+// operation returns the validated root selection of query.
+func operation(t *testing.T, query string) ast.SelectionSet {
+	t.Helper()
+	s := gqlparser.MustLoadSchema(&ast.Source{Input: schema})
+	doc, errs := gqlparser.LoadQuery(s, query)
+	if errs != nil {
+		t.Fatalf("%s: %v", query, errs)
+	}
+	return doc.Operations[0].SelectionSet
+}
+
+// element returns ctx inside element i of the list field in ctx, as gqlgen makes it.
+func element(ctx context.Context, i int) context.Context {
+	return graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+}
+
+func TestSettleCoversTheFieldUnderItsResolverOnly(t *testing.T) {
+	root := operation(t, `{ a: items { name tags { name } } b: items { name tags { name } } }`)
+	ctx := listexec.WithSettlements(newContext())
+	a, b := underField(ctx, root, "a"), underField(ctx, root, "b")
+	aField := graphql.GetFieldContext(a).Field
+	aTags := underField(element(a, 0), aField.Selections, "tags")
+	if listexec.Settled(element(a, 0), nil) || listexec.Settled(aTags, nil) {
+		t.Fatal("settled before Settle")
+	}
+	listexec.Settle(a, aField.Field)
+	if !listexec.Settled(element(a, 0), nil) || !listexec.Settled(aTags, nil) || !listexec.Settled(element(aTags, 2), nil) {
+		t.Error("an item of a, or a value below it, is not settled after a's resolver settled a")
+	}
+	if listexec.Settled(element(b, 0), nil) {
+		t.Error("an item of b is settled: a's settlement covers a only")
+	}
+	deferred := graphql.CollectedField{Field: aField.Field, Deferrables: []*graphql.Deferrable{{Label: "x"}}}
+	if listexec.Settled(element(a, 0), []graphql.CollectedField{deferred}) {
+		t.Error("an object with a deferred field is settled: its deferred fields must keep gqlgen's way")
+	}
+	if listexec.Settled(newContext(), nil) {
+		t.Error("a context without settlements is settled")
+	}
+}
+
+func TestMarshalSliceInlineWhereSettled(t *testing.T) {
+	root := operation(t, `{ a: items { name tags { name } } }`)
+	ctx := listexec.WithSettlements(newContext())
+	a := underField(ctx, root, "a")
+	sel := graphql.GetFieldContext(a).Field.Selections
+	caller := goroutine()
+	onCaller := func() bool {
+		same := true
+		listexec.MarshalSlice(a, fields, "Item", sel, 4, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+			same = same && goroutine() == caller
+			return graphql.MarshalInt(i)
+		})
+		return same
+	}
+	if onCaller() {
+		t.Fatal("items whose tags may wait were marshalled on the caller's goroutine before any settlement")
+	}
+	// The resolver of a settles the tags below it: the items' remaining fields are plain.
+	var tags *ast.Field
+	for _, s := range sel {
+		if f, ok := s.(*ast.Field); ok && f.Name == "tags" {
+			tags = f
+		}
+	}
+	listexec.Settle(a, tags)
+	if !onCaller() {
+		t.Error("items whose only waiting field is settled were not marshalled on the caller's goroutine")
+	}
+}
+
+func TestResolveInlineWhenSettled(t *testing.T) {
+	ctx := newContext()
+	oc := graphql.GetOperationContext(ctx)
+	var deferred graphql.DeferredGroup
+	fields := []graphql.CollectedField{{}, {}, {}}
+	out := graphql.NewFieldSet(fields)
+	caller := goroutine()
+	listexec.Resolve(ctx, true, out, oc, &deferred, 0, true, true, func(context.Context) graphql.Marshaler {
+		if goroutine() != caller {
+			t.Error("a settled field resolved on another goroutine")
+		}
+		return graphql.MarshalInt(1)
+	})
+	listexec.Resolve(ctx, true, out, oc, &deferred, 1, true, true, func(context.Context) graphql.Marshaler { panic("field 1") })
+	if out.Values[0] == nil || out.Values[1] != graphql.Null || out.Invalids != 1 {
+		t.Errorf("values %v, invalids %d: want field 0 set, field 1 (which panicked) null and counted invalid", out.Values[:2], out.Invalids)
+	}
+	if errs := graphql.GetErrors(ctx); len(errs) != 1 {
+		t.Errorf("errors: got %v, want the panic of field 1", errs)
+	}
+	ran := false
+	listexec.Resolve(ctx, false, out, oc, &deferred, 2, true, false, func(context.Context) graphql.Marshaler {
+		ran = true
+		return graphql.MarshalInt(2)
+	})
+	if ran {
+		t.Error("a field of an object not settled resolved before the field set was dispatched")
+	}
+	out.Dispatch(ctx)
+	if !ran || out.Values[2] == nil {
+		t.Error("a field of an object not settled was not resolved by Dispatch")
+	}
+}
+
+func TestNewDeferredGroupOnlyForDeferredFields(t *testing.T) {
+	ctx := newContext()
+	if g := listexec.NewDeferredGroup(ctx, []graphql.CollectedField{{}}); g.FieldSet != nil || g.Defers != nil {
+		t.Errorf("group for fields none of which is deferred: %+v, want the empty group", g)
+	}
+	deferred := graphql.CollectedField{Deferrables: []*graphql.Deferrable{{Label: "x"}}}
+	if g := listexec.NewDeferredGroup(ctx, []graphql.CollectedField{{}, deferred}); g.FieldSet == nil || g.Defers == nil {
+		t.Error("no group for an object with a deferred field")
 	}
 }

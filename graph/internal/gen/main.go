@@ -2,7 +2,8 @@
 // generates is marshalled through listexec.MarshalSlice, with a table of the fields that may
 // wait taken from gqlgen's own analysis (a field is concurrent when it is a resolver or a
 // method with a context), so that a list of plain data is marshalled without a goroutine per
-// element. gqlgen v0.17.98 has no option for it: its @concurrent directive (#3203) was
+// element; every object's resolver fields go through listexec.Resolve, inline where a parent
+// settled the object; and an object builds its deferred group only when a field is deferred. gqlgen v0.17.98 has no option for it: its @concurrent directive (#3203) was
 // reverted (#3287), and exec.worker_limit only caps the goroutines.
 //
 // Resolvers of an id field count as not waiting: they only encode the global id (graph/ids.go);
@@ -99,7 +100,45 @@ func (p *lists) rewrite(filename string) error {
 	if n := bytes.Count(out, []byte("MarshalSliceConcurrently")); n > 0 {
 		return fmt.Errorf("%d calls of MarshalSliceConcurrently left in a form it does not know", n)
 	}
+	out, err = rewriteObjects(out)
+	if err != nil {
+		return err
+	}
 	return os.WriteFile(filename, out, 0o644)
+}
+
+const (
+	deferredGroup     = "\tdeferred := graphql.NewDeferredGroup(ctx)\n"
+	concurrentField   = "out.ResolveConcurrently(ec.OperationContext, &deferred, i,"
+	objectMarshaller  = "\nfunc (ec *executionContext) _"
+	settledDecl       = "\tdeferred := newDeferredGroup(ctx, fields)\n\tsettled := settledObject(ctx, fields)\n"
+	lazyDeferredGroup = "\tdeferred := newDeferredGroup(ctx, fields)\n"
+)
+
+// rewriteObjects makes every object marshaller build its deferred group only when a field
+// is deferred, and resolve its resolver fields through resolveObjectField, which resolves
+// them inline when the object is settled (listexec.Resolve).
+func rewriteObjects(src []byte) ([]byte, error) {
+	parts := bytes.Split(src, []byte(objectMarshaller))
+	for i, p := range parts {
+		if !bytes.Contains(p, []byte(deferredGroup)) {
+			if bytes.Contains(p, []byte(concurrentField)) {
+				return nil, fmt.Errorf("a concurrent field outside an object marshaller with a deferred group")
+			}
+			continue
+		}
+		decl := lazyDeferredGroup
+		if bytes.Contains(p, []byte(concurrentField)) {
+			decl = settledDecl
+			p = bytes.ReplaceAll(p, []byte(concurrentField), []byte("resolveObjectField(ctx, settled, out, ec.OperationContext, &deferred, i,"))
+		}
+		parts[i] = bytes.Replace(p, []byte(deferredGroup), []byte(decl), 1)
+	}
+	out := bytes.Join(parts, []byte(objectMarshaller))
+	if n := bytes.Count(out, []byte("graphql.NewDeferredGroup(")); n > 0 {
+		return nil, fmt.Errorf("%d deferred groups left in a form it does not know", n)
+	}
+	return out, nil
 }
 
 // writeTable writes the table of fields that may wait and marshalList.
@@ -118,11 +157,27 @@ func (p *lists) writeTable(filename, pkg string) error {
 // marshalList marshals a list of typ (see listexec.MarshalSlice).
 func marshalList(ctx context.Context, sel ast.SelectionSet, typ string, length int, workerLimit int64,
 	omitPanicHandler bool, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	return listexec.MarshalSlice(ctx, mayWait, typ, sel, length, workerLimit, omitPanicHandler, marshal)
+	return listexec.MarshalSlice(ctx, FieldsThatMayWait, typ, sel, length, workerLimit, omitPanicHandler, marshal)
 }
 
-// mayWait tells, by object type and field, whether resolving the field may wait.
-var mayWait = listexec.Fields{
+// newDeferredGroup is listexec.NewDeferredGroup.
+func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	return listexec.NewDeferredGroup(ctx, fields)
+}
+
+// settledObject is listexec.Settled.
+func settledObject(ctx context.Context, fields []graphql.CollectedField) bool {
+	return listexec.Settled(ctx, fields)
+}
+
+// resolveObjectField is listexec.Resolve.
+func resolveObjectField(ctx context.Context, settled bool, out *graphql.FieldSet, oc *graphql.OperationContext,
+	deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler) {
+	listexec.Resolve(ctx, settled, out, oc, deferred, i, recoverFromPanic, nonNull, resolve)
+}
+
+// FieldsThatMayWait tells, by object type and field, whether resolving the field may wait.
+var FieldsThatMayWait = listexec.Fields{
 `)
 	types := make([]string, 0, len(p.mayWait))
 	for t := range p.mayWait {
