@@ -15,6 +15,7 @@ import (
 
 	"rubrica"
 	"rubrica/graph/generated"
+	"rubrica/graph/listexec"
 )
 
 // Config sets up the GraphQL executor.
@@ -65,9 +66,10 @@ func NewHandler(cfg Config) *handler.Server {
 	srv.Use(documentLimits{limits: limits, validated: validated})
 	srv.Use(complexityLimit{max: cfg.MaxComplexity})
 	services, wait := cfg.Services, cfg.LoaderWait
-	// Every response (each event of a subscription too) gets fresh loaders.
+	// Every response (each event of a subscription too) gets fresh loaders, and records
+	// where its prefetches settled the selection (listexec.Settle).
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		return next(WithLoaders(ctx, NewLoaders(services, wait)))
+		return next(listexec.WithSettlements(WithLoaders(ctx, NewLoaders(services, wait))))
 	})
 	return srv
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 
 	"rubrica"
+	"rubrica/graph/generated"
+	"rubrica/graph/listexec"
 )
 
 // A contact's batched fields are prefetched by the parent that returns the contacts (a page,
@@ -17,30 +19,63 @@ import (
 // whatever the page size and however the goroutines of its items are scheduled. A fetch that
 // fails primes nothing: the resolvers then load (and report) those fields themselves.
 
-// contactPrefetch fetches one batched field of a contact for a set of contacts and primes
-// the loader that resolves it; f is the field as selected, for what it selects in turn.
-type contactPrefetch func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField)
+// contactPrefetch fetches one batched field of a contact for a set of contacts, primes the
+// loader that resolves it and, when it succeeded, marks in ready what no longer waits: the
+// field, and the fields below it it fetched too. f is the field as selected.
+type contactPrefetch func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields)
 
 // contactPrefetches holds, by field of Contact, how to prefetch it.
 var contactPrefetches = map[string]contactPrefetch{
 	"tags":     prefetchTags,
 	"assignee": prefetchAssignees,
 	"channels": prefetchChannels,
-	"customFields": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-		primeAll(ctx, l.CustomValues, cs.ids, r.Services.Contacts.FindCustomValuesByContactIDs)
+	"customFields": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+		addIf(ready, primeAll(ctx, l.CustomValues, cs.ids, r.Services.Contacts.FindCustomValuesByContactIDs), "Contact", f.Name)
 	},
-	"workflowRuns": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-		primeAll(ctx, l.WorkflowRuns, cs.ids, r.Services.Workflows.FindWorkflowRunsByContactIDs)
+	"workflowRuns": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+		addIf(ready, primeAll(ctx, l.WorkflowRuns, cs.ids, r.Services.Workflows.FindWorkflowRunsByContactIDs), "Contact", f.Name)
 	},
-	"mergeSuggestions": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-		primeAll(ctx, l.ContactSuggestions, cs.ids, r.Services.Merges.FindSuggestionsByContactIDs)
+	"mergeSuggestions": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+		addIf(ready, primeAll(ctx, l.ContactSuggestions, cs.ids, r.Services.Merges.FindSuggestionsByContactIDs), "Contact", f.Name)
 	},
-	"duplicateValues": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-		primeAll(ctx, l.DuplicateValues, cs.ids, r.Services.Merges.FindDuplicateValues)
+	"duplicateValues": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+		addIf(ready, primeAll(ctx, l.DuplicateValues, cs.ids, r.Services.Merges.FindDuplicateValues), "Contact", f.Name)
 	},
-	"conversationStatus": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-		primeAll(ctx, l.ConversationStatus, cs.ids, r.Services.Conversations.FindLatestConversationStatus)
+	"conversationStatus": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+		addIf(ready, primeAll(ctx, l.ConversationStatus, cs.ids, r.Services.Conversations.FindLatestConversationStatus), "Contact", f.Name)
 	},
+}
+
+// readyFields are the fields a parent's prefetch made resolvable without waiting, over the
+// generated table of the fields that may wait: the listexec.Table that decides whether the
+// parent settles its contacts.
+type readyFields struct {
+	mu    sync.Mutex
+	ready map[[2]string]bool
+}
+
+// addIf marks field of typ ready if the fetch found something (a nil map: it failed).
+func addIf[V any](t *readyFields, found map[string]V, typ, field string) {
+	if found != nil {
+		t.add(typ, field)
+	}
+}
+
+func (t *readyFields) add(typ, field string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ready == nil {
+		t.ready = map[[2]string]bool{}
+	}
+	t.ready[[2]string{typ, field}] = true
+}
+
+// Waits is the generated table, but for the fields made ready.
+func (t *readyFields) Waits(typ, field string) bool {
+	t.mu.Lock()
+	ready := t.ready[[2]string{typ, field}]
+	t.mu.Unlock()
+	return !ready && generated.FieldsThatMayWait.Waits(typ, field)
 }
 
 // prefetchSet is the contacts a parent returns: their ids and their assignees' ids.
@@ -51,10 +86,11 @@ type prefetchSet struct {
 type fetchFunc[V any] func(context.Context, []string) (map[string]V, error)
 
 // primeAll fetches keys and primes the loader with the result for each, the zero value for a
-// key the result lacks (as the loader itself would return).
+// key the result lacks (as the loader itself would return). It returns what it found, nil if
+// the fetch failed.
 func primeAll[V any](ctx context.Context, p *dataloader.Loader[string, V], keys []string, fetch fetchFunc[V]) map[string]V {
 	if len(keys) == 0 {
-		return nil
+		return map[string]V{}
 	}
 	found, err := fetch(ctx, keys)
 	if err != nil {
@@ -63,13 +99,20 @@ func primeAll[V any](ctx context.Context, p *dataloader.Loader[string, V], keys 
 	for _, k := range keys {
 		p.Prime(ctx, k, found[k])
 	}
+	if found == nil {
+		found = map[string]V{}
+	}
 	return found
 }
 
 // prefetchTags prefetches the contacts' tags and, if selected, the tags' contact counts.
-func prefetchTags(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField) {
+func prefetchTags(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
 	tags := primeAll(ctx, l.ContactTags, cs.ids, r.Services.Tags.FindTagsByContactIDs)
-	if tags == nil || !selects(ctx, f, "contactCount", "Tag", "Node") {
+	if tags == nil {
+		return
+	}
+	ready.add("Contact", f.Name)
+	if !selects(ctx, f, "contactCount", "Tag", "Node") {
 		return
 	}
 	var tagIDs []string
@@ -82,32 +125,38 @@ func prefetchTags(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, 
 			}
 		}
 	}
-	primeAll(ctx, l.TagCounts, tagIDs, r.Services.Tags.CountContactsByTagIDs)
+	addIf(ready, primeAll(ctx, l.TagCounts, tagIDs, r.Services.Tags.CountContactsByTagIDs), "Tag", "contactCount")
 }
 
-func prefetchAssignees(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
-	primeAll(ctx, l.Members, cs.assignees, r.Services.Workspaces.FindMembersByIDs)
+func prefetchAssignees(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
+	addIf(ready, primeAll(ctx, l.Members, cs.assignees, r.Services.Workspaces.FindMembersByIDs), "Contact", f.Name)
 }
 
 // prefetchChannels prefetches the workspace's channels and the contacts' links, together.
-func prefetchChannels(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, _ graphql.CollectedField) {
+func prefetchChannels(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
 	var wg sync.WaitGroup
+	var channelsErr error
 	wg.Go(func() {
-		if channels, err := r.Services.Channels.FindChannels(ctx); err == nil {
+		var channels []*rubrica.Channel
+		if channels, channelsErr = r.Services.Channels.FindChannels(ctx); channelsErr == nil {
 			l.Channels.Prime(ctx, workspaceChannels, channels)
 		}
 	})
-	primeAll(ctx, l.ContactLinks, cs.ids, r.Services.Channels.FindLinksByContactIDs)
+	links := primeAll(ctx, l.ContactLinks, cs.ids, r.Services.Channels.FindLinksByContactIDs)
 	wg.Wait()
+	if links != nil && channelsErr == nil {
+		ready.add("Contact", f.Name)
+	}
 }
 
-// prefetchContacts runs, for contacts a parent returns, the prefetch of every batched field
-// that fields (the selection on Contact) holds, together, and returns when all are primed.
-// Contacts made by a merge preview are left out: their fields never come from the loaders.
-func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Contact, fields []graphql.CollectedField) {
-	if len(fields) == 0 {
-		return
-	}
+// prefetchContacts runs, for contacts a parent returns under the fields parents (the fields
+// whose values are those contacts), the prefetch of every batched field the parents select
+// on Contact, together, and returns when all are primed. Fields in have were primed already
+// (by a mutation, from its transaction): they are not fetched again. If then nothing the
+// parents select waits, it settles them (listexec.Settle): gqlgen resolves the contacts'
+// fields, and the lists below, inline. Contacts made by a merge preview are left out: their
+// fields never come from the loaders.
+func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Contact, parents []graphql.CollectedField, have ...string) {
 	l := r.loaders(ctx)
 	var cs prefetchSet
 	seen := map[string]bool{}
@@ -124,24 +173,34 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 	if len(cs.ids) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
+	ready := &readyFields{}
 	done := map[string]bool{}
-	for _, f := range fields {
+	for _, name := range have {
+		ready.add("Contact", name)
+		done[name] = true
+	}
+	var wg sync.WaitGroup
+	for _, f := range contactFields(ctx, parents) {
 		fetch, ok := contactPrefetches[f.Name]
 		if !ok || done[f.Name] {
 			continue
 		}
 		done[f.Name] = true
-		wg.Go(func() { fetch(ctx, r, l, cs, f) })
+		wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
 	}
 	wg.Wait()
+	for _, p := range parents {
+		if !listexec.MayWait(ready, "Contact", p.Selections) {
+			listexec.Settle(ctx, p.Field)
+		}
+	}
 }
 
-// selectedContacts returns the fields selected on Contact at path below the current field,
-// each step a field of a type: none for a field that returns contacts itself (contact, node),
-// {"ContactConnection", "edges"}, {"ContactEdge", "node"} for a connection, the payload's
-// field for a mutation. Fragments and @skip/@include are applied.
-func selectedContacts(ctx context.Context, path ...step) []graphql.CollectedField {
+// contactParents returns the fields at path below the current field whose values are
+// contacts, each step a field of a type: the current field itself for a field that returns
+// contacts (contact, node), {"ContactConnection", "edges"}, {"ContactEdge", "node"} for a
+// connection, the payload's field for a mutation. Fragments and @skip/@include are applied.
+func contactParents(ctx context.Context, path ...step) []graphql.CollectedField {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
 		return nil
@@ -159,9 +218,14 @@ func selectedContacts(ctx context.Context, path ...step) []graphql.CollectedFiel
 		}
 		fields = next
 	}
+	return fields
+}
+
+// contactFields returns the fields parents select on Contact.
+func contactFields(ctx context.Context, parents []graphql.CollectedField) []graphql.CollectedField {
 	var out []graphql.CollectedField
-	for _, f := range fields {
-		out = append(out, graphql.CollectFields(op, f.Selections, []string{"Contact", "Node"})...)
+	for _, f := range parents {
+		out = append(out, graphql.CollectFields(graphql.GetOperationContext(ctx), f.Selections, []string{"Contact", "Node"})...)
 	}
 	return out
 }
@@ -182,7 +246,7 @@ func selects(ctx context.Context, f graphql.CollectedField, name string, satisfi
 // prefetchContact prefetches what the current field selects on the contact it returns.
 func (r *Resolver) prefetchContact(ctx context.Context, c *rubrica.Contact, path ...step) {
 	if c != nil {
-		r.prefetchContacts(ctx, []*rubrica.Contact{c}, selectedContacts(ctx, path...))
+		r.prefetchContacts(ctx, []*rubrica.Contact{c}, contactParents(ctx, path...))
 	}
 }
 
@@ -192,5 +256,5 @@ func (r *Resolver) prefetchPage(ctx context.Context, page *rubrica.Connection[*r
 	for i, e := range page.Edges {
 		contacts[i] = e.Node
 	}
-	r.prefetchContacts(ctx, contacts, selectedContacts(ctx, step{"ContactConnection", "edges"}, step{"ContactEdge", "node"}))
+	r.prefetchContacts(ctx, contacts, contactParents(ctx, step{"ContactConnection", "edges"}, step{"ContactEdge", "node"}))
 }
