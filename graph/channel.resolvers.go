@@ -38,7 +38,8 @@ func (r *mutationResolver) RemoveContactChannel(ctx context.Context, input model
 	if err != nil {
 		return nil, err
 	}
-	r.primeLists(ctx, res.Lists, res.Contact)
+	ready := r.primeLists(ctx, res.Lists, res.Contact)
+	r.prefetchPayload(ctx, ready, []*rubrica.Contact{res.Contact}, "RemoveContactChannelPayload", "contact")
 	cc := rubrica.ContactChannelOf(res.Contact, res.Channel, linksOn(res.Lists.Links[contactID], channelID))
 	return &model.RemoveContactChannelPayload{Contact: res.Contact, ContactChannel: cc}, nil
 }

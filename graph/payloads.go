@@ -10,8 +10,18 @@ import (
 
 // primeLists primes the request's loaders with what a mutation read in its transaction: the
 // contacts and the lists read with them. Its payload then resolves them from the loaders'
-// caches, as they were committed, without a statement after the commit.
-func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, contacts ...*rubrica.Contact) {
+// caches, as they were committed, without a statement after the commit. It returns the
+// fields it made ready, for prefetchPayload.
+func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, contacts ...*rubrica.Contact) *readyFields {
+	ready := &readyFields{}
+	for field, read := range map[string]bool{"tags": lists.Tags != nil, "customFields": lists.CustomValues != nil, "channels": lists.Links != nil} {
+		if read {
+			ready.add("Contact", field)
+		}
+	}
+	if lists.Tags != nil { // with the counts of every tag read, and of the mutation's tags
+		ready.add("Tag", "contactCount")
+	}
 	l := r.loaders(ctx)
 	for _, c := range contacts {
 		prime(ctx, l.Contacts, c.ID, c)
@@ -31,6 +41,7 @@ func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, c
 	if lists.Links != nil {
 		prime(ctx, l.Channels, workspaceChannels, lists.Channels)
 	}
+	return ready
 }
 
 // primeMembers primes the request's loaders with members a mutation read in its transaction.

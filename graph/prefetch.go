@@ -151,12 +151,12 @@ func prefetchChannels(ctx context.Context, r *Resolver, l *Loaders, cs prefetchS
 
 // prefetchContacts runs, for contacts a parent returns under the fields parents (the fields
 // whose values are those contacts), the prefetch of every batched field the parents select
-// on Contact, together, and returns when all are primed. Fields in have were primed already
-// (by a mutation, from its transaction): they are not fetched again. If then nothing the
+// on Contact, together, and returns when all are primed. Fields ready holds were primed
+// already (by a mutation, from its transaction): they are not fetched again. If then nothing the
 // parents select waits, it settles them (listexec.Settle): gqlgen resolves the contacts'
 // fields, and the lists below, inline. Contacts made by a merge preview are left out: their
 // fields never come from the loaders.
-func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Contact, parents []graphql.CollectedField, have ...string) {
+func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Contact, parents []graphql.CollectedField, ready *readyFields) {
 	l := r.loaders(ctx)
 	var cs prefetchSet
 	seen := map[string]bool{}
@@ -173,16 +173,14 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 	if len(cs.ids) == 0 {
 		return
 	}
-	ready := &readyFields{}
-	done := map[string]bool{}
-	for _, name := range have {
-		ready.add("Contact", name)
-		done[name] = true
+	if ready == nil {
+		ready = &readyFields{}
 	}
+	done := map[string]bool{}
 	var wg sync.WaitGroup
 	for _, f := range contactFields(ctx, parents) {
 		fetch, ok := contactPrefetches[f.Name]
-		if !ok || done[f.Name] {
+		if !ok || done[f.Name] || !ready.Waits("Contact", f.Name) {
 			continue
 		}
 		done[f.Name] = true
@@ -246,8 +244,18 @@ func selects(ctx context.Context, f graphql.CollectedField, name string, satisfi
 // prefetchContact prefetches what the current field selects on the contact it returns.
 func (r *Resolver) prefetchContact(ctx context.Context, c *rubrica.Contact, path ...step) {
 	if c != nil {
-		r.prefetchContacts(ctx, []*rubrica.Contact{c}, contactParents(ctx, path...))
+		r.prefetchContacts(ctx, []*rubrica.Contact{c}, contactParents(ctx, path...), nil)
 	}
+}
+
+// prefetchPayload prefetches, for a mutation whose payload (of type typ) shows contacts in
+// fields, what those fields select and ready (what the mutation primed) lacks.
+func (r *Resolver) prefetchPayload(ctx context.Context, ready *readyFields, contacts []*rubrica.Contact, typ string, fields ...string) {
+	var parents []graphql.CollectedField
+	for _, f := range fields {
+		parents = append(parents, contactParents(ctx, step{typ, f})...)
+	}
+	r.prefetchContacts(ctx, contacts, parents, ready)
 }
 
 // prefetchPage prefetches what the current contacts connection selects on its nodes.
@@ -256,5 +264,5 @@ func (r *Resolver) prefetchPage(ctx context.Context, page *rubrica.Connection[*r
 	for i, e := range page.Edges {
 		contacts[i] = e.Node
 	}
-	r.prefetchContacts(ctx, contacts, contactParents(ctx, step{"ContactConnection", "edges"}, step{"ContactEdge", "node"}))
+	r.prefetchContacts(ctx, contacts, contactParents(ctx, step{"ContactConnection", "edges"}, step{"ContactEdge", "node"}), nil)
 }

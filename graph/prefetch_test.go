@@ -1,9 +1,11 @@
 package graph_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"rubrica/graph/globalid"
 	"rubrica/internal/testenv"
 	"rubrica/server"
 )
@@ -15,12 +17,25 @@ const contactFields = `id tags { name contactCount } customFields { value defini
 
 // TestSingleContactPaysNoLoaderWait sends requests for one contact with every batched field
 // to a server whose loaders wait an hour before they run a batch: each answers, because the
-// parent (contact, node, a mutation payload) prefetches what its selection needs.
+// parent (contact, node, a mutation payload) prefetches what its selection needs, or its
+// mutation read it in its transaction.
 func TestSingleContactPaysNoLoaderWait(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewWithConfig(t, func(cfg *server.Config) { cfg.LoaderWait = time.Hour })
 	ws := env.Workspace(t, "Wait")
 	id := readSeed(t, env, ws, 3) // in SQL: viewer, which the fixtures use, goes through a loader
+	var other, tag, channel string
+	for q, dst := range map[string]*string{
+		`SELECT id FROM contacts WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1`: &other,
+		`SELECT id FROM tags WHERE workspace_id = $1 ORDER BY name LIMIT 1`:                         &tag,
+		`SELECT id FROM channels WHERE workspace_id = $1 AND type = 'TELEGRAM'`:                     &channel,
+	} {
+		if err := env.DB.GetContext(t.Context(), dst, q, ws.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]any{"id": id, "other": globalid.Encode("Contact", other),
+		"tag": globalid.Encode("Tag", tag), "channel": globalid.Encode("Channel", channel)}
 	for _, c := range []struct {
 		name, query string
 		vars        map[string]any
@@ -31,8 +46,26 @@ func TestSingleContactPaysNoLoaderWait(t *testing.T) {
 		{"createContact", `mutation { createContact(input: {firstName: "Made"}) { contact { ` + contactFields + ` } } }`, nil},
 		{"updateContact", `mutation($id: ID!) { updateContact(input: {id: $id, lastName: "Changed"}) { contact { ` + contactFields + ` } } }`,
 			map[string]any{"id": id}},
+		{"addTagsToContacts", `mutation($id: ID!) { addTagsToContacts(input: {contactIds: [$id], tagNames: ["Waits"]}) {
+			contacts { id tags { name contactCount } customFields { value } assignee { name } channels { status } } } }`,
+			map[string]any{"id": id}},
+		{"removeTagFromContact", `mutation($id: ID!, $tag: ID!) { removeTagFromContact(input: {contactId: $id, tagId: $tag}) {
+			contact { ` + contactFields + ` } } }`, ids},
+		{"removeContactChannel", `mutation($id: ID!, $channel: ID!) { removeContactChannel(input: {contactId: $id, channelId: $channel}) {
+			contact { ` + contactFields + ` } } }`, ids},
+		{"mergeContacts", `mutation($id: ID!, $other: ID!) { mergeContacts(input: {primaryContactId: $id, secondaryContactId: $other}) {
+			contact { ` + contactFields + ` } } }`, ids},
+		{"unmergeContacts", `mutation { unmergeContacts(input: {mergeId: "MERGE"}) {
+			primaryContact { ` + contactFields + ` } restoredContact { ` + contactFields + ` } } }`, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.name == "unmergeContacts" {
+				var merge string
+				if err := env.DB.GetContext(t.Context(), &merge, `SELECT id FROM merges WHERE workspace_id = $1`, ws.ID); err != nil {
+					t.Fatal(err)
+				}
+				c.query = strings.Replace(c.query, "MERGE", globalid.Encode("Merge", merge), 1)
+			}
 			done := make(chan *testenv.Response, 1)
 			go func() { done <- env.Do(t, ws.Owner(), c.query, c.vars) }()
 			select {

@@ -34,7 +34,8 @@ func (r *mutationResolver) AddTagsToContacts(ctx context.Context, input model.Ad
 	if err != nil {
 		return nil, err
 	}
-	r.primeLists(ctx, added.Lists, added.Contacts...)
+	ready := r.primeLists(ctx, added.Lists, added.Contacts...)
+	r.prefetchPayload(ctx, ready, added.Contacts, "AddTagsToContactsPayload", "contacts")
 	return &model.AddTagsToContactsPayload{Contacts: nonNil(added.Contacts), Tags: added.Tags}, nil
 }
 
@@ -51,7 +52,8 @@ func (r *mutationResolver) RemoveTagFromContact(ctx context.Context, input model
 	if err != nil {
 		return nil, err
 	}
-	r.primeLists(ctx, res.Lists, res.Contact)
+	ready := r.primeLists(ctx, res.Lists, res.Contact)
+	r.prefetchPayload(ctx, ready, []*rubrica.Contact{res.Contact}, "RemoveTagFromContactPayload", "contact")
 	return &model.RemoveTagFromContactPayload{Contact: res.Contact, Tag: res.Tag}, nil
 }
 
