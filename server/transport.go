@@ -142,7 +142,7 @@ func responseContentType(accept string) string {
 // again, which compacts and so copies and scans every byte of it: 7% of the CPU of the
 // contacts page.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	if len(resp.Errors) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && resp.Extensions == nil {
+	if len(resp.Errors) == 0 && resp.Label == "" && len(resp.Path) == 0 && resp.HasNext == nil && len(resp.Extensions) == 0 {
 		data := []byte(resp.Data)
 		if data == nil {
 			data = []byte("null")
