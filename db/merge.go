@@ -669,7 +669,7 @@ func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, resto
 	if res.Merge, err = findMerge(ctx, tx, workspaceID, mergeID, false); err != nil {
 		return err
 	}
-	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, listSet{tags: true, customValues: true, links: true}); err != nil {
+	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, rubrica.ContactListSet{Tags: true, CustomValues: true, Links: true}); err != nil {
 		return err
 	}
 	var members []string
