@@ -175,7 +175,7 @@ func (s *ChannelService) RemoveContactChannel(ctx context.Context, contactID, ch
 		if err := unlinkChannel(ctx, tx, a.WorkspaceID, contactID, channelID); err != nil {
 			return err
 		}
-		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Links: true})
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Links: true, Assignees: true})
 		return err
 	})
 	if err != nil {

@@ -319,3 +319,71 @@ func TestFindContactListsOneStatement(t *testing.T) {
 	}
 	wantRoundTrips(t, e.counter, "no ids", 0)
 }
+
+// TestMutationListsHaveAssignees: the mutations whose payloads show contacts read the
+// contacts' assignees with their lists, in their transaction, and only those.
+func TestMutationListsHaveAssignees(t *testing.T) {
+	t.Parallel()
+	e := newListsEnv(t)
+	c1, c2, c3 := e.ids[0], e.ids[1], e.ids[2]
+	owner := actorOf(e.ctx).MemberID
+	tags, err := e.s.Tags.FindTagsByContactIDs(e.ctx, []string{c1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := e.s.Channels.FindLinksByContactIDs(e.ctx, []string{c1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := func(what string, members map[string]*rubrica.Member, ids ...string) {
+		t.Helper()
+		if len(members) != len(ids) {
+			t.Errorf("%s: %d members, want %v", what, len(members), ids)
+		}
+		for _, id := range ids {
+			if m := members[id]; m == nil || m.ID != id {
+				t.Errorf("%s: member %s missing from %v", what, id, members)
+			}
+		}
+	}
+	removed, err := e.s.Tags.RemoveTagFromContact(e.ctx, c1, tags[c1][0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("removeTagFromContact", removed.Lists.Members, owner)
+	added, err := e.s.Tags.AddTagsToContacts(e.ctx, rubrica.ContactSelection{IDs: []string{c1, c2, c3}}, nil, []string{"new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contacts, err := e.s.Contacts.FindContactsByIDs(e.ctx, []string{c2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("addTagsToContacts", added.Lists.Members, owner, *contacts[c2].AssigneeID)
+	unlinked, err := e.s.Channels.RemoveContactChannel(e.ctx, c1, links[c1][0].ChannelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only("removeContactChannel", unlinked.Lists.Members, owner)
+
+	// An unmerge's Members are the contacts' assignees and the merge's members.
+	m, err := e.s.Merges.MergeContacts(e.ctx, c3, c2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	managerToken, err := e.d.Admin().CreateToken(context.Background(), actorOf(e.ctx).WorkspaceID, "manager@lists.test", rubrica.RoleManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manager, err := e.s.Auth.Authenticate(context.Background(), managerToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.s.Merges.UnmergeContacts(rubrica.NewContext(context.Background(), manager), m.Merge.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignee := *contacts[c2].AssigneeID
+	only("unmergeContacts lists", res.Lists.Members, assignee)
+	only("unmergeContacts", res.Members, owner, manager.MemberID, assignee)
+}
