@@ -133,6 +133,10 @@ type ContactService interface {
 	UpdateContact(ctx context.Context, id string, in ContactChanges) (*Contact, error)
 	// FindCustomValuesByContactIDs returns each contact's custom field values.
 	FindCustomValuesByContactIDs(ctx context.Context, ids []string) (map[string][]*CustomFieldValue, error)
+	// FindContactLists returns the lists set names of those contacts of the workspace, in
+	// one statement (with tags, one more for their counts); ids of other workspaces or not
+	// uuids have nothing.
+	FindContactLists(ctx context.Context, ids []string, set ContactListSet) (ContactLists, error)
 }
 
 // MaxNameLength is the longest first or last name, in characters.
@@ -369,4 +373,13 @@ type ContactLists struct {
 	CustomValues map[string][]*CustomFieldValue // contact id → its custom values
 	Links        map[string][]*ChannelLink      // contact id → its channel links
 	Channels     []*Channel                     // the workspace's channels, when Links were read
+	Members      map[string]*Member             // member id → member: the contacts' assignees, when Assignees were read
+}
+
+// ContactListSet names the lists of some contacts to read.
+type ContactListSet struct {
+	Tags         bool // the contacts' tags, with the counts of those tags
+	CustomValues bool // the contacts' custom values
+	Links        bool // the contacts' channel links, with the workspace's channels
+	Assignees    bool // the contacts' assignees
 }

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -19,29 +18,32 @@ type ChannelService struct {
 
 var _ rubrica.ChannelService = (*ChannelService)(nil)
 
+// channelRow is a channels row, scanned (db) or decoded from readContactLists' JSON (json).
 type channelRow struct {
-	ID          string         `db:"id"`
-	WorkspaceID string         `db:"workspace_id"`
-	Type        string         `db:"type"`
-	Name        string         `db:"name"`
-	PageID      sql.NullString `db:"page_id"`
-	CreatedAt   time.Time      `db:"created_at"`
+	ID          string    `db:"id" json:"id"`
+	WorkspaceID string    `db:"workspace_id" json:"workspace_id"`
+	Type        string    `db:"type" json:"type"`
+	Name        string    `db:"name" json:"name"`
+	PageID      *string   `db:"page_id" json:"page_id"`
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
 }
 
 const channelColumns = `ch.id, ch.workspace_id, ch.type, ch.name, ch.page_id, ch.created_at`
 
 func (r *channelRow) channel() *rubrica.Channel {
 	return &rubrica.Channel{ID: r.ID, WorkspaceID: r.WorkspaceID, Type: rubrica.ChannelType(r.Type), Name: r.Name,
-		PageID: nullable(r.PageID), CreatedAt: r.CreatedAt}
+		PageID: r.PageID, CreatedAt: r.CreatedAt}
 }
 
+// linkRow is a contact_channels row, scanned (db) or decoded from readContactLists' JSON
+// (json).
 type linkRow struct {
-	ID                string    `db:"id"`
-	ContactID         string    `db:"contact_id"`
-	ChannelID         string    `db:"channel_id"`
-	Identifier        string    `db:"identifier"`
-	ConnectedAt       time.Time `db:"connected_at"`
-	LastInteractionAt time.Time `db:"last_interaction_at"`
+	ID                string    `db:"id" json:"id"`
+	ContactID         string    `db:"contact_id" json:"contact_id"`
+	ChannelID         string    `db:"channel_id" json:"channel_id"`
+	Identifier        string    `db:"identifier" json:"identifier"`
+	ConnectedAt       time.Time `db:"connected_at" json:"connected_at"`
+	LastInteractionAt time.Time `db:"last_interaction_at" json:"last_interaction_at"`
 }
 
 const linkColumns = `l.id, l.contact_id, l.channel_id, l.identifier, l.connected_at, l.last_interaction_at`
@@ -84,14 +86,18 @@ func (s *ChannelService) FindChannels(ctx context.Context) ([]*rubrica.Channel, 
 
 func findChannels(ctx context.Context, q sqlx.QueryerContext, workspaceID string) ([]*rubrica.Channel, error) {
 	var rows []channelRow
-	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+channelColumns+` FROM channels ch WHERE ch.workspace_id = $1 ORDER BY ch.created_at, ch.id`, workspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, channelsList("$1").rows(), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find channels: %w", err)
 	}
+	return channelsOf(rows), nil
+}
+
+func channelsOf(rows []channelRow) []*rubrica.Channel {
 	out := make([]*rubrica.Channel, len(rows))
 	for i := range rows {
 		out[i] = rows[i].channel()
 	}
-	return out, nil
+	return out
 }
 
 // FindChannelByID returns a channel of the workspace.
@@ -122,25 +128,32 @@ func (s *ChannelService) FindLinksByContactIDs(ctx context.Context, contactIDs [
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string][]*rubrica.ChannelLink, len(contactIDs))
-	for _, l := range links {
-		out[l.ContactID] = append(out[l.ContactID], l)
-	}
-	return out, nil
+	return linksByContact(links, len(contactIDs)), nil
 }
 
 func findLinks(ctx context.Context, q sqlx.QueryerContext, workspaceID string, contactIDs []string) ([]*rubrica.ChannelLink, error) {
 	var rows []linkRow
-	const query = `SELECT ` + linkColumns + ` FROM contact_channels l WHERE l.contact_id = ANY($1) AND l.workspace_id = $2
-		ORDER BY l.last_interaction_at DESC, l.id`
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(contactIDs), workspaceID); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, linksList.rows(), pq.Array(contactIDs), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find channel links: %w", err)
 	}
+	return linksOf(rows), nil
+}
+
+func linksOf(rows []linkRow) []*rubrica.ChannelLink {
 	out := make([]*rubrica.ChannelLink, len(rows))
 	for i := range rows {
 		out[i] = rows[i].link()
 	}
-	return out, nil
+	return out
+}
+
+// linksByContact groups links by contact, in their order.
+func linksByContact(links []*rubrica.ChannelLink, n int) map[string][]*rubrica.ChannelLink {
+	out := make(map[string][]*rubrica.ChannelLink, n)
+	for _, l := range links {
+		out[l.ContactID] = append(out[l.ContactID], l)
+	}
+	return out
 }
 
 // RemoveContactChannel unlinks a channel from a contact; owners and managers only. The
@@ -162,7 +175,7 @@ func (s *ChannelService) RemoveContactChannel(ctx context.Context, contactID, ch
 		if err := unlinkChannel(ctx, tx, a.WorkspaceID, contactID, channelID); err != nil {
 			return err
 		}
-		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, listSet{links: true})
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Links: true, Assignees: true})
 		return err
 	})
 	if err != nil {

@@ -439,21 +439,25 @@ func (s *ContactService) FindCustomValuesByContactIDs(ctx context.Context, ids [
 }
 
 func findCustomValues(ctx context.Context, db sqlx.QueryerContext, workspaceID string, ids []string) (map[string][]*rubrica.CustomFieldValue, error) {
-	const q = `SELECT v.contact_id, v.value, ` + definitionColumns + `
-		FROM contact_custom_values v
-		JOIN custom_field_definitions d ON d.id = v.definition_id
-		JOIN workspaces w ON w.id = d.workspace_id
-		WHERE v.contact_id = ANY($1) AND d.workspace_id = $2
-		ORDER BY array_position(w.field_order, d.key) NULLS LAST, d.created_at, d.id`
-	var rows []struct {
-		ContactID string `db:"contact_id"`
-		Value     string `db:"value"`
-		definitionRow
-	}
-	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
+	var rows []customValueRow
+	if err := sqlx.SelectContext(ctx, db, &rows, customValuesList.rows(), pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find custom values: %w", err)
 	}
-	out := make(map[string][]*rubrica.CustomFieldValue, len(ids))
+	return customValuesByContact(rows, len(ids)), nil
+}
+
+// customValueRow is a custom value of a contact with its definition, as customValuesList
+// reads it.
+type customValueRow struct {
+	ContactID string `db:"contact_id" json:"contact_id"`
+	Value     string `db:"value" json:"value"`
+	definitionRow
+}
+
+// customValuesByContact groups the rows by contact, in their order; the values of one
+// definition share it.
+func customValuesByContact(rows []customValueRow, n int) map[string][]*rubrica.CustomFieldValue {
+	out := make(map[string][]*rubrica.CustomFieldValue, n)
 	defs := map[string]*rubrica.CustomFieldDefinition{}
 	for i := range rows {
 		r := &rows[i]
@@ -465,7 +469,20 @@ func findCustomValues(ctx context.Context, db sqlx.QueryerContext, workspaceID s
 		v := r.Value
 		out[r.ContactID] = append(out[r.ContactID], &rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: d, Value: &v})
 	}
-	return out, nil
+	return out
+}
+
+// FindContactLists returns the lists set names of the workspace's contacts among ids, in
+// one statement (with tags, a second counts them); no ids read nothing.
+func (s *ContactService) FindContactLists(ctx context.Context, ids []string, set rubrica.ContactListSet) (rubrica.ContactLists, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return rubrica.ContactLists{}, err
+	}
+	if len(ids) == 0 {
+		return rubrica.ContactLists{}, nil
+	}
+	return readContactLists(ctx, s.db, a.WorkspaceID, ids, set)
 }
 
 // channelStatusEvents returns a STATUS_CHANGED event for each channel whose status for the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -669,16 +670,24 @@ func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, resto
 	if res.Merge, err = findMerge(ctx, tx, workspaceID, mergeID, false); err != nil {
 		return err
 	}
-	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, listSet{tags: true, customValues: true, links: true}); err != nil {
+	set := rubrica.ContactListSet{Tags: true, CustomValues: true, Links: true, Assignees: true}
+	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, set); err != nil {
 		return err
 	}
+	// The contacts' assignees came with the lists; the merge's members are read unless one
+	// of them is an assignee.
+	res.Members = maps.Clone(res.Lists.Members)
 	var members []string
-	for _, id := range []*string{res.Merge.MergedBy, res.Merge.UndoneBy, res.Contact.AssigneeID, res.Restored.AssigneeID} {
-		if id != nil {
+	for _, id := range []*string{res.Merge.MergedBy, res.Merge.UndoneBy} {
+		if id != nil && res.Members[*id] == nil {
 			members = append(members, *id)
 		}
 	}
-	res.Members, err = findMembers(ctx, tx, workspaceID, members)
+	if len(members) == 0 {
+		return nil
+	}
+	more, err := findMembers(ctx, tx, workspaceID, members)
+	maps.Copy(res.Members, more)
 	return err
 }
 

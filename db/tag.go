@@ -21,18 +21,19 @@ type TagService struct {
 
 var _ rubrica.TagService = (*TagService)(nil)
 
+// tagRow is a tags row, scanned (db) or decoded from readContactLists' JSON (json).
 type tagRow struct {
-	ID          string         `db:"id"`
-	WorkspaceID string         `db:"workspace_id"`
-	Name        string         `db:"name"`
-	Color       sql.NullString `db:"color"`
-	CreatedAt   time.Time      `db:"created_at"`
+	ID          string    `db:"id" json:"id"`
+	WorkspaceID string    `db:"workspace_id" json:"workspace_id"`
+	Name        string    `db:"name" json:"name"`
+	Color       *string   `db:"color" json:"color"`
+	CreatedAt   time.Time `db:"created_at" json:"created_at"`
 }
 
 const tagColumns = `t.id, t.workspace_id, t.name, t.color, t.created_at`
 
 func (r *tagRow) tag() *rubrica.Tag {
-	return &rubrica.Tag{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Color: nullable(r.Color), CreatedAt: r.CreatedAt}
+	return &rubrica.Tag{ID: r.ID, WorkspaceID: r.WorkspaceID, Name: r.Name, Color: r.Color, CreatedAt: r.CreatedAt}
 }
 
 // CreateTag creates a tag; a name the workspace already has is CONFLICT.
@@ -202,7 +203,7 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactS
 		if err := publish(ctx, tx, events...); err != nil {
 			return err
 		}
-		lists, err = readContactLists(ctx, tx, a.WorkspaceID, contactIDs, listSet{tags: true}, ids...)
+		lists, err = readContactLists(ctx, tx, a.WorkspaceID, contactIDs, rubrica.ContactListSet{Tags: true, Assignees: true}, ids...)
 		return err
 	})
 	if err != nil {
@@ -247,7 +248,7 @@ func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID 
 		if err := unlinkTag(ctx, tx, out.Contact, tagID); err != nil {
 			return err
 		}
-		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, listSet{tags: true}, tagID)
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Tags: true, Assignees: true}, tagID)
 		return err
 	})
 	if err != nil {
@@ -291,20 +292,26 @@ func (s *TagService) FindTagsByContactIDs(ctx context.Context, contactIDs []stri
 }
 
 func findContactTags(ctx context.Context, db sqlx.QueryerContext, workspaceID string, contactIDs []string) (map[string][]*rubrica.Tag, error) {
-	const q = `SELECT ct.contact_id, ` + tagColumns + ` FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id
-		WHERE ct.contact_id = ANY($1) AND t.workspace_id = $2 ORDER BY lower(t.name), t.id`
-	var rows []struct {
-		ContactID string `db:"contact_id"`
-		tagRow
-	}
-	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(contactIDs)), workspaceID); err != nil {
+	var rows []contactTagRow
+	if err := sqlx.SelectContext(ctx, db, &rows, contactTagsList.rows(), pq.Array(validIDs(contactIDs)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find tags of contacts: %w", err)
 	}
-	out := make(map[string][]*rubrica.Tag, len(contactIDs))
+	return tagsByContact(rows, len(contactIDs)), nil
+}
+
+// contactTagRow is a tag of a contact, as contactTagsList reads it.
+type contactTagRow struct {
+	ContactID string `db:"contact_id" json:"contact_id"`
+	tagRow
+}
+
+// tagsByContact groups the rows by contact, in their order.
+func tagsByContact(rows []contactTagRow, n int) map[string][]*rubrica.Tag {
+	out := make(map[string][]*rubrica.Tag, n)
 	for i := range rows {
 		out[rows[i].ContactID] = append(out[rows[i].ContactID], rows[i].tag())
 	}
-	return out, nil
+	return out
 }
 
 // CountContactsByTagIDs returns how many contacts carry each tag.

@@ -38,14 +38,15 @@ func (r *workspaceRow) workspace() *rubrica.Workspace {
 	return &rubrica.Workspace{ID: r.ID, Name: r.Name, FieldOrder: r.FieldOrder, CreatedAt: r.CreatedAt}
 }
 
+// memberRow is a members row, scanned (db) or decoded from readContactLists' JSON (json).
 type memberRow struct {
-	ID          string     `db:"id"`
-	WorkspaceID string     `db:"workspace_id"`
-	Name        string     `db:"name"`
-	Email       string     `db:"email"`
-	Role        string     `db:"role"`
-	CreatedAt   time.Time  `db:"created_at"`
-	RemovedAt   *time.Time `db:"removed_at"`
+	ID          string     `db:"id" json:"id"`
+	WorkspaceID string     `db:"workspace_id" json:"workspace_id"`
+	Name        string     `db:"name" json:"name"`
+	Email       string     `db:"email" json:"email"`
+	Role        string     `db:"role" json:"role"`
+	CreatedAt   time.Time  `db:"created_at" json:"created_at"`
+	RemovedAt   *time.Time `db:"removed_at" json:"removed_at"`
 }
 
 // memberColumns are the columns memberRow reads.
@@ -56,14 +57,16 @@ func (r *memberRow) member() *rubrica.Member {
 		CreatedAt: r.CreatedAt, RemovedAt: r.RemovedAt}
 }
 
+// definitionRow is a custom_field_definitions row, scanned (db) or decoded from
+// readContactLists' JSON (json).
 type definitionRow struct {
-	ID          string         `db:"def_id"`
-	WorkspaceID string         `db:"def_workspace_id"`
-	Key         string         `db:"def_key"`
-	Label       string         `db:"def_label"`
-	Type        string         `db:"def_type"`
-	Options     pq.StringArray `db:"def_options"`
-	CreatedAt   time.Time      `db:"def_created_at"`
+	ID          string         `db:"def_id" json:"def_id"`
+	WorkspaceID string         `db:"def_workspace_id" json:"def_workspace_id"`
+	Key         string         `db:"def_key" json:"def_key"`
+	Label       string         `db:"def_label" json:"def_label"`
+	Type        string         `db:"def_type" json:"def_type"`
+	Options     pq.StringArray `db:"def_options" json:"def_options"`
+	CreatedAt   time.Time      `db:"def_created_at" json:"def_created_at"`
 }
 
 // definitionColumns are the columns definitionRow reads, for a table aliased d.
@@ -114,11 +117,15 @@ func findMembers(ctx context.Context, db sqlx.QueryerContext, workspaceID string
 	if err := sqlx.SelectContext(ctx, db, &rows, q, pq.Array(validIDs(ids)), workspaceID); err != nil {
 		return nil, fmt.Errorf("db: find members: %w", err)
 	}
+	return membersByID(rows), nil
+}
+
+func membersByID(rows []memberRow) map[string]*rubrica.Member {
 	out := make(map[string]*rubrica.Member, len(rows))
 	for i := range rows {
 		out[rows[i].ID] = rows[i].member()
 	}
-	return out, nil
+	return out
 }
 
 // FindCustomFieldDefinitions lists the workspace's custom fields, oldest first.
