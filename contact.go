@@ -134,8 +134,8 @@ type ContactService interface {
 	// FindCustomValuesByContactIDs returns each contact's custom field values.
 	FindCustomValuesByContactIDs(ctx context.Context, ids []string) (map[string][]*CustomFieldValue, error)
 	// FindContactLists returns the lists set names of those contacts of the workspace, in
-	// one statement (with tags, one more for their counts); ids of other workspaces or not
-	// uuids have nothing.
+	// one statement (with tag counts, one more); ids of other workspaces or not uuids have
+	// nothing.
 	FindContactLists(ctx context.Context, ids []string, set ContactListSet) (ContactLists, error)
 }
 
@@ -378,7 +378,8 @@ type ContactLists struct {
 
 // ContactListSet names the lists of some contacts to read.
 type ContactListSet struct {
-	Tags         bool // the contacts' tags, with the counts of those tags
+	Tags         bool // the contacts' tags
+	TagCounts    bool // with Tags, the counts of those tags (one more statement)
 	CustomValues bool // the contacts' custom values
 	Links        bool // the contacts' channel links, with the workspace's channels
 	Assignees    bool // the contacts' assignees

@@ -670,7 +670,7 @@ func readUnmerge(ctx context.Context, tx *sqlx.Tx, workspaceID, primaryID, resto
 	if res.Merge, err = findMerge(ctx, tx, workspaceID, mergeID, false); err != nil {
 		return err
 	}
-	set := rubrica.ContactListSet{Tags: true, CustomValues: true, Links: true, Assignees: true}
+	set := rubrica.ContactListSet{Tags: true, TagCounts: true, CustomValues: true, Links: true, Assignees: true}
 	if res.Lists, err = readContactLists(ctx, tx, workspaceID, []string{primaryID, restoredID}, set); err != nil {
 		return err
 	}

@@ -90,8 +90,8 @@ func channelsList(p string) listQuery {
 // readContactLists reads the lists set names of the contacts (ids of other workspaces or
 // not uuids have nothing) in one statement, in the transaction of a mutation so that its
 // payload needs no statement after the commit: with links, the workspace's channels. With
-// tags, a second statement counts the contacts of those tags and of extraTags. An empty set
-// reads nothing.
+// tag counts, a second statement counts the contacts of those tags and of extraTags. An
+// empty set reads nothing.
 func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID string, ids []string, set rubrica.ContactListSet, extraTags ...string) (rubrica.ContactLists, error) {
 	var out rubrica.ContactLists
 	var zone string
@@ -121,6 +121,9 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 			return out, err
 		}
 		out.Tags = tagsByContact(rows, len(ids))
+	}
+	if set.Tags && set.TagCounts {
+		var err error
 		out.TagCounts = map[string]int{}
 		if tagIDs := tagIDsOf(out.Tags, extraTags); len(tagIDs) > 0 {
 			if out.TagCounts, err = countTagContacts(ctx, q, workspaceID, tagIDs); err != nil {

@@ -203,7 +203,7 @@ func (s *TagService) AddTagsToContacts(ctx context.Context, sel rubrica.ContactS
 		if err := publish(ctx, tx, events...); err != nil {
 			return err
 		}
-		lists, err = readContactLists(ctx, tx, a.WorkspaceID, contactIDs, rubrica.ContactListSet{Tags: true, Assignees: true}, ids...)
+		lists, err = readContactLists(ctx, tx, a.WorkspaceID, contactIDs, rubrica.ContactListSet{Tags: true, TagCounts: true, Assignees: true}, ids...)
 		return err
 	})
 	if err != nil {
@@ -248,7 +248,7 @@ func (s *TagService) RemoveTagFromContact(ctx context.Context, contactID, tagID 
 		if err := unlinkTag(ctx, tx, out.Contact, tagID); err != nil {
 			return err
 		}
-		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Tags: true, Assignees: true}, tagID)
+		out.Lists, err = readContactLists(ctx, tx, a.WorkspaceID, []string{contactID}, rubrica.ContactListSet{Tags: true, TagCounts: true, Assignees: true}, tagID)
 		return err
 	})
 	if err != nil {

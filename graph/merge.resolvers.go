@@ -138,7 +138,6 @@ func (r *mutationResolver) UnmergeContacts(ctx context.Context, input model.Unme
 	}
 	ready := r.primeLists(ctx, res.Lists, res.Contact, res.Restored)
 	r.primeMembers(ctx, res.Members)
-	ready.add("Contact", "assignee") // the members hold both contacts' assignees
 	r.prefetchPayload(ctx, ready, []*rubrica.Contact{res.Contact, res.Restored}, "UnmergeContactsPayload", "primaryContact", "restoredContact")
 	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: res.Restored, Merge: res.Merge}, nil
 }

@@ -14,12 +14,13 @@ import (
 // fields it made ready, for prefetchPayload.
 func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, contacts ...*rubrica.Contact) *readyFields {
 	ready := &readyFields{}
-	for field, read := range map[string]bool{"tags": lists.Tags != nil, "customFields": lists.CustomValues != nil, "channels": lists.Links != nil} {
+	for field, read := range map[string]bool{"tags": lists.Tags != nil, "customFields": lists.CustomValues != nil,
+		"channels": lists.Links != nil, "assignee": lists.Members != nil} {
 		if read {
 			ready.add("Contact", field)
 		}
 	}
-	if lists.Tags != nil { // with the counts of every tag read, and of the mutation's tags
+	if lists.Tags != nil && lists.TagCounts != nil { // the counts of every tag read
 		ready.add("Tag", "contactCount")
 	}
 	l := r.loaders(ctx)
@@ -33,6 +34,9 @@ func (r *Resolver) primeLists(ctx context.Context, lists rubrica.ContactLists, c
 		}
 		if lists.Links != nil {
 			prime(ctx, l.ContactLinks, c.ID, lists.Links[c.ID])
+		}
+		if lists.Members != nil && c.AssigneeID != nil {
+			prime(ctx, l.Members, *c.AssigneeID, lists.Members[*c.AssigneeID])
 		}
 	}
 	for id, n := range lists.TagCounts {

@@ -24,14 +24,9 @@ import (
 // field, and the fields below it it fetched too. f is the field as selected.
 type contactPrefetch func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields)
 
-// contactPrefetches holds, by field of Contact, how to prefetch it.
+// contactPrefetches holds, by field of Contact, how to prefetch it, for the fields that
+// contactLists does not name.
 var contactPrefetches = map[string]contactPrefetch{
-	"tags":     prefetchTags,
-	"assignee": prefetchAssignees,
-	"channels": prefetchChannels,
-	"customFields": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
-		addIf(ready, primeAll(ctx, l.CustomValues, cs.ids, r.Services.Contacts.FindCustomValuesByContactIDs), "Contact", f.Name)
-	},
 	"workflowRuns": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
 		addIf(ready, primeAll(ctx, l.WorkflowRuns, cs.ids, r.Services.Workflows.FindWorkflowRunsByContactIDs), "Contact", f.Name)
 	},
@@ -44,6 +39,21 @@ var contactPrefetches = map[string]contactPrefetch{
 	"conversationStatus": func(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
 		addIf(ready, primeAll(ctx, l.ConversationStatus, cs.ids, r.Services.Conversations.FindLatestConversationStatus), "Contact", f.Name)
 	},
+}
+
+// contactLists holds, by field of Contact, what it needs of the lists that
+// Contacts.FindContactLists reads: the fields it names are fetched together, in one
+// statement (a second one for the tags' contact counts, when selected).
+var contactLists = map[string]func(ctx context.Context, set *rubrica.ContactListSet, f graphql.CollectedField){
+	"tags": func(ctx context.Context, set *rubrica.ContactListSet, f graphql.CollectedField) {
+		set.Tags = true
+		set.TagCounts = selects(ctx, f, "contactCount", "Tag", "Node")
+	},
+	"customFields": func(_ context.Context, set *rubrica.ContactListSet, _ graphql.CollectedField) {
+		set.CustomValues = true
+	},
+	"channels": func(_ context.Context, set *rubrica.ContactListSet, _ graphql.CollectedField) { set.Links = true },
+	"assignee": func(_ context.Context, set *rubrica.ContactListSet, _ graphql.CollectedField) { set.Assignees = true },
 }
 
 // readyFields are the fields a parent's prefetch made resolvable without waiting, over the
@@ -70,6 +80,13 @@ func (t *readyFields) add(typ, field string) {
 	t.ready[[2]string{typ, field}] = true
 }
 
+// addAll marks ready what other holds.
+func (t *readyFields) addAll(other *readyFields) {
+	for k := range other.ready {
+		t.add(k[0], k[1])
+	}
+}
+
 // Waits is the generated table, but for the fields made ready.
 func (t *readyFields) Waits(typ, field string) bool {
 	t.mu.Lock()
@@ -78,9 +95,10 @@ func (t *readyFields) Waits(typ, field string) bool {
 	return !ready && generated.FieldsThatMayWait.Waits(typ, field)
 }
 
-// prefetchSet is the contacts a parent returns: their ids and their assignees' ids.
+// prefetchSet is the contacts a parent returns, and their ids.
 type prefetchSet struct {
-	ids, assignees []string
+	contacts []*rubrica.Contact
+	ids      []string
 }
 
 type fetchFunc[V any] func(context.Context, []string) (map[string]V, error)
@@ -105,50 +123,6 @@ func primeAll[V any](ctx context.Context, p *dataloader.Loader[string, V], keys 
 	return found
 }
 
-// prefetchTags prefetches the contacts' tags and, if selected, the tags' contact counts.
-func prefetchTags(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
-	tags := primeAll(ctx, l.ContactTags, cs.ids, r.Services.Tags.FindTagsByContactIDs)
-	if tags == nil {
-		return
-	}
-	ready.add("Contact", f.Name)
-	if !selects(ctx, f, "contactCount", "Tag", "Node") {
-		return
-	}
-	var tagIDs []string
-	seen := map[string]bool{}
-	for _, id := range cs.ids {
-		for _, t := range tags[id] {
-			if !seen[t.ID] {
-				seen[t.ID] = true
-				tagIDs = append(tagIDs, t.ID)
-			}
-		}
-	}
-	addIf(ready, primeAll(ctx, l.TagCounts, tagIDs, r.Services.Tags.CountContactsByTagIDs), "Tag", "contactCount")
-}
-
-func prefetchAssignees(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
-	addIf(ready, primeAll(ctx, l.Members, cs.assignees, r.Services.Workspaces.FindMembersByIDs), "Contact", f.Name)
-}
-
-// prefetchChannels prefetches the workspace's channels and the contacts' links, together.
-func prefetchChannels(ctx context.Context, r *Resolver, l *Loaders, cs prefetchSet, f graphql.CollectedField, ready *readyFields) {
-	var wg sync.WaitGroup
-	var channelsErr error
-	wg.Go(func() {
-		var channels []*rubrica.Channel
-		if channels, channelsErr = r.Services.Channels.FindChannels(ctx); channelsErr == nil {
-			l.Channels.Prime(ctx, workspaceChannels, channels)
-		}
-	})
-	links := primeAll(ctx, l.ContactLinks, cs.ids, r.Services.Channels.FindLinksByContactIDs)
-	wg.Wait()
-	if links != nil && channelsErr == nil {
-		ready.add("Contact", f.Name)
-	}
-}
-
 // prefetchContacts runs, for contacts a parent returns under the fields parents (the fields
 // whose values are those contacts), the prefetch of every batched field the parents select
 // on Contact, together, and returns when all are primed. Fields ready holds were primed
@@ -165,10 +139,8 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 			continue
 		}
 		seen[c.ID] = true
+		cs.contacts = append(cs.contacts, c)
 		cs.ids = append(cs.ids, c.ID)
-		if c.AssigneeID != nil {
-			cs.assignees = append(cs.assignees, *c.AssigneeID)
-		}
 	}
 	if len(cs.ids) == 0 {
 		return
@@ -177,14 +149,25 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 		ready = &readyFields{}
 	}
 	done := map[string]bool{}
+	var lists rubrica.ContactListSet
 	var wg sync.WaitGroup
 	for _, f := range contactFields(ctx, parents) {
-		fetch, ok := contactPrefetches[f.Name]
-		if !ok || done[f.Name] || !ready.Waits("Contact", f.Name) {
+		if done[f.Name] || !ready.Waits("Contact", f.Name) {
 			continue
 		}
 		done[f.Name] = true
-		wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
+		if need, ok := contactLists[f.Name]; ok {
+			need(ctx, &lists, f)
+		} else if fetch, ok := contactPrefetches[f.Name]; ok {
+			wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
+		}
+	}
+	if lists != (rubrica.ContactListSet{}) {
+		wg.Go(func() {
+			if found, err := r.Services.Contacts.FindContactLists(ctx, cs.ids, lists); err == nil {
+				ready.addAll(r.primeLists(ctx, found, cs.contacts...))
+			}
+		})
 	}
 	wg.Wait()
 	for _, p := range parents {
