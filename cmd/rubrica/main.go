@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -315,6 +316,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	setGCPercent()
 	logger.Info("starting", "config", cfg)
 	d, dsn, err := openDB(ctx, cfg, logger)
 	if err != nil {
@@ -419,4 +421,16 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// defaultGCPercent is the server's GOGC when the environment sets none. A request's
+// garbage (gqlgen allocates per field) is large beside the server's small live heap, so
+// Go's default 100 collects very often: 200 serves 1.16x the contacts pages at
+// concurrency 16 for about twice the (small) heap. GOGC in the environment wins.
+const defaultGCPercent = 200
+
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
