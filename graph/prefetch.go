@@ -42,8 +42,8 @@ var contactPrefetches = map[string]contactPrefetch{
 }
 
 // contactLists holds, by field of Contact, what it needs of the lists that
-// Contacts.FindContactLists reads: the fields it names are fetched together, in one
-// statement (a second one for the tags' contact counts, when selected).
+// Contacts.FindContactLists reads: the fields it names are fetched together, in at most two
+// statements run at once (splitLists; one more for the tags' contact counts, when selected).
 var contactLists = map[string]func(ctx context.Context, set *rubrica.ContactListSet, f graphql.CollectedField){
 	"tags": func(ctx context.Context, set *rubrica.ContactListSet, f graphql.CollectedField) {
 		set.Tags = true
@@ -54,6 +54,23 @@ var contactLists = map[string]func(ctx context.Context, set *rubrica.ContactList
 	},
 	"channels": func(_ context.Context, set *rubrica.ContactListSet, _ graphql.CollectedField) { set.Links = true },
 	"assignee": func(_ context.Context, set *rubrica.ContactListSet, _ graphql.CollectedField) { set.Assignees = true },
+}
+
+// splitLists splits the lists to read into the two statements that read them, at the same
+// time: tags (and their counts) with custom values, links with assignees. The same work as
+// one statement, but PostgreSQL runs it on two backends: one page's lists take about half
+// the time, which a request at concurrency 1 waits.
+func splitLists(set rubrica.ContactListSet) []rubrica.ContactListSet {
+	var out []rubrica.ContactListSet
+	for _, part := range []rubrica.ContactListSet{
+		{Tags: set.Tags, TagCounts: set.TagCounts, CustomValues: set.CustomValues},
+		{Links: set.Links, Assignees: set.Assignees},
+	} {
+		if part.Tags || part.CustomValues || part.Links || part.Assignees {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // readyFields are the fields a parent's prefetch made resolvable without waiting, over the
@@ -162,9 +179,9 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 			wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
 		}
 	}
-	if lists != (rubrica.ContactListSet{}) {
+	for _, part := range splitLists(lists) {
 		wg.Go(func() {
-			if found, err := r.Services.Contacts.FindContactLists(ctx, cs.ids, lists); err == nil {
+			if found, err := r.Services.Contacts.FindContactLists(ctx, cs.ids, part); err == nil {
 				ready.addAll(r.primeLists(ctx, found, cs.contacts...))
 			}
 		})
