@@ -81,6 +81,41 @@ var (
 	}
 )
 
+// The lists statement reads tags and custom values by id, each tag and definition once,
+// rather than a whole tag or definition per contact: a page of 50 contacts with 3 tags and
+// 3 values each decodes 150 short pairs and a few tags and definitions instead of 300
+// objects of 6 to 9 fields (its JSON decoding was 18% of the page's CPU).
+var (
+	// contactTagIDsList: the (contact, tag) pairs of contactTagsList, in its order.
+	contactTagIDsList = listQuery{columns: `ct.contact_id, ct.tag_id`, from: contactTagsList.from,
+		where: contactTagsList.where, order: contactTagsList.order}
+	// tagsOfContactsList: the tags of those pairs: contact_tags_pkey for the contacts,
+	// tags_pkey for the tags.
+	tagsOfContactsList = listQuery{columns: tagColumns, from: `tags t`,
+		where: `t.workspace_id = $2 AND t.id = ANY (ARRAY(SELECT ct.tag_id FROM contact_tags ct WHERE ct.contact_id = ANY($1)))`}
+	// customValueIDsList: the (contact, definition, value) rows of customValuesList, in
+	// its order.
+	customValueIDsList = listQuery{columns: `v.contact_id, v.definition_id, v.value`, from: customValuesList.from,
+		where: customValuesList.where, order: customValuesList.order}
+	// definitionsList: the definitions of those values: contact_custom_values_pkey for the
+	// contacts, custom_field_definitions_pkey for the definitions.
+	definitionsList = listQuery{columns: definitionColumns, from: `custom_field_definitions d`,
+		where: `d.workspace_id = $2 AND d.id = ANY (ARRAY(SELECT v.definition_id FROM contact_custom_values v WHERE v.contact_id = ANY($1)))`}
+)
+
+// contactTagIDRow is a row of contactTagIDsList.
+type contactTagIDRow struct {
+	ContactID string `json:"contact_id"`
+	TagID     string `json:"tag_id"`
+}
+
+// customValueIDRow is a row of customValueIDsList.
+type customValueIDRow struct {
+	ContactID    string `json:"contact_id"`
+	DefinitionID string `json:"definition_id"`
+	Value        string `json:"value"`
+}
+
 // channelsList is the workspace's channels, the workspace the parameter p:
 // channels_workspace (workspace_id, created_at, id), already in order.
 func channelsList(p string) listQuery {
@@ -95,15 +130,17 @@ func channelsList(p string) listQuery {
 func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID string, ids []string, set rubrica.ContactListSet, extraTags ...string) (rubrica.ContactLists, error) {
 	var out rubrica.ContactLists
 	var zone string
-	var tags, values, links, channels, members []byte
+	var tagIDs, tags, values, definitions, links, channels, members []byte
 	exprs, dest := []string{`current_setting('TimeZone')`}, []any{&zone}
 	part := func(want bool, expr string, d *[]byte) {
 		if want {
 			exprs, dest = append(exprs, expr), append(dest, d)
 		}
 	}
-	part(set.Tags, contactTagsList.jsonAgg(), &tags)
-	part(set.CustomValues, customValuesList.jsonAgg(), &values)
+	part(set.Tags, contactTagIDsList.jsonAgg(), &tagIDs)
+	part(set.Tags, tagsOfContactsList.jsonAgg(), &tags)
+	part(set.CustomValues, customValueIDsList.jsonAgg(), &values)
+	part(set.CustomValues, definitionsList.jsonAgg(), &definitions)
 	part(set.Links, linksList.jsonAgg(), &links)
 	part(set.Links, channelsList("$2").jsonAgg(), &channels)
 	part(set.Assignees, assigneesList.jsonAgg(), &members)
@@ -116,11 +153,22 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 	}
 	loc := sessionLocation(zone)
 	if set.Tags {
-		rows, err := decodeRows[contactTagRow](tags, loc, "tags")
+		pairs, err := decodeRows[contactTagIDRow](tagIDs, loc, "tags of contacts")
 		if err != nil {
 			return out, err
 		}
-		out.Tags = tagsByContact(rows, len(ids))
+		rows, err := decodeRows[tagRow](tags, loc, "tags")
+		if err != nil {
+			return out, err
+		}
+		byID := make(map[string]*rubrica.Tag, len(rows))
+		for i := range rows {
+			byID[rows[i].ID] = rows[i].tag()
+		}
+		out.Tags = make(map[string][]*rubrica.Tag, len(ids))
+		for _, p := range pairs {
+			out.Tags[p.ContactID] = append(out.Tags[p.ContactID], byID[p.TagID])
+		}
 	}
 	if set.Tags && set.TagCounts {
 		var err error
@@ -132,11 +180,24 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 		}
 	}
 	if set.CustomValues {
-		rows, err := decodeRows[customValueRow](values, loc, "custom values")
+		rows, err := decodeRows[customValueIDRow](values, loc, "custom values")
 		if err != nil {
 			return out, err
 		}
-		out.CustomValues = customValuesByContact(rows, len(ids))
+		defRows, err := decodeRows[definitionRow](definitions, loc, "custom field definitions")
+		if err != nil {
+			return out, err
+		}
+		defs := make(map[string]*rubrica.CustomFieldDefinition, len(defRows))
+		for i := range defRows {
+			defs[defRows[i].ID] = defRows[i].definition()
+		}
+		out.CustomValues = make(map[string][]*rubrica.CustomFieldValue, len(ids))
+		for i := range rows {
+			r := &rows[i]
+			out.CustomValues[r.ContactID] = append(out.CustomValues[r.ContactID],
+				&rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: defs[r.DefinitionID], Value: &r.Value})
+		}
 	}
 	if set.Links {
 		rows, err := decodeRows[linkRow](links, loc, "links")
