@@ -128,6 +128,13 @@ func channelsList(p string) listQuery {
 // tag counts, a second statement counts the contacts of those tags and of extraTags. An
 // empty set reads nothing.
 func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID string, ids []string, set rubrica.ContactListSet, extraTags ...string) (rubrica.ContactLists, error) {
+	if one, ok := oneList(ctx, q, workspaceID, ids, set); ok {
+		out, err := one()
+		if err == nil && set.Tags && set.TagCounts {
+			out.TagCounts, err = countListedTags(ctx, q, workspaceID, out.Tags, extraTags)
+		}
+		return out, err
+	}
 	var out rubrica.ContactLists
 	var zone string
 	var tagIDs, tags, values, definitions, links, channels, members []byte
@@ -172,11 +179,8 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 	}
 	if set.Tags && set.TagCounts {
 		var err error
-		out.TagCounts = map[string]int{}
-		if tagIDs := tagIDsOf(out.Tags, extraTags); len(tagIDs) > 0 {
-			if out.TagCounts, err = countTagContacts(ctx, q, workspaceID, tagIDs); err != nil {
-				return out, err
-			}
+		if out.TagCounts, err = countListedTags(ctx, q, workspaceID, out.Tags, extraTags); err != nil {
+			return out, err
 		}
 	}
 	if set.CustomValues {
@@ -219,6 +223,46 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 		out.Members = membersByID(rows)
 	}
 	return out, nil
+}
+
+// countListedTags counts the contacts of the tags listed and of extra.
+func countListedTags(ctx context.Context, q sqlx.QueryerContext, workspaceID string, tags map[string][]*rubrica.Tag, extra []string) (map[string]int, error) {
+	tagIDs := tagIDsOf(tags, extra)
+	if len(tagIDs) == 0 {
+		return map[string]int{}, nil
+	}
+	return countTagContacts(ctx, q, workspaceID, tagIDs)
+}
+
+// oneList returns, for a set that names one list only (not links, which come with the
+// channels), the read of that list with its finder's plain statement: for one list the JSON
+// aggregation costs PostgreSQL more than it saves (contact(id) with tags at concurrency 16:
+// the lists statement served 1.0x PostGraphile, the plain one 1.3x).
+func oneList(ctx context.Context, q sqlx.QueryerContext, workspaceID string, ids []string, set rubrica.ContactListSet) (func() (rubrica.ContactLists, error), bool) {
+	var out rubrica.ContactLists
+	var err error
+	switch (rubrica.ContactListSet{Tags: set.Tags, CustomValues: set.CustomValues, Links: set.Links, Assignees: set.Assignees}) {
+	case rubrica.ContactListSet{Tags: true}:
+		return func() (rubrica.ContactLists, error) {
+			out.Tags, err = findContactTags(ctx, q, workspaceID, ids)
+			return out, err
+		}, true
+	case rubrica.ContactListSet{CustomValues: true}:
+		return func() (rubrica.ContactLists, error) {
+			out.CustomValues, err = findCustomValues(ctx, q, workspaceID, ids)
+			return out, err
+		}, true
+	case rubrica.ContactListSet{Assignees: true}:
+		return func() (rubrica.ContactLists, error) {
+			var rows []memberRow
+			if err := sqlx.SelectContext(ctx, q, &rows, assigneesList.rows(), pq.Array(validIDs(ids)), workspaceID); err != nil {
+				return out, fmt.Errorf("db: find assignees: %w", err)
+			}
+			out.Members = membersByID(rows)
+			return out, nil
+		}, true
+	}
+	return nil, false
 }
 
 // decodeRows decodes a list's JSON into its rows, with their times in loc as lib/pq scans
