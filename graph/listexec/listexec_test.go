@@ -34,12 +34,7 @@ var fields = listexec.Fields{
 // itemsSelection returns the validated selection of Query.items in query.
 func itemsSelection(t *testing.T, query string) ast.SelectionSet {
 	t.Helper()
-	s := gqlparser.MustLoadSchema(&ast.Source{Input: schema})
-	doc, errs := gqlparser.LoadQuery(s, query)
-	if errs != nil {
-		t.Fatalf("%s: %v", query, errs)
-	}
-	return doc.Operations[0].SelectionSet[0].(*ast.Field).SelectionSet
+	return operation(t, query)[0].(*ast.Field).SelectionSet
 }
 
 func TestMayWait(t *testing.T) {
