@@ -160,21 +160,9 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 	}
 	loc := sessionLocation(zone)
 	if set.Tags {
-		pairs, err := decodeRows[contactTagIDRow](tagIDs, loc, "tags of contacts")
-		if err != nil {
+		var err error
+		if out.Tags, err = decodeTags(tagIDs, tags, loc, len(ids)); err != nil {
 			return out, err
-		}
-		rows, err := decodeRows[tagRow](tags, loc, "tags")
-		if err != nil {
-			return out, err
-		}
-		byID := make(map[string]*rubrica.Tag, len(rows))
-		for i := range rows {
-			byID[rows[i].ID] = rows[i].tag()
-		}
-		out.Tags = make(map[string][]*rubrica.Tag, len(ids))
-		for _, p := range pairs {
-			out.Tags[p.ContactID] = append(out.Tags[p.ContactID], byID[p.TagID])
 		}
 	}
 	if set.Tags && set.TagCounts {
@@ -184,23 +172,9 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 		}
 	}
 	if set.CustomValues {
-		rows, err := decodeRows[customValueIDRow](values, loc, "custom values")
-		if err != nil {
+		var err error
+		if out.CustomValues, err = decodeCustomValues(values, definitions, loc, len(ids)); err != nil {
 			return out, err
-		}
-		defRows, err := decodeRows[definitionRow](definitions, loc, "custom field definitions")
-		if err != nil {
-			return out, err
-		}
-		defs := make(map[string]*rubrica.CustomFieldDefinition, len(defRows))
-		for i := range defRows {
-			defs[defRows[i].ID] = defRows[i].definition()
-		}
-		out.CustomValues = make(map[string][]*rubrica.CustomFieldValue, len(ids))
-		for i := range rows {
-			r := &rows[i]
-			out.CustomValues[r.ContactID] = append(out.CustomValues[r.ContactID],
-				&rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: defs[r.DefinitionID], Value: &r.Value})
 		}
 	}
 	if set.Links {
@@ -221,6 +195,50 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 			return out, err
 		}
 		out.Members = membersByID(rows)
+	}
+	return out, nil
+}
+
+// decodeTags builds each contact's tags from the (contact, tag) pairs and the tags they name.
+func decodeTags(pairsJSON, tagsJSON []byte, loc *time.Location, n int) (map[string][]*rubrica.Tag, error) {
+	pairs, err := decodeRows[contactTagIDRow](pairsJSON, loc, "tags of contacts")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := decodeRows[tagRow](tagsJSON, loc, "tags")
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*rubrica.Tag, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = rows[i].tag()
+	}
+	out := make(map[string][]*rubrica.Tag, n)
+	for _, p := range pairs {
+		out[p.ContactID] = append(out[p.ContactID], byID[p.TagID])
+	}
+	return out, nil
+}
+
+// decodeCustomValues builds each contact's custom values from the value rows and the
+// definitions they name; the values of one definition share it.
+func decodeCustomValues(valuesJSON, definitionsJSON []byte, loc *time.Location, n int) (map[string][]*rubrica.CustomFieldValue, error) {
+	rows, err := decodeRows[customValueIDRow](valuesJSON, loc, "custom values")
+	if err != nil {
+		return nil, err
+	}
+	defRows, err := decodeRows[definitionRow](definitionsJSON, loc, "custom field definitions")
+	if err != nil {
+		return nil, err
+	}
+	defs := make(map[string]*rubrica.CustomFieldDefinition, len(defRows))
+	for i := range defRows {
+		defs[defRows[i].ID] = defRows[i].definition()
+	}
+	out := make(map[string][]*rubrica.CustomFieldValue, n)
+	for i := range rows {
+		r := &rows[i]
+		out[r.ContactID] = append(out[r.ContactID], &rubrica.CustomFieldValue{ContactID: r.ContactID, Definition: defs[r.DefinitionID], Value: &r.Value})
 	}
 	return out, nil
 }
