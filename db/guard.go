@@ -42,6 +42,10 @@ func NewConnector(dsn string) (driver.Connector, error) {
 // NewConnectorDialer is NewConnector whose connections d dials (nil: lib/pq's own dialer), for
 // a test that watches the connection's traffic.
 func NewConnectorDialer(dsn string, d pq.Dialer) (driver.Connector, error) {
+	dsn, capacity, err := splitStatementCache(dsn)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("db: connector: %w", err)
@@ -53,7 +57,7 @@ func NewConnectorDialer(dsn string, d pq.Dialer) (driver.Connector, error) {
 	if d != nil {
 		c.Dialer(d)
 	}
-	return guardedConnector{c}, nil
+	return guardedConnector{Connector: c, statements: capacity}, nil
 }
 
 // singleRoundTrip turns on lib/pq's binary_parameters, whatever dsn says. Without it lib/pq
@@ -76,14 +80,17 @@ func singleRoundTrip(cfg pq.Config) pq.Config {
 	return cfg
 }
 
-type guardedConnector struct{ driver.Connector }
+type guardedConnector struct {
+	driver.Connector
+	statements int // prepared statements kept per connection (see stmtcache.go)
+}
 
 func (c guardedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &guardedConn{conn: conn}, nil
+	return &guardedConn{conn: conn, stmts: newStmtCache(c.statements)}, nil
 }
 
 // outOfStep reports whether err may leave lib/pq's connection out of step with the server.
@@ -100,6 +107,7 @@ func outOfStep(err error) bool {
 type guardedConn struct {
 	conn   driver.Conn
 	broken atomic.Bool
+	stmts  *stmtCache // nil: every statement unnamed
 }
 
 // check records err and returns it.
@@ -146,6 +154,16 @@ func (c *guardedConn) QueryContext(ctx context.Context, q string, args []driver.
 	if c.broken.Load() {
 		return nil, driver.ErrBadConn
 	}
+	if st, err := c.prepared(ctx, q, args); err != nil || st != nil {
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		if err != nil {
+			return nil, c.checkPrepared(q, err)
+		}
+		return &guardedRows{rows: rows, conn: c}, nil
+	}
 	rows, err := c.conn.(driver.QueryerContext).QueryContext(ctx, q, args)
 	if err != nil {
 		return nil, c.check(err)
@@ -157,8 +175,45 @@ func (c *guardedConn) ExecContext(ctx context.Context, q string, args []driver.N
 	if c.broken.Load() {
 		return nil, driver.ErrBadConn
 	}
+	if st, err := c.prepared(ctx, q, args); err != nil || st != nil {
+		if err != nil {
+			return nil, err
+		}
+		res, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+		return res, c.checkPrepared(q, err)
+	}
 	res, err := c.conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 	return res, c.check(err)
+}
+
+// prepared returns the connection's prepared statement for q, preparing it on first use,
+// or nil when q goes unnamed (no cache, no parameters, a COPY). See stmtcache.go.
+func (c *guardedConn) prepared(ctx context.Context, q string, args []driver.NamedValue) (driver.Stmt, error) {
+	if c.stmts == nil || !cacheable(q, args) {
+		return nil, nil
+	}
+	if st := c.stmts.get(q); st != nil {
+		return st, nil
+	}
+	st, err := c.conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	if err != nil {
+		return nil, c.check(err)
+	}
+	if old := c.stmts.put(q, st); old != nil {
+		if err := old.Close(); err != nil {
+			return nil, c.check(err)
+		}
+	}
+	return st, nil
+}
+
+// checkPrepared is check for the run of q's prepared statement, which it forgets when the
+// server can no longer run it as prepared (the next run prepares it again).
+func (c *guardedConn) checkPrepared(q string, err error) error {
+	if stale(err) {
+		c.stmts.forget(q)
+	}
+	return c.check(err)
 }
 
 func (c *guardedConn) Ping(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,11 @@ import (
 )
 
 // oneConnection opens a counting database whose pool holds one open connection, so that
-// nothing counted is the opening of a connection.
-func oneConnection(t *testing.T) (*db.DB, *dbtest.Counter) {
+// nothing counted is the opening of a connection. params are DSN parameters for its
+// connections ("" for none).
+func oneConnection(t *testing.T, params ...string) (*db.DB, *dbtest.Counter) {
 	t.Helper()
-	d, counter, _ := dbtest.MustOpenCountingDB(t)
+	d, counter, _ := dbtest.MustOpenCountingDBParams(t, strings.Join(params, "&"))
 	d.SetMaxOpenConns(1)
 	if _, err := d.Exec(`SELECT 1`); err != nil {
 		t.Fatal(err)
@@ -35,73 +37,123 @@ func wantRoundTrips(t *testing.T, counter *dbtest.Counter, what string, want int
 	}
 }
 
+// noStatementCache is the DSN parameter that turns the prepared statements off.
+const noStatementCache = "statement_cache_capacity=0"
+
 // TestOneRoundTripPerStatement: a query or exec with parameters waits for the server once
-// (lib/pq's binary_parameters, see db.NewConnector), the token lookup included; a
-// transaction adds one round trip for BEGIN and one for COMMIT.
+// (lib/pq's binary_parameters, see db.NewConnector), the token lookup included, once its
+// connection has prepared it: the first run of a statement on a connection prepares it, one
+// round trip more (see db/stmtcache.go). Without the statement cache every run waits once.
+// A transaction adds one round trip for BEGIN and one for COMMIT.
 func TestOneRoundTripPerStatement(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	d, counter := oneConnection(t)
-	ws, token, err := d.Admin().CreateWorkspace(ctx, "Trips", "owner@trips.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	for _, c := range []struct {
+		name   string
+		params []string
+		first  int // round trips of a statement's first run on the connection
+	}{
+		{"prepared", nil, 2},
+		{"unnamed", []string{noStatementCache}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d, counter := oneConnection(t, c.params...)
+			ws, token, err := d.Admin().CreateWorkspace(ctx, "Trips", "owner@trips.test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var name string
+			for run, want := range []int{c.first, 1, 1} {
+				at := fmt.Sprintf(" (run %d)", run+1)
+				counter.Reset()
+				a, err := d.Services().Auth.Authenticate(ctx, token)
+				if err != nil || a.WorkspaceID != ws.ID {
+					t.Fatalf("authenticate: got %+v, %v", a, err)
+				}
+				wantRoundTrips(t, counter, "the token lookup"+at, want)
 
-	counter.Reset()
-	a, err := d.Services().Auth.Authenticate(ctx, token)
-	if err != nil || a.WorkspaceID != ws.ID {
-		t.Fatalf("authenticate: got %+v, %v", a, err)
-	}
-	wantRoundTrips(t, counter, "the token lookup", 1)
+				counter.Reset()
+				if err := d.GetContext(ctx, &name, `SELECT name FROM workspaces WHERE id = $1 AND name <> $2`, ws.ID, "x"); err != nil || name != "Trips" {
+					t.Fatalf("query: got %q, %v", name, err)
+				}
+				wantRoundTrips(t, counter, "a query with parameters"+at, want)
 
-	counter.Reset()
-	var name string
-	if err := d.GetContext(ctx, &name, `SELECT name FROM workspaces WHERE id = $1 AND name <> $2`, ws.ID, "x"); err != nil || name != "Trips" {
-		t.Fatalf("query: got %q, %v", name, err)
-	}
-	wantRoundTrips(t, counter, "a query with parameters", 1)
+				counter.Reset()
+				if _, err := d.ExecContext(ctx, `UPDATE workspaces SET name = $2 WHERE id = $1`, ws.ID, "Trips"); err != nil {
+					t.Fatal(err)
+				}
+				wantRoundTrips(t, counter, "an exec with parameters"+at, want)
+			}
 
-	counter.Reset()
-	if _, err := d.ExecContext(ctx, `UPDATE workspaces SET name = $2 WHERE id = $1`, ws.ID, "Trips"); err != nil {
-		t.Fatal(err)
+			counter.Reset()
+			tx, err := d.BeginTxx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if err := tx.GetContext(ctx, &name, `SELECT name FROM workspaces WHERE id = $1`, ws.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			wantRoundTrips(t, counter, "BEGIN, three queries, COMMIT", 1+c.first+1+1+1)
+		})
 	}
-	wantRoundTrips(t, counter, "an exec with parameters", 1)
-
-	counter.Reset()
-	tx, err := d.BeginTxx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if err := tx.GetContext(ctx, &name, `SELECT name FROM workspaces WHERE id = $1`, ws.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	wantRoundTrips(t, counter, "BEGIN, three queries, COMMIT", 5)
 }
 
 // TestBinaryParameters sends every kind of parameter the services send (a []byte to bytea,
 // pq.Array of uuids, of nullable strings and of text, a time, a JSON string to jsonb, an
-// int, a bool, a NULL) and reads each back unchanged, in one round trip. A []byte to jsonb
-// is refused by the server (its binary form wants a version byte): the reason the services
-// send JSON as a string. The refusal leaves the connection usable.
+// int, a bool, a NULL) and reads each back unchanged, in one round trip, both as an unnamed
+// statement and as a prepared one (whose results come back partly in binary: uuid, integers
+// and bytea; see lib/pq's decideColumnFormats). A []byte to jsonb is refused by the server
+// (its binary form wants a version byte): the reason the services send JSON as a string.
+// The refusal leaves the connection usable.
 func TestBinaryParameters(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	d, counter := oneConnection(t)
+	for _, c := range []struct {
+		name   string
+		params []string
+		trips  []int // round trips of the first runs
+	}{
+		{"prepared", nil, []int{2, 1}},
+		{"unnamed", []string{noStatementCache}, []int{1, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d, counter := oneConnection(t, c.params...)
+			for run, want := range c.trips {
+				counter.Reset()
+				checkParameters(t, d)
+				wantRoundTrips(t, counter, fmt.Sprintf("a query with nine parameters, run %d", run+1), want)
+			}
+			ctx := context.Background()
+			var s string
+			err := d.GetContext(ctx, &s, `SELECT $1::jsonb::text`, []byte(`{"k": 1}`))
+			if pqErr, ok := err.(*pq.Error); !ok || !strings.Contains(pqErr.Message, "jsonb version") {
+				t.Fatalf("a []byte to jsonb: got %q, %v; want the server's refusal of its binary form", s, err)
+			}
+			if err := d.GetContext(ctx, &s, `SELECT $1::text`, "still usable"); err != nil || s != "still usable" {
+				t.Fatalf("after the refusal: got %q, %v", s, err)
+			}
+		})
+	}
+}
+
+// checkParameters runs the query of every kind of parameter and checks what comes back.
+func checkParameters(t *testing.T, d *db.DB) {
+	t.Helper()
 	hash := []byte{0, 1, 2, 0xff, '\\', 'x', 0}
 	ids := []string{"7d1ae0a2-3c6e-4b8a-9a36-1c8c0d3f0b11", "00000000-0000-0000-0000-000000000000"}
 	nullable := []sql.NullString{{String: "a", Valid: true}, {}}
 	texts := []string{`with "quotes", commas`, `{braces}`, `back\slash`, ""}
 	at := time.Date(2026, 12, 1, 23, 59, 58, 123456000, time.FixedZone("x", 3600))
 	doc := `{"k": ["v", 1, null], "é": "\u00e9"}`
-
-	counter.Reset()
 	var got struct {
 		Hash     []byte         `db:"hash"`
+		ID       string         `db:"id"`
 		IDs      pq.StringArray `db:"ids"`
 		Nullable string         `db:"nullable"`
 		Nulls    int            `db:"nulls"`
@@ -112,18 +164,17 @@ func TestBinaryParameters(t *testing.T) {
 		B        bool           `db:"b"`
 		Null     sql.NullString `db:"null"`
 	}
-	const q = `SELECT $1::bytea AS hash, $2::uuid[] AS ids, $3::text[]::text AS nullable,
+	const q = `SELECT $1::bytea AS hash, ($2::uuid[])[1] AS id, $2::uuid[] AS ids, $3::text[]::text AS nullable,
 		cardinality(array_positions($3::text[], NULL)) AS nulls, $4::text[] AS texts,
 		$5::timestamptz AS at, $6::jsonb::text AS doc, $7::int8 + 1 AS n, NOT $8::bool AS b, $9::text AS null`
-	if err := d.GetContext(ctx, &got, q, hash, pq.Array(ids), pq.Array(nullable), pq.Array(texts), at, doc, 41, false, nil); err != nil {
+	if err := d.GetContext(context.Background(), &got, q, hash, pq.Array(ids), pq.Array(nullable), pq.Array(texts), at, doc, 41, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	wantRoundTrips(t, counter, "a query with nine parameters", 1)
 	if string(got.Hash) != string(hash) {
 		t.Errorf("bytea: got %x, want %x", got.Hash, hash)
 	}
-	if strings.Join(got.IDs, ",") != strings.Join(ids, ",") {
-		t.Errorf("uuid[]: got %v, want %v", got.IDs, ids)
+	if got.ID != ids[0] || strings.Join(got.IDs, ",") != strings.Join(ids, ",") {
+		t.Errorf("uuid, uuid[]: got %s, %v, want %s, %v", got.ID, got.IDs, ids[0], ids)
 	}
 	if got.Nullable != "{a,NULL}" || got.Nulls != 1 {
 		t.Errorf("nullable text[]: got %s with %d NULL, want {a,NULL}", got.Nullable, got.Nulls)
@@ -141,15 +192,6 @@ func TestBinaryParameters(t *testing.T) {
 	}
 	if got.N != 42 || !got.B || got.Null.Valid {
 		t.Errorf("int, bool, NULL: got %d %v %+v, want 42 true NULL", got.N, got.B, got.Null)
-	}
-
-	var s string
-	err := d.GetContext(ctx, &s, `SELECT $1::jsonb::text`, []byte(doc))
-	if pqErr, ok := err.(*pq.Error); !ok || !strings.Contains(pqErr.Message, "jsonb version") {
-		t.Fatalf("a []byte to jsonb: got %q, %v; want the server's refusal of its binary form", s, err)
-	}
-	if err := d.GetContext(ctx, &s, `SELECT $1::text`, "still usable"); err != nil || s != "still usable" {
-		t.Fatalf("after the refusal: got %q, %v", s, err)
 	}
 }
 

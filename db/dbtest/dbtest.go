@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -186,9 +187,16 @@ func MustOpenDB(tb testing.TB) *db.DB {
 // also returns the database's URL.
 func MustOpenCountingDB(tb testing.TB) (*db.DB, *Counter, string) {
 	tb.Helper()
+	return MustOpenCountingDBParams(tb, "")
+}
+
+// MustOpenCountingDBParams is MustOpenCountingDB whose connections are opened with the DSN
+// parameters params added (e.g. "statement_cache_capacity=0"); the URL it returns has none.
+func MustOpenCountingDBParams(tb testing.TB, params string) (*db.DB, *Counter, string) {
+	tb.Helper()
 	dsn := NewDatabase(tb)
 	counter := &Counter{}
-	connector, err := db.NewConnectorDialer(dsn, countingDialer{counter})
+	connector, err := db.NewConnectorDialer(withParams(dsn, params), countingDialer{counter})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -207,6 +215,17 @@ func withDatabase(base, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// withParams adds the URL query params to dsn.
+func withParams(dsn, params string) string {
+	if params == "" {
+		return dsn
+	}
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + params
+	}
+	return dsn + "?" + params
 }
 
 func redact(s string) string {
