@@ -121,6 +121,9 @@ type ContactFilter struct {
 type ContactService interface {
 	// FindContactByID returns a contact of the workspace, or NOT_FOUND.
 	FindContactByID(ctx context.Context, id string) (*Contact, error)
+	// FindContactWithLists is FindContactByID with the lists set names of the contact, read
+	// in the same statement (tag counts in one more).
+	FindContactWithLists(ctx context.Context, id string, set ContactListSet) (*Contact, ContactLists, error)
 	// FindContactsByIDs returns the contacts with those ids that the workspace has.
 	FindContactsByIDs(ctx context.Context, ids []string) (map[string]*Contact, error)
 	// FindContacts returns one page of contacts.

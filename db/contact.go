@@ -78,6 +78,15 @@ func (s *ContactService) FindContactByID(ctx context.Context, id string) (*rubri
 	return findContact(ctx, s.db, a.WorkspaceID, id, false)
 }
 
+// FindContactWithLists implements rubrica.ContactService.
+func (s *ContactService) FindContactWithLists(ctx context.Context, id string, set rubrica.ContactListSet) (*rubrica.Contact, rubrica.ContactLists, error) {
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		return nil, rubrica.ContactLists{}, err
+	}
+	return findContactWithLists(ctx, s.db, a.WorkspaceID, id, set)
+}
+
 // findContact reads one contact of the workspace, locking it when lock is set.
 func findContact(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, lock bool) (*rubrica.Contact, error) {
 	row, err := getByID[contactRow](ctx, q, "Contact", "id",

@@ -393,3 +393,46 @@ func TestMutationListsHaveAssignees(t *testing.T) {
 	only("unmergeContacts lists", res.Lists.Members, assignee)
 	only("unmergeContacts", res.Members, owner, manager.MemberID, assignee)
 }
+
+// TestFindContactWithListsAsTheFinders: for every set, FindContactWithLists returns the
+// contact FindContactByID returns and the lists the separate finders return, in one statement
+// (counts of its tags: one more); another workspace's contact and a non-uuid are NOT_FOUND.
+func TestFindContactWithListsAsTheFinders(t *testing.T) {
+	t.Parallel()
+	e := newListsEnv(t)
+	for _, id := range e.ids[:4] {
+		want, err := e.s.Contacts.FindContactByID(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, set := range allSets() {
+			if _, _, err := e.s.Contacts.FindContactWithLists(e.ctx, id, set); err != nil { // prepares
+				t.Fatal(err)
+			}
+			e.counter.Reset()
+			got, lists, err := e.s.Contacts.FindContactWithLists(e.ctx, id, set)
+			if err != nil {
+				t.Fatalf("%+v: %v", set, err)
+			}
+			statements := 1
+			if set.Tags && set.TagCounts && len(lists.Tags[id]) > 0 { // counts of the tags it has
+				statements = 2
+			}
+			if n := len(e.counter.Statements()); n != statements {
+				t.Errorf("%+v: %d statements, want %d", set, n, statements)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%+v: contact %+v, want %+v", set, got, want)
+			}
+			if wantLists := e.separately(t, []string{id}, set); !reflect.DeepEqual(lists, wantLists) {
+				t.Errorf("%+v:\ngot  %s\nwant %s", set, dump(lists), dump(wantLists))
+			}
+		}
+	}
+	for _, id := range e.ids[4:] {
+		_, _, err := e.s.Contacts.FindContactWithLists(e.ctx, id, rubrica.ContactListSet{Tags: true, Links: true})
+		if rubrica.ErrorCode(err) != rubrica.ENOTFOUND {
+			t.Errorf("%q: got %v, want NOT_FOUND", id, err)
+		}
+	}
+}

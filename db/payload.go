@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -135,62 +137,128 @@ func readContactLists(ctx context.Context, q sqlx.QueryerContext, workspaceID st
 		}
 		return out, err
 	}
-	var out rubrica.ContactLists
-	var zone string
-	var tagIDs, tags, values, definitions, links, channels, members []byte
-	exprs, dest := []string{`current_setting('TimeZone')`}, []any{&zone}
-	part := func(want bool, expr string, d *[]byte) {
+	exprs := listExprs(set)
+	if exprs == "" {
+		return rubrica.ContactLists{}, nil
+	}
+	var cols listColumns
+	if err := sqlx.GetContext(ctx, q, &cols, `SELECT `+exprs, pq.Array(validIDs(ids)), workspaceID); err != nil {
+		return rubrica.ContactLists{}, fmt.Errorf("db: read contact lists: %w", err)
+	}
+	return cols.decode(ctx, q, workspaceID, len(ids), set, extraTags)
+}
+
+// findContactWithLists reads one contact of the workspace and the lists set names of it in
+// one statement (the lists' columns beside the contact's), or NOT_FOUND. Tag counts, when
+// set names them, take a second statement.
+func findContactWithLists(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string, set rubrica.ContactListSet) (*rubrica.Contact, rubrica.ContactLists, error) {
+	exprs := listExprs(set)
+	if exprs == "" {
+		c, err := findContact(ctx, q, workspaceID, id, false)
+		return c, rubrica.ContactLists{}, err
+	}
+	if !validID(id) {
+		return nil, rubrica.ContactLists{}, rubrica.NotFound("id", "Contact")
+	}
+	var row struct {
+		contactRow
+		listColumns
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+contactColumns+`, `+ofTheContact.Replace(exprs)+`
+		FROM contacts c CROSS JOIN LATERAL (SELECT c.id, c.workspace_id) AS this_contact (id, workspace_id)
+		WHERE c.id = $1 AND c.workspace_id = $2`,
+		id, workspaceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.ContactLists{}, rubrica.NotFound("id", "Contact")
+	} else if err != nil {
+		return nil, rubrica.ContactLists{}, fmt.Errorf("db: find contact with lists: %w", err)
+	}
+	lists, err := row.listColumns.decode(ctx, q, workspaceID, 1, set, nil)
+	if err != nil {
+		return nil, rubrica.ContactLists{}, err
+	}
+	return row.contactRow.contact(), lists, nil
+}
+
+// ofTheContact makes the lists' expressions (whose only parameters are $1, the contacts,
+// and $2, the workspace) subqueries of the one contact they are read with, this_contact (a
+// name no list uses: the lists' own subqueries name their tables c, t, ...). Correlated to
+// one contact, PostgreSQL plans them for one contact: with the ids a parameter, its generic
+// plan expects an array of ten, and the statement cost the server more than the contact and
+// its tags read apart (contact(id) with tags at concurrency 16: 0.50-0.66 ms of the server's
+// CPU a request, against 0.36-0.42 ms apart and 0.17 ms correlated).
+var ofTheContact = strings.NewReplacer(`$1`, `ARRAY[this_contact.id]`, `$2`, `this_contact.workspace_id`)
+
+// listColumns are the columns of the lists set names (see listExprs): the session's time
+// zone, and each list as a JSON array of its rows.
+type listColumns struct {
+	Zone        string `db:"lists_zone"`
+	TagIDs      []byte `db:"lists_tag_ids"`
+	Tags        []byte `db:"lists_tags"`
+	Values      []byte `db:"lists_values"`
+	Definitions []byte `db:"lists_definitions"`
+	Links       []byte `db:"lists_links"`
+	Channels    []byte `db:"lists_channels"`
+	Members     []byte `db:"lists_members"`
+}
+
+// listExprs returns the select list that reads the lists set names as listColumns, $1 the
+// contact ids (uuid[]) and $2 the workspace; "" for a set that names none.
+func listExprs(set rubrica.ContactListSet) string {
+	var exprs []string
+	part := func(want bool, expr, column string) {
 		if want {
-			exprs, dest = append(exprs, expr), append(dest, d)
+			exprs = append(exprs, expr+` AS `+column)
 		}
 	}
-	part(set.Tags, contactTagIDsList.jsonAgg(), &tagIDs)
-	part(set.Tags, tagsOfContactsList.jsonAgg(), &tags)
-	part(set.CustomValues, customValueIDsList.jsonAgg(), &values)
-	part(set.CustomValues, definitionsList.jsonAgg(), &definitions)
-	part(set.Links, linksList.jsonAgg(), &links)
-	part(set.Links, channelsList("$2").jsonAgg(), &channels)
-	part(set.Assignees, assigneesList.jsonAgg(), &members)
-	if len(exprs) == 1 {
-		return out, nil
+	part(set.Tags, contactTagIDsList.jsonAgg(), `lists_tag_ids`)
+	part(set.Tags, tagsOfContactsList.jsonAgg(), `lists_tags`)
+	part(set.CustomValues, customValueIDsList.jsonAgg(), `lists_values`)
+	part(set.CustomValues, definitionsList.jsonAgg(), `lists_definitions`)
+	part(set.Links, linksList.jsonAgg(), `lists_links`)
+	part(set.Links, channelsList("$2").jsonAgg(), `lists_channels`)
+	part(set.Assignees, assigneesList.jsonAgg(), `lists_members`)
+	if exprs == nil {
+		return ""
 	}
-	query := `SELECT ` + strings.Join(exprs, `, `)
-	if err := q.QueryRowxContext(ctx, query, pq.Array(validIDs(ids)), workspaceID).Scan(dest...); err != nil {
-		return out, fmt.Errorf("db: read contact lists: %w", err)
-	}
-	loc := sessionLocation(zone)
+	return `current_setting('TimeZone') AS lists_zone, ` + strings.Join(exprs, `, `)
+}
+
+// decode builds the lists of n contacts from the columns read; with tag counts, it counts
+// the contacts of the tags listed and of extraTags.
+func (c *listColumns) decode(ctx context.Context, q sqlx.QueryerContext, workspaceID string, n int, set rubrica.ContactListSet, extraTags []string) (rubrica.ContactLists, error) {
+	var out rubrica.ContactLists
+	var err error
+	loc := sessionLocation(c.Zone)
 	if set.Tags {
-		var err error
-		if out.Tags, err = decodeTags(tagIDs, tags, loc, len(ids)); err != nil {
+		if out.Tags, err = decodeTags(c.TagIDs, c.Tags, loc, n); err != nil {
 			return out, err
 		}
-	}
-	if set.Tags && set.TagCounts {
-		var err error
-		if out.TagCounts, err = countListedTags(ctx, q, workspaceID, out.Tags, extraTags); err != nil {
-			return out, err
+		if set.TagCounts {
+			if out.TagCounts, err = countListedTags(ctx, q, workspaceID, out.Tags, extraTags); err != nil {
+				return out, err
+			}
 		}
 	}
 	if set.CustomValues {
-		var err error
-		if out.CustomValues, err = decodeCustomValues(values, definitions, loc, len(ids)); err != nil {
+		if out.CustomValues, err = decodeCustomValues(c.Values, c.Definitions, loc, n); err != nil {
 			return out, err
 		}
 	}
 	if set.Links {
-		rows, err := decodeRows[linkRow](links, loc, "links")
+		rows, err := decodeRows[linkRow](c.Links, loc, "links")
 		if err != nil {
 			return out, err
 		}
-		out.Links = linksByContact(linksOf(rows), len(ids))
-		chRows, err := decodeRows[channelRow](channels, loc, "channels")
+		out.Links = linksByContact(linksOf(rows), n)
+		chRows, err := decodeRows[channelRow](c.Channels, loc, "channels")
 		if err != nil {
 			return out, err
 		}
 		out.Channels = channelsOf(chRows)
 	}
 	if set.Assignees {
-		rows, err := decodeRows[memberRow](members, loc, "assignees")
+		rows, err := decodeRows[memberRow](c.Members, loc, "assignees")
 		if err != nil {
 			return out, err
 		}

@@ -87,11 +87,7 @@ func (r *queryResolver) Contact(ctx context.Context, id string) (*rubrica.Contac
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Services.Contacts.FindContactByID(ctx, local)
-	if err == nil {
-		r.prefetchContact(ctx, c)
-	}
-	return c, err
+	return r.findContact(ctx, local)
 }
 
 func (r *queryResolver) Contacts(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) (*model.ContactConnection, error) {

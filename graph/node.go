@@ -11,9 +11,6 @@ import (
 // NOT_FOUND about the argument id, whatever the service called the field.
 func (r *Resolver) node(ctx context.Context, gid string) (globalid.Node, error) {
 	n, err := r.findNode(ctx, gid)
-	if c, ok := n.(*rubrica.Contact); ok && err == nil {
-		r.prefetchContact(ctx, c)
-	}
 	if rubrica.ErrorCode(err) == rubrica.ENOTFOUND {
 		return nil, &rubrica.Error{Code: rubrica.ENOTFOUND, Field: "id", Message: rubrica.ErrorMessage(err)}
 	}
@@ -30,7 +27,11 @@ func (r *Resolver) findNode(ctx context.Context, gid string) (globalid.Node, err
 	}
 	switch typ {
 	case typeContact:
-		return r.Services.Contacts.FindContactByID(ctx, id)
+		c, err := r.findContact(ctx, id) // with what the selection lists, prefetched
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	case typeTag:
 		return r.Services.Tags.FindTagByID(ctx, id)
 	case typeChannel:

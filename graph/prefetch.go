@@ -165,19 +165,11 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 	if ready == nil {
 		ready = &readyFields{}
 	}
-	done := map[string]bool{}
-	var lists rubrica.ContactListSet
+	lists, others := prefetchPlan(ctx, parents, ready)
 	var wg sync.WaitGroup
-	for _, f := range contactFields(ctx, parents) {
-		if done[f.Name] || !ready.Waits("Contact", f.Name) {
-			continue
-		}
-		done[f.Name] = true
-		if need, ok := contactLists[f.Name]; ok {
-			need(ctx, &lists, f)
-		} else if fetch, ok := contactPrefetches[f.Name]; ok {
-			wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
-		}
+	for _, f := range others {
+		fetch := contactPrefetches[f.Name]
+		wg.Go(func() { fetch(ctx, r, l, cs, f, ready) })
 	}
 	for _, part := range splitLists(lists) {
 		wg.Go(func() {
@@ -192,6 +184,39 @@ func (r *Resolver) prefetchContacts(ctx context.Context, contacts []*rubrica.Con
 			listexec.Settle(ctx, p.Field)
 		}
 	}
+}
+
+// prefetchPlan returns what the parents select on Contact that ready lacks: the lists to
+// read (contactLists) and the other fields that contactPrefetches fetches, each field once.
+func prefetchPlan(ctx context.Context, parents []graphql.CollectedField, ready *readyFields) (rubrica.ContactListSet, []graphql.CollectedField) {
+	var lists rubrica.ContactListSet
+	var others []graphql.CollectedField
+	done := map[string]bool{}
+	for _, f := range contactFields(ctx, parents) {
+		if done[f.Name] || !ready.Waits("Contact", f.Name) {
+			continue
+		}
+		done[f.Name] = true
+		if need, ok := contactLists[f.Name]; ok {
+			need(ctx, &lists, f)
+		} else if _, ok := contactPrefetches[f.Name]; ok {
+			others = append(others, f)
+		}
+	}
+	return lists, others
+}
+
+// findContact reads the contact the current field returns (contact, node) with the lists
+// its selection names, in one statement, and prefetches the rest of what it selects.
+func (r *Resolver) findContact(ctx context.Context, id string) (*rubrica.Contact, error) {
+	parents := contactParents(ctx)
+	lists, _ := prefetchPlan(ctx, parents, &readyFields{})
+	c, found, err := r.Services.Contacts.FindContactWithLists(ctx, id, lists)
+	if err != nil {
+		return nil, err
+	}
+	r.prefetchContacts(ctx, []*rubrica.Contact{c}, parents, r.primeLists(ctx, found, c))
+	return c, nil
 }
 
 // contactParents returns the fields at path below the current field whose values are

@@ -79,3 +79,48 @@ func TestSingleContactPaysNoLoaderWait(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleContactStatements: contact(id) and node(id) read the contact with the lists its
+// selection names in one statement (the token lookup aside); tag counts take one more, and a
+// field that is not a list (workflowRuns) its own.
+func TestSingleContactStatements(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ws := env.Workspace(t, "One")
+	id := readSeed(t, env, ws, 3)
+	for _, c := range []struct {
+		name, selection string
+		want            int
+	}{
+		{"no lists", `id firstName`, 1},
+		{"tags", `id firstName tags { id name }`, 1},
+		{"every list", `id tags { name } customFields { value definition { key } } assignee { name } channels { status channel { name } }`, 1},
+		{"tag counts", `id tags { name contactCount }`, 2},
+		{"a list and a prefetch", `id tags { name } workflowRuns { id }`, 2},
+	} {
+		for _, q := range []string{
+			`query($id: ID!) { contact(id: $id) { ` + c.selection + ` } }`,
+			`query($id: ID!) { node(id: $id) { ... on Contact { ` + c.selection + ` } } }`,
+		} {
+			env.Counter.Reset()
+			env.MustDo(t, ws.Agent(), q, map[string]any{"id": id}, nil)
+			var got []string
+			for _, s := range env.Counter.Statements() {
+				if !strings.Contains(s, "api_tokens") {
+					got = append(got, s)
+				}
+			}
+			if len(got) != c.want {
+				t.Errorf("%s: %d statements, want %d:\n%s", q, len(got), c.want, strings.Join(got, "\n"))
+			}
+		}
+	}
+	theirs := readSeed(t, env, env.Workspace(t, "Other"), 1)
+	for what, id := range map[string]string{"an unknown contact": globalid.Encode("Contact", "00000000-0000-0000-0000-000000000000"),
+		"another workspace's contact": theirs} {
+		r := env.Do(t, ws.Agent(), `query($id: ID!) { contact(id: $id) { id tags { name } channels { status } } }`, map[string]any{"id": id})
+		if len(r.Errors) != 1 || r.Errors[0].Extensions.Code != "NOT_FOUND" {
+			t.Errorf("%s with its lists: got %+v, want NOT_FOUND", what, r.Errors)
+		}
+	}
+}
