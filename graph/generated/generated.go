@@ -14888,7 +14888,7 @@ func (ec *executionContext) _AddTagsToContactsPayload(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var apiTokenImplementors = []string{"ApiToken", "Node"}
@@ -14943,7 +14943,7 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var blockContactPayloadImplementors = []string{"BlockContactPayload"}
@@ -14976,7 +14976,7 @@ func (ec *executionContext) _BlockContactPayload(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var channelImplementors = []string{"Channel", "Node"}
@@ -15031,7 +15031,7 @@ func (ec *executionContext) _Channel(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var closeConversationPayloadImplementors = []string{"CloseConversationPayload"}
@@ -15064,7 +15064,7 @@ func (ec *executionContext) _CloseConversationPayload(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactImplementors = []string{"Contact", "Node"}
@@ -15213,7 +15213,7 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactChannelImplementors = []string{"ContactChannel"}
@@ -15276,7 +15276,7 @@ func (ec *executionContext) _ContactChannel(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactChannelEventImplementors = []string{"ContactChannelEvent"}
@@ -15322,7 +15322,7 @@ func (ec *executionContext) _ContactChannelEvent(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactConnectionImplementors = []string{"ContactConnection"}
@@ -15367,7 +15367,7 @@ func (ec *executionContext) _ContactConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactEdgeImplementors = []string{"ContactEdge"}
@@ -15405,7 +15405,7 @@ func (ec *executionContext) _ContactEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var contactEventImplementors = []string{"ContactEvent"}
@@ -15451,7 +15451,7 @@ func (ec *executionContext) _ContactEvent(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var conversationImplementors = []string{"Conversation", "Node"}
@@ -15519,7 +15519,7 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var conversationConnectionImplementors = []string{"ConversationConnection"}
@@ -15564,7 +15564,7 @@ func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var conversationEdgeImplementors = []string{"ConversationEdge"}
@@ -15602,7 +15602,7 @@ func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var createChannelPayloadImplementors = []string{"CreateChannelPayload"}
@@ -15635,7 +15635,7 @@ func (ec *executionContext) _CreateChannelPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var createContactPayloadImplementors = []string{"CreateContactPayload"}
@@ -15668,7 +15668,7 @@ func (ec *executionContext) _CreateContactPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var createCustomFieldDefinitionPayloadImplementors = []string{"CreateCustomFieldDefinitionPayload"}
@@ -15706,7 +15706,7 @@ func (ec *executionContext) _CreateCustomFieldDefinitionPayload(ctx context.Cont
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var createTagPayloadImplementors = []string{"CreateTagPayload"}
@@ -15739,7 +15739,7 @@ func (ec *executionContext) _CreateTagPayload(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var customFieldDefinitionImplementors = []string{"CustomFieldDefinition", "Node"}
@@ -15794,7 +15794,7 @@ func (ec *executionContext) _CustomFieldDefinition(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var customFieldValueImplementors = []string{"CustomFieldValue"}
@@ -15832,7 +15832,7 @@ func (ec *executionContext) _CustomFieldValue(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var deleteAllContactsPayloadImplementors = []string{"DeleteAllContactsPayload"}
@@ -15865,7 +15865,7 @@ func (ec *executionContext) _DeleteAllContactsPayload(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var deleteContactsPayloadImplementors = []string{"DeleteContactsPayload"}
@@ -15903,7 +15903,7 @@ func (ec *executionContext) _DeleteContactsPayload(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var dismissMergeSuggestionPayloadImplementors = []string{"DismissMergeSuggestionPayload"}
@@ -15936,7 +15936,7 @@ func (ec *executionContext) _DismissMergeSuggestionPayload(ctx context.Context, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var duplicateMatchImplementors = []string{"DuplicateMatch"}
@@ -15981,7 +15981,7 @@ func (ec *executionContext) _DuplicateMatch(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var finishWorkflowRunPayloadImplementors = []string{"FinishWorkflowRunPayload"}
@@ -16014,7 +16014,7 @@ func (ec *executionContext) _FinishWorkflowRunPayload(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var jobImplementors = []string{"Job", "Node"}
@@ -16089,7 +16089,7 @@ func (ec *executionContext) _Job(ctx context.Context, sel ast.SelectionSet, obj 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var memberImplementors = []string{"Member", "Node"}
@@ -16144,7 +16144,7 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeImplementors = []string{"Merge", "Node"}
@@ -16231,7 +16231,7 @@ func (ec *executionContext) _Merge(ctx context.Context, sel ast.SelectionSet, ob
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeConnectionImplementors = []string{"MergeConnection"}
@@ -16276,7 +16276,7 @@ func (ec *executionContext) _MergeConnection(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeContactsPayloadImplementors = []string{"MergeContactsPayload"}
@@ -16314,7 +16314,7 @@ func (ec *executionContext) _MergeContactsPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeEdgeImplementors = []string{"MergeEdge"}
@@ -16352,7 +16352,7 @@ func (ec *executionContext) _MergeEdge(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeSuggestionImplementors = []string{"MergeSuggestion", "Node"}
@@ -16414,7 +16414,7 @@ func (ec *executionContext) _MergeSuggestion(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeSuggestionConnectionImplementors = []string{"MergeSuggestionConnection"}
@@ -16459,7 +16459,7 @@ func (ec *executionContext) _MergeSuggestionConnection(ctx context.Context, sel 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeSuggestionEdgeImplementors = []string{"MergeSuggestionEdge"}
@@ -16497,7 +16497,7 @@ func (ec *executionContext) _MergeSuggestionEdge(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mergeSuggestionEventImplementors = []string{"MergeSuggestionEvent"}
@@ -16537,7 +16537,7 @@ func (ec *executionContext) _MergeSuggestionEvent(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var messageImplementors = []string{"Message", "Node"}
@@ -16598,7 +16598,7 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var messageConnectionImplementors = []string{"MessageConnection"}
@@ -16643,7 +16643,7 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var messageEdgeImplementors = []string{"MessageEdge"}
@@ -16681,7 +16681,7 @@ func (ec *executionContext) _MessageEdge(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -16878,7 +16878,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -16926,7 +16926,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var queryImplementors = []string{"Query"}
@@ -17048,7 +17048,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var receiveMessagePayloadImplementors = []string{"ReceiveMessagePayload"}
@@ -17101,7 +17101,7 @@ func (ec *executionContext) _ReceiveMessagePayload(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var removeContactChannelPayloadImplementors = []string{"RemoveContactChannelPayload"}
@@ -17139,7 +17139,7 @@ func (ec *executionContext) _RemoveContactChannelPayload(ctx context.Context, se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var removeMemberPayloadImplementors = []string{"RemoveMemberPayload"}
@@ -17172,7 +17172,7 @@ func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.Se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var removeTagFromContactPayloadImplementors = []string{"RemoveTagFromContactPayload"}
@@ -17210,7 +17210,7 @@ func (ec *executionContext) _RemoveTagFromContactPayload(ctx context.Context, se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var revokeTokenPayloadImplementors = []string{"RevokeTokenPayload"}
@@ -17243,7 +17243,7 @@ func (ec *executionContext) _RevokeTokenPayload(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var sendMessagePayloadImplementors = []string{"SendMessagePayload"}
@@ -17296,7 +17296,7 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var setContactFieldOrderPayloadImplementors = []string{"SetContactFieldOrderPayload"}
@@ -17329,7 +17329,7 @@ func (ec *executionContext) _SetContactFieldOrderPayload(ctx context.Context, se
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var startWorkflowRunPayloadImplementors = []string{"StartWorkflowRunPayload"}
@@ -17362,7 +17362,7 @@ func (ec *executionContext) _StartWorkflowRunPayload(ctx context.Context, sel as
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var subscriptionImplementors = []string{"Subscription"}
@@ -17439,7 +17439,7 @@ func (ec *executionContext) _Tag(ctx context.Context, sel ast.SelectionSet, obj 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var tagConnectionImplementors = []string{"TagConnection"}
@@ -17484,7 +17484,7 @@ func (ec *executionContext) _TagConnection(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var tagEdgeImplementors = []string{"TagEdge"}
@@ -17522,7 +17522,7 @@ func (ec *executionContext) _TagEdge(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var unblockContactPayloadImplementors = []string{"UnblockContactPayload"}
@@ -17555,7 +17555,7 @@ func (ec *executionContext) _UnblockContactPayload(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var unmergeContactsPayloadImplementors = []string{"UnmergeContactsPayload"}
@@ -17598,7 +17598,7 @@ func (ec *executionContext) _UnmergeContactsPayload(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var updateContactPayloadImplementors = []string{"UpdateContactPayload"}
@@ -17631,7 +17631,7 @@ func (ec *executionContext) _UpdateContactPayload(ctx context.Context, sel ast.S
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var workflowRunImplementors = []string{"WorkflowRun", "Node"}
@@ -17697,7 +17697,7 @@ func (ec *executionContext) _WorkflowRun(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var workspaceImplementors = []string{"Workspace", "Node"}
@@ -17761,7 +17761,7 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -17814,7 +17814,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -17862,7 +17862,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -17920,7 +17920,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -17978,7 +17978,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -18036,7 +18036,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -18119,7 +18119,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return marshalObject(fields, out)
 }
 
 // endregion **************************** object.gotpl ****************************

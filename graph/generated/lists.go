@@ -22,6 +22,11 @@ func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) grap
 	return listexec.NewDeferredGroup(ctx, fields)
 }
 
+// marshalObject is listexec.NewObject.
+func marshalObject(fields []graphql.CollectedField, out *graphql.FieldSet) graphql.Marshaler {
+	return listexec.NewObject(fields, out)
+}
+
 // settledObject is listexec.Settled.
 func settledObject(ctx context.Context, fields []graphql.CollectedField) bool {
 	return listexec.Settled(ctx, fields)

@@ -165,11 +165,14 @@ const (
 	objectMarshaller  = "\nfunc (ec *executionContext) _"
 	settledDecl       = "\tdeferred := newDeferredGroup(ctx, fields)\n\tsettled := settledObject(ctx, fields)\n"
 	lazyDeferredGroup = "\tdeferred := newDeferredGroup(ctx, fields)\n"
+	objectReturn      = "\n\treturn out\n}\n"
+	objectMarshal     = "\n\treturn marshalObject(fields, out)\n}\n"
 )
 
 // rewriteObjects makes every object marshaller build its deferred group only when a field
-// is deferred, and resolve its resolver fields through resolveObjectField, which resolves
-// them inline when the object is settled (listexec.Resolve).
+// is deferred, resolve its resolver fields through resolveObjectField, which resolves them
+// inline when the object is settled (listexec.Resolve), and return its values as a
+// listexec.Object, which marshals them without graphql.FieldSet's cost per object.
 func rewriteObjects(src []byte) ([]byte, error) {
 	parts := bytes.Split(src, []byte(objectMarshaller))
 	for i, p := range parts {
@@ -184,6 +187,10 @@ func rewriteObjects(src []byte) ([]byte, error) {
 			decl = settledDecl
 			p = bytes.ReplaceAll(p, []byte(concurrentField), []byte("resolveObjectField(ctx, settled, out, ec.OperationContext, &deferred, i,"))
 		}
+		if bytes.Count(p, []byte(objectReturn)) != 1 {
+			return nil, fmt.Errorf("an object marshaller that does not end in %q", objectReturn)
+		}
+		p = bytes.Replace(p, []byte(objectReturn), []byte(objectMarshal), 1)
 		parts[i] = bytes.Replace(p, []byte(deferredGroup), []byte(decl), 1)
 	}
 	out := bytes.Join(parts, []byte(objectMarshaller))
@@ -215,6 +222,11 @@ func marshalList(ctx context.Context, sel ast.SelectionSet, typ string, length i
 // newDeferredGroup is listexec.NewDeferredGroup.
 func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
 	return listexec.NewDeferredGroup(ctx, fields)
+}
+
+// marshalObject is listexec.NewObject.
+func marshalObject(fields []graphql.CollectedField, out *graphql.FieldSet) graphql.Marshaler {
+	return listexec.NewObject(fields, out)
 }
 
 // settledObject is listexec.Settled.
