@@ -146,6 +146,7 @@ type authGuard struct {
 	cache   *authCache          // nil: every authentication asks the service
 	limiter *failureLimiter     // nil: no limit
 	conns   *wsRegistry
+	errs    httpErrors
 }
 
 // newAuthGuard makes the guard of a server and starts watching revocations (cfg.Revocations,
@@ -160,7 +161,7 @@ func newAuthGuard(cfg Config) *authGuard {
 	if burst <= 0 {
 		burst = DefaultAuthFailureBurst
 	}
-	g := &authGuard{auth: cfg.Services.Auth, limiter: newFailureLimiter(rate, burst), conns: newWSRegistry()}
+	g := &authGuard{auth: cfg.Services.Auth, limiter: newFailureLimiter(rate, burst), conns: newWSRegistry(), errs: httpErrors{cfg.Logger}}
 	watcher := cfg.Revocations
 	if watcher == nil {
 		watcher, _ = cfg.Services.Events.(rubrica.RevocationWatcher)

@@ -82,6 +82,7 @@ func New(cfg Config) *Server {
 	}
 	m := newMetrics(reg)
 
+	errs := httpErrors{cfg.Logger}
 	guard := newAuthGuard(cfg)
 	gql := graph.NewHandler(graph.Config{
 		Services: guard.services(cfg.Services), Logger: cfg.Logger, Introspection: cfg.Introspection,
@@ -95,14 +96,14 @@ func New(cfg Config) *Server {
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
-	gql.AddTransport(postTransport{})
+	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
 	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(guard, gql)))
-	mux.Handle("GET /export/contacts.csv", authenticate(guard, exportContacts(cfg.Services.Exports, cfg.Logger)))
+	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, errs, authenticate(guard, gql)))
+	mux.Handle("GET /export/contacts.csv", authenticate(guard, exportContacts(cfg.Services.Exports, errs)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -125,7 +126,7 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux)))}
+	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, errs, mux)))}
 }
 
 // Handler returns the server's root handler.

@@ -60,7 +60,10 @@ func badGetParams(rawQuery string) string {
 // postTransport is transport.POST that reads the body within the HTTP limits, refuses a
 // body that is not a GraphQL request with a message of its own (transport.POST's message
 // repeats the whole body and the decoder's detail), and writes responses with writeResponse.
-type postTransport struct{ transport.POST }
+type postTransport struct {
+	transport.POST
+	errs httpErrors
+}
 
 // badPostBody is the answer to a POST body that does not decode.
 const badPostBody = `The request body is not a GraphQL request: send a JSON object {"query": "...", "variables": {...}}.`
@@ -69,7 +72,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	start := graphql.Now()
 	body, status, err := readBody(r)
 	if err != nil {
-		refuseBody(w, status, err)
+		t.errs.refuseBody(w, r, status, err)
 		return
 	}
 	// The same decoding as transport.POST's, so that it never fails on what passes here.

@@ -153,11 +153,11 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 }
 
 // refuseForeignOrigins answers a websocket upgrade from an origin that may not open one with
-// 403 before it reaches the GraphQL transport.
-func refuseForeignOrigins(check func(*http.Request) bool, next http.Handler) http.Handler {
+// 403 (FORBIDDEN) before it reaches the GraphQL transport.
+func refuseForeignOrigins(check func(*http.Request) bool, errs httpErrors, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if websocket.IsWebSocketUpgrade(r) && !check(r) {
-			http.Error(w, "origin not allowed", http.StatusForbidden)
+			errs.write(w, r, http.StatusForbidden, rubrica.Errorf(rubrica.EFORBIDDEN, "This origin may not open websockets: see ALLOWED_ORIGINS."))
 			return
 		}
 		next.ServeHTTP(w, r)
