@@ -34,7 +34,8 @@ type Config struct {
 	MaxComplexity int           // 0: graph.DefaultMaxComplexity
 	Limits        graph.Limits  // document and response limits; zero fields: graph's defaults
 	LoaderWait    time.Duration // 0: graph.DefaultLoaderWait
-	// AllowedOrigins may open websockets besides the server's own origin ("*": any).
+	// AllowedOrigins may open websockets besides the server's own origin, and call /graphql
+	// and the CSV export from browser scripts (CORS) ("*": any).
 	AllowedOrigins []string
 	// MaxSubscriptions caps the subscriptions of one websocket (0: DefaultMaxSubscriptions).
 	MaxSubscriptions int
@@ -126,7 +127,7 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, errs, mux)))}
+	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))}
 }
 
 // Handler returns the server's root handler.
