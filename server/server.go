@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -95,7 +94,6 @@ func New(cfg Config) *Server {
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
 	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
-	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
