@@ -95,7 +95,8 @@ var errRequestTimeout = errors.New("server: request timeout")
 
 // limitRequests bounds every request: a body larger than maxBytes is refused with 413 (up
 // front from Content-Length, or when a chunked body grows past it), a body must arrive within
-// bodyTimeout, and a request other than a websocket upgrade runs for at most requestTimeout.
+// bodyTimeout, and a request other than a websocket upgrade or an event stream runs for at most
+// requestTimeout.
 // The request's context is the connection's, so it is also cancelled when the client leaves.
 func limitRequests(l httpLimits, errs httpErrors, next http.Handler) http.Handler {
 	l = l.withDefaults()
@@ -112,7 +113,7 @@ func limitRequests(l httpLimits, errs httpErrors, next http.Handler) http.Handle
 			errs.refuseBody(w, r, http.StatusRequestEntityTooLarge, l.tooLarge())
 			return
 		}
-		if !websocket.IsWebSocketUpgrade(r) {
+		if !websocket.IsWebSocketUpgrade(r) && !isEventStream(r) { // a stream times its queries itself (sseTransport)
 			ctx, cancel := context.WithTimeoutCause(r.Context(), l.requestTimeout, errRequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)

@@ -36,7 +36,8 @@ type Config struct {
 	// AllowedOrigins may open websockets besides the server's own origin, and call /graphql
 	// and the CSV export from browser scripts (CORS) ("*": any).
 	AllowedOrigins []string
-	// MaxSubscriptions caps the subscriptions of one websocket (0: DefaultMaxSubscriptions).
+	// MaxSubscriptions caps the subscriptions of one websocket, and the event streams (SSE) of
+	// one member (0: DefaultMaxSubscriptions).
 	MaxSubscriptions int
 	// AuthFailureRate is how many failed authentications per minute one client address may
 	// make after AuthFailureBurst (0: DefaultAuthFailureRate; negative: no limit).
@@ -94,6 +95,7 @@ func New(cfg Config) *Server {
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
 	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
+	gql.AddTransport(newSSETransport(guard, cfg.MaxSubscriptions, httpLimits{requestTimeout: cfg.RequestTimeout}.withDefaults().requestTimeout))
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
