@@ -111,7 +111,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 // query is 400; an operation the method cannot run is 405 (a mutation or subscription sent
 // with GET) or 406 (a subscription POSTed without Accept: text/event-stream, which would wait
 // for events on a connection that can carry one response). Responses are written with
-// writeResponse.
+// writeResponse, those of an operation that defers fragments in parts (see incremental.go).
 func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, start time.Time) {
 	ctx := r.Context()
 	contentType := responseContentType(r.Header.Get("Accept"))
@@ -123,11 +123,7 @@ func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
-		status := http.StatusOK
-		if contentType == graphqlResponseJSON {
-			status = http.StatusBadRequest
-		}
-		writeRequestErrors(w, contentType, status, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		writeRequestErrors(w, contentType, requestErrorStatus(contentType), exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
 	if op := rc.Operation.Operation; r.Method == http.MethodGet && op != ast.Query {
@@ -138,9 +134,27 @@ func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		dispatchError(w, r, exec, http.StatusNotAcceptable, postedSubscriptionMsg)
 		return
 	}
-	w.Header().Set("Content-Type", contentType)
+	incremental := defers(rc)
+	if incremental && !acceptsMultipart(r.Header.Get("Accept")) {
+		dispatchError(w, r, exec, requestErrorStatus(contentType), deferNeedsStream)
+		return
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
+	if incremental {
+		writeMultipart(w, responses, ctx)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
 	writeResponse(w, responses(ctx))
+}
+
+// requestErrorStatus is the status of a request error answered in contentType: 200 under
+// application/json, 400 under application/graphql-response+json (GraphQL over HTTP).
+func requestErrorStatus(contentType string) int {
+	if contentType == graphqlResponseJSON {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
 }
 
 const (
