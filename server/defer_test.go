@@ -108,7 +108,11 @@ func TestDeferIncremental(t *testing.T) {
 				t.Errorf("%s: got %d %v, want %d with a request error naming multipart/mixed", accept, res.StatusCode, body, want)
 			}
 		}
-		var tags struct{ Tags struct{ Edges []struct{ Node struct{ Name string } } } }
+		var tags struct {
+			Tags struct {
+				Edges []struct{ Node struct{ Name string } }
+			}
+		}
 		env.MustDo(t, ws.Owner(), `{ tags(first: 10) { edges { node { name } } } }`, nil, &tags)
 		for _, e := range tags.Tags.Edges {
 			if e.Node.Name == "Deferred" {
