@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"context"
 	"os"
 	"os/exec"
@@ -67,13 +68,14 @@ func (e *npmError) Error() string { return "npm ci: " + e.err.Error() + "\n" + e
 
 // runNode runs a script of the clients directory with args and returns its output; a
 // non-zero exit fails the test with that output.
-func runNode(t *testing.T, script string, args ...string) string {
+func runNode(t *testing.T, env []string, script string, args ...string) string {
 	t.Helper()
 	dir := nodeClients(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node %s: %v\n%s", script, err, out)
@@ -86,6 +88,29 @@ func runNode(t *testing.T, script string, args ...string) string {
 func TestGraphQLOverHTTPAudits(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
-	out := runNode(t, "audit.mjs", env.Server.URL+"/graphql")
+	out := runNode(t, nil, "audit.mjs", env.Server.URL+"/graphql")
+	t.Log(out)
+}
+
+// TestApolloClient: Apollo Client 4, as a page on another origin (listed in ALLOWED_ORIGINS)
+// uses it through the CORS protocol, preflights included, refetches contacts with
+// nodes(ids:) into its cache, reads a deferred fragment over multipart/mixed and receives a
+// subscription's events over server-sent events (clients/apollo.mjs).
+func TestApolloClient(t *testing.T) {
+	t.Parallel()
+	env := corsEnv(t)
+	ws := env.Workspace(t, "Apollo")
+	other := env.Workspace(t, "Apollo other")
+	ada := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Ada"})
+	grace := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Grace"})
+	theirs := createContact(t, env, other.Owner(), map[string]any{"firstName": "Theirs"})
+	ids, _ := json.Marshal([]string{grace, "bogus", ada, theirs})
+	out := runNode(t, []string{
+		"RUBRICA_URL=" + env.Server.URL + "/graphql",
+		"RUBRICA_ORIGIN=" + appOrigin,
+		"RUBRICA_TOKEN=" + ws.Agent(),
+		"RUBRICA_IDS=" + string(ids),
+		`RUBRICA_NAMES=["Grace", null, "Ada", null]`,
+	}, "apollo.mjs")
 	t.Log(out)
 }
