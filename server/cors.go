@@ -19,7 +19,7 @@ type corsRoute struct {
 
 // corsRoutes are the paths a browser on another origin may call.
 var corsRoutes = map[string]corsRoute{
-	"/graphql":             {methods: "GET, POST", allow: "OPTIONS, GET, POST"},
+	"/graphql":             {methods: "GET, POST", allow: allowedMethods},
 	"/export/contacts.csv": {methods: "GET", allow: "OPTIONS, GET, HEAD"},
 }
 

@@ -41,9 +41,10 @@ func TestHTTPStatuses(t *testing.T) {
 		{"BadJSON", "POST", "", jsonType, gqlType, `{"query": `, 400, ""},
 		{"GETMutation", "GET", "?query=" + q(`mutation { createTag(input: {name: "x"}) { tag { id } } }`), "", jsonType, "", 405, "POST"},
 		{"GETSubscription", "GET", "?query=" + q(`subscription { contactEvents { type } }`), "", gqlType, "", 405, "POST"},
-		{"PUT", "PUT", "", jsonType, "", `{"query": "{ __typename }"}`, 405, "OPTIONS, GET, POST"},
-		{"DELETE", "DELETE", "", "", "", "", 405, "OPTIONS, GET, POST"},
-		{"HEAD", "HEAD", "", "", "", "", 405, "OPTIONS, GET, POST"},
+		{"PUT", "PUT", "", jsonType, "", `{"query": "{ __typename }"}`, 405, "OPTIONS, GET, HEAD, POST"},
+		{"DELETE", "DELETE", "", "", "", "", 405, "OPTIONS, GET, HEAD, POST"},
+		{"HEADQuery", "HEAD", "?query=" + q(`{ __typename }`), "", "", "", 200, ""},
+		{"HEADMutation", "HEAD", "?query=" + q(`mutation { createTag(input: {name: "y"}) { tag { id } } }`), "", "", "", 405, "POST"},
 		{"PlainText", "POST", "", "text/plain", "", `{ __typename }`, 415, ""},
 		{"NoContentType", "POST", "", "", "", `{"query": "{ __typename }"}`, 415, ""},
 		{"FormURLEncoded", "POST", "", "application/x-www-form-urlencoded", "", `query=%7B__typename%7D`, 415, ""},
@@ -74,7 +75,7 @@ func TestHTTPStatuses(t *testing.T) {
 			if got := res.Header.Get("Allow"); got != c.allow {
 				t.Errorf("Allow: got %q, want %q", got, c.allow)
 			}
-			if c.method == "HEAD" {
+			if c.method == http.MethodHead {
 				return
 			}
 			wantType := jsonType
@@ -104,7 +105,7 @@ func TestHTTPStatuses(t *testing.T) {
 	t.Run("OptionsWithoutCORS", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodOptions, env.Server.URL+"/graphql", nil)
 		res := send(t, req)
-		if res.StatusCode != http.StatusNoContent || res.Header.Get("Allow") != "OPTIONS, GET, POST" {
+		if res.StatusCode != http.StatusNoContent || res.Header.Get("Allow") != "OPTIONS, GET, HEAD, POST" {
 			t.Errorf("OPTIONS: got %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
 		}
 	})

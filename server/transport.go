@@ -22,9 +22,14 @@ import (
 // themselves, past the error presenter and so without `extensions.code`. The two transports
 // here send those errors through the presenter (exec.DispatchError) like every other one.
 
-// getTransport serves GET requests: queries only (a mutation or subscription gets 405 with
-// Allow: POST), with refusals of malformed parameters that carry codes.
+// getTransport serves GET requests, and HEAD as GET without the body (RFC 9110 wants HEAD
+// wherever GET is served): queries only (a mutation or subscription gets 405 with Allow:
+// POST), with refusals of malformed parameters that carry codes.
 type getTransport struct{ transport.GET }
+
+func (t getTransport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+}
 
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := graphql.Now()
@@ -126,7 +131,7 @@ func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 		writeRequestErrors(w, contentType, requestErrorStatus(contentType), exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
 		return
 	}
-	if op := rc.Operation.Operation; r.Method == http.MethodGet && op != ast.Query {
+	if op := rc.Operation.Operation; r.Method != http.MethodPost && op != ast.Query {
 		w.Header().Set("Allow", "POST")
 		dispatchError(w, r, exec, http.StatusMethodNotAllowed, fmt.Sprintf("GET requests only allow queries: send %ss with POST.", op))
 		return
@@ -223,7 +228,7 @@ func badOperationName(name string) bool {
 }
 
 // unsupportedTransport answers every request no other transport takes; it must be added
-// last: OPTIONS is 204 with Allow, another method (HEAD, PUT, DELETE, ...) 405 with Allow, a POST whose body is not JSON is 415. It leaves
+// last: OPTIONS is 204 with Allow, another method (PUT, DELETE, ...) 405 with Allow, a POST whose body is not JSON is 415. It leaves
 // websocket upgrades alone, so that a websocket transport works wherever it is added.
 type unsupportedTransport struct{}
 
@@ -238,7 +243,7 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, exec grap
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", allowedMethods)
 		dispatchError(w, r, exec, http.StatusMethodNotAllowed,
-			"/graphql answers GET (queries) and POST: send GraphQL as POST with Content-Type: application/json.")
+			"/graphql answers GET and HEAD (queries) and POST: send GraphQL as POST with Content-Type: application/json.")
 		return
 	}
 	w.Header().Set("Accept-Post", "application/json")
@@ -247,7 +252,7 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, exec grap
 }
 
 // allowedMethods are the methods /graphql answers.
-const allowedMethods = "OPTIONS, GET, POST"
+const allowedMethods = "OPTIONS, GET, HEAD, POST"
 
 // dispatchError answers with one request error, presented like every other error, in the
 // media type the request accepts.
