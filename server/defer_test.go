@@ -93,6 +93,16 @@ func TestDeferIncremental(t *testing.T) {
 		wantComplete(t, s)
 	})
 
+	t.Run("Websocket", func(t *testing.T) {
+		c := testenv.Dial(t, env.WSURL(), testenv.TransportWS, ws.Agent())
+		c.Subscribe("q", deferQuery, nil)
+		first, second := c.Next("q"), c.Next("q")
+		if !strings.Contains(string(first.Data), id) || !strings.Contains(string(second.Data), "VIP") {
+			t.Errorf("messages: %s then %s, want the contact then its deferred tags", first.Data, second.Data)
+		}
+		c.ExpectComplete("q")
+	})
+
 	t.Run("SingleResponseRefused", func(t *testing.T) {
 		mutation := `mutation { createTag(input: {name: "Deferred"}) { ... @defer { tag { id } } } }`
 		for _, accept := range []string{"application/json", "application/graphql-response+json"} {
