@@ -90,13 +90,8 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		errs.refuseBody(w, r, status, err)
 		return
 	}
-	var params graphql.RawParams
-	if err := json.Unmarshal(body, &params); err != nil {
-		errs.write(w, r, http.StatusBadRequest, rubrica.Errorf(rubrica.EINVALID, "%s", badPostBody))
-		return
-	}
-	if badOperationName(params.OperationName) {
-		errs.write(w, r, http.StatusBadRequest, rubrica.Errorf(rubrica.EINVALID, "%s", badOperationNameMsg))
+	if _, msg := decodeRequest(body); msg != "" { // gqlgen's transport would quote the body
+		errs.write(w, r, http.StatusBadRequest, rubrica.Errorf(rubrica.EINVALID, "%s", msg))
 		return
 	}
 	release, ok := t.streams.acquire(actor.MemberID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,20 @@ func TestSSERefusals(t *testing.T) {
 		t.Fatalf("stream without a token: got %d %s, want 401", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	res.Body.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, env.Server.URL+"/graphql", strings.NewReader(`{"query": "subscription { secret`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+ws.Agent())
+	bad, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badBody, _ := io.ReadAll(bad.Body)
+	bad.Body.Close()
+	if bad.StatusCode != http.StatusBadRequest || !strings.Contains(string(badBody), "BAD_USER_INPUT") || strings.Contains(string(badBody), "secret") {
+		t.Errorf("undecodable stream request: got %d %s, want 400 BAD_USER_INPUT that does not quote the body", bad.StatusCode, badBody)
+	}
 
 	token, tokenID := memberToken(t, env, ws, "reader@refusals.test", rubrica.RoleAgent, nil)
 	a, _ := env.OpenSSE(t, token, contactEventsQuery, nil)

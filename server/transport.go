@@ -94,19 +94,27 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.errs.refuseBody(w, r, status, err)
 		return
 	}
-	// The same decoding as transport.POST's, so that it never fails on what passes here.
+	params, msg := decodeRequest(body)
+	if msg != "" {
+		dispatchError(w, r, exec, http.StatusBadRequest, msg)
+		return
+	}
+	serveOperation(w, r, exec, params, start)
+}
+
+// decodeRequest decodes a POSTed GraphQL request as transport.POST does (numbers kept as
+// json.Number), or says what is wrong with it.
+func decodeRequest(body []byte) (*graphql.RawParams, string) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var params graphql.RawParams
 	if err := dec.Decode(&params); err != nil {
-		dispatchError(w, r, exec, http.StatusBadRequest, badPostBody)
-		return
+		return nil, badPostBody
 	}
 	if badOperationName(params.OperationName) {
-		dispatchError(w, r, exec, http.StatusBadRequest, badOperationNameMsg)
-		return
+		return nil, badOperationNameMsg
 	}
-	serveOperation(w, r, exec, &params, start)
+	return &params, ""
 }
 
 // serveOperation runs an operation sent with GET or POST and answers with the statuses of the
