@@ -81,4 +81,14 @@ func TestAuthInternalErrorIsLogged(t *testing.T) {
 			t.Errorf("%s: the internal error was not logged with its cause and path:\n%s", path, got)
 		}
 	}
+	// A websocket whose token cannot be checked is refused (4403) and the cause logged.
+	c, _, err := testenv.DialWS(t, env.WSURL(), testenv.TransportWS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Init(testenv.InitPayload(ws.Agent()))
+	wantClosedForbidden(t, c, testenv.WSWait)
+	if got := logs.String(); !strings.Contains(got, "during=\"websocket authentication\"") {
+		t.Errorf("websocket: the internal error was not logged:\n%s", got)
+	}
 }

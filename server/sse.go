@@ -41,8 +41,8 @@ const (
 	sseKeepAlive = 15 * time.Second
 )
 
-// LimitMaxSubscriptions names the cap of subscriptions per websocket and of event streams
-// per member in `extensions.limit`.
+// LimitMaxSubscriptions names, in `extensions.limit`, the cap of subscriptions per websocket
+// and of event streams per member (Config.MaxSubscriptions; no environment setting yet).
 const LimitMaxSubscriptions = "MAX_SUBSCRIPTIONS"
 
 // isEventStream reports whether r asks /graphql for a graphql-sse event stream.

@@ -106,6 +106,7 @@ func websocketInit(g *authGuard) transport.WebsocketInitFunc {
 		defer cancel()
 		actor, err := g.auth.Authenticate(authCtx, token)
 		if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
+			g.errs.logger.ErrorContext(ctx, "internal error", "err", err, "during", "websocket authentication")
 			return refuse("The token could not be checked: try again.")
 		} else if err != nil {
 			return failed("The token is not valid.")
@@ -141,7 +142,7 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 			counter.Add(-1)
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    fmt.Sprintf("A websocket may run at most %d subscriptions.", max),
-				Extensions: map[string]any{"code": rubrica.ELIMIT},
+				Extensions: map[string]any{"code": rubrica.ELIMIT, "limit": LimitMaxSubscriptions},
 			}}})
 		}
 		go func() {
