@@ -104,7 +104,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	sw := &sseWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
+	sw := &sseWriter{ResponseWriter: w, rc: http.NewResponseController(w), failed: cancel}
 	t.guard.conns.registerStream(ctx, actor, func(reason string) {
 		sw.event(&graphql.Response{Errors: gqlerror.List{{Message: reason, Extensions: map[string]any{"code": rubrica.EUNAUTHENTICATED}}}})
 		cancel()
@@ -116,25 +116,33 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 
 // sseWriter is a stream's response writer: each write is bounded by sseWriteTimeout and
 // serialised with the others, so that an event written from outside gqlgen's transport (the
-// end of a revoked stream) never interleaves with one of its own (each is one Write).
+// end of a revoked stream) never interleaves with one of its own (each is one Write). A write
+// that fails (the client stopped reading, or left) ends the stream: failed cancels its context.
 type sseWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	mu sync.Mutex
+	rc     *http.ResponseController
+	failed context.CancelFunc
+	mu     sync.Mutex
 }
 
 func (w *sseWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_ = w.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	if err != nil {
+		w.failed()
+	}
+	return n, err
 }
 
 func (w *sseWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	_ = w.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
-	_ = w.rc.Flush()
+	if err := w.rc.Flush(); err != nil {
+		w.failed()
+	}
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"rubrica"
+	"rubrica/db"
 	"rubrica/internal/testenv"
 	"rubrica/server"
 )
@@ -146,4 +148,45 @@ func TestSSERefusals(t *testing.T) {
 	var data struct{ ContactEvents contactEvent }
 	nextEvent(t, other, testenv.WSWait).Decode(t, &data)
 	wantContactEvent(t, data.ContactEvents, "CREATED", id, "Still")
+}
+
+// TestSSESlowConsumerDropped: a stream whose client stops reading is dropped by the event bus
+// once its buffer fills, as a websocket's is, while a healthy stream receives every event and
+// mutations stay fast.
+func TestSSESlowConsumerDropped(t *testing.T) {
+	t.Parallel()
+	env := testenv.NewWithOptions(t, testenv.Options{Bus: db.BusConfig{Buffer: 16}})
+	ws := env.Workspace(t, "Slow")
+	healthy, _ := env.OpenSSE(t, ws.Agent(), `subscription { contactEvents { type contactId } }`, nil)
+
+	// A client with a tiny receive buffer that sends its request and never reads.
+	conn, err := testenv.TinyReadBuffer().NetDialContext(context.Background(), "tcp", env.Server.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body, _ := json.Marshal(map[string]any{"query": heavyQuery()})
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+		env.Server.Listener.Addr(), ws.Agent(), len(body), body)
+	env.WaitSubscribers(t, 2)
+
+	var slowest time.Duration
+	for i := 0; env.Bus.Subscribers() == 2; i++ {
+		if i == 2000 {
+			t.Fatalf("the stream that stopped reading was not dropped after %d events", i)
+		}
+		t0 := time.Now()
+		id := createContact(t, env, ws.Owner(), map[string]any{"firstName": fmt.Sprint("C", i)})
+		slowest = max(slowest, time.Since(t0))
+		var data struct {
+			ContactEvents struct{ Type, ContactID string }
+		}
+		nextEvent(t, healthy, testenv.WSWait).Decode(t, &data)
+		if data.ContactEvents.ContactID != id {
+			t.Fatalf("healthy stream, event %d: got %+v, want CREATED of %s", i, data.ContactEvents, id)
+		}
+	}
+	if slowest > 2*time.Second {
+		t.Errorf("slowest mutation: %v, want the publisher never held up by a stream", slowest)
+	}
 }
