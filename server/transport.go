@@ -141,7 +141,7 @@ func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	}
 	if op := rc.Operation.Operation; r.Method != http.MethodPost && op != ast.Query {
 		w.Header().Set("Allow", "POST")
-		dispatchError(w, r, exec, http.StatusMethodNotAllowed, fmt.Sprintf("GET requests only allow queries: send %ss with POST.", op))
+		dispatchError(w, r, exec, http.StatusMethodNotAllowed, fmt.Sprintf("%s requests only allow queries: send %ss with POST.", r.Method, op))
 		return
 	} else if op == ast.Subscription {
 		dispatchError(w, r, exec, http.StatusNotAcceptable, postedSubscriptionMsg)
@@ -236,8 +236,9 @@ func badOperationName(name string) bool {
 }
 
 // unsupportedTransport answers every request no other transport takes; it must be added
-// last: OPTIONS is 204 with Allow, another method (PUT, DELETE, ...) 405 with Allow, a POST whose body is not JSON is 415. It leaves
-// websocket upgrades alone, so that a websocket transport works wherever it is added.
+// last: OPTIONS is 204 with Allow, another method (PUT, DELETE, ...) 405 with Allow, a POST
+// whose body is not JSON 415. It leaves websocket upgrades alone, so that a websocket
+// transport works wherever it is added.
 type unsupportedTransport struct{}
 
 func (unsupportedTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") == "" }
