@@ -47,10 +47,11 @@ const LimitMaxSubscriptions = "MAX_SUBSCRIPTIONS"
 
 // isEventStream reports whether r asks /graphql for a graphql-sse event stream.
 func isEventStream(r *http.Request) bool {
-	if r.Method != http.MethodPost || r.URL.Path != "/graphql" {
-		return false
+	accept := r.Header.Get("Accept")
+	if r.Method != http.MethodPost || r.URL.Path != "/graphql" || !strings.Contains(accept, "text/event-stream") {
+		return false // every request asks: no parsing for the others
 	}
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(accept, ",") {
 		if mediaType, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mediaType == "text/event-stream" {
 			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			return err == nil && mediaType == "application/json"
