@@ -69,6 +69,13 @@ var listSizes = map[string]int{
 	"DeleteContactsPayload.deletedContactIds": rubrica.MaxBulkContacts,
 	"Workspace.members":                       20,
 	"Workspace.apiTokens":                     50, // a few per member, revoked ones included
+	"Query.nodes":                             MaxNodeIDs,
+}
+
+// listArgs names, for a list whose items are the values of one of its arguments, that
+// argument: the list counts as many items as the argument holds (at most its listSizes bound).
+var listArgs = map[string]string{
+	"Query.nodes": "ids",
 }
 
 // complexityLimit refuses an operation that costs more than max, as LIMIT_EXCEEDED naming
@@ -138,7 +145,12 @@ func (w costWalker) field(f *ast.Field, page int, root bool) int {
 		items = max(page, 1)
 	case f.Definition.Type.Elem != nil:
 		items = listSizes[key]
-		if items == 0 {
+		if arg, ok := listArgs[key]; ok {
+			if list, ok := args[arg].([]any); ok {
+				items = min(len(list), items)
+			}
+		}
+		if items == 0 && listArgs[key] == "" {
 			items = rubrica.MaxPageSize // a list this table forgot counts as a full page
 		}
 	}

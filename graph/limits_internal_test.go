@@ -216,6 +216,9 @@ func TestOperationCost(t *testing.T) {
 		{"Fragment", `{ ...F } fragment F on Query { viewer { id } }`, nil, 1 + rootFieldCost + 1},
 		{"Introspection", `{ __schema { types { name } } }`, nil, introspectionCost},
 		{"Typename", `{ __typename }`, nil, 1},
+		{"NodesPerID", `{ nodes(ids: ["a", "b", "c"]) { id } }`, nil, 1 + rootFieldCost + 3*1},
+		{"NodesVariable", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []any{"a", "b"}}, 1 + rootFieldCost + 2*1},
+		{"NodesCapped", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": make([]any, 500)}, 1 + rootFieldCost + MaxNodeIDs*1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := costOf(t, c.query, c.vars); got != c.want {

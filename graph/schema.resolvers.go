@@ -28,6 +28,10 @@ func (r *queryResolver) Node(ctx context.Context, id string) (globalid.Node, err
 	return r.node(ctx, id)
 }
 
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]globalid.Node, error) {
+	return r.nodes(ctx, ids)
+}
+
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }

@@ -725,14 +725,14 @@ func TestErrors(t *testing.T) {
 			status                                  int
 			code, auth                              string
 		}{
-			{"GETMutation", http.MethodGet, "?query=" + enc(`mutation { createTag(input: { name: "by GET" }) { tag { id } } }`), "", "", 422, "", ""},
+			{"GETMutation", http.MethodGet, "?query=" + enc(`mutation { createTag(input: { name: "by GET" }) { tag { id } } }`), "", "", 405, "", ""},
 			{"GETBadVariables", http.MethodGet, "?query=" + enc(`{ viewer { id } }`) + "&variables=" + enc("{not json"), "", "", 400, "", ""},
 			{"GETBadExtensions", http.MethodGet, "?query=" + enc(`{ viewer { id } }`) + "&extensions=" + enc("[1"), "", "", 400, "", ""},
 			{"GETBadQueryString", http.MethodGet, "?query=%zz", "", "", 400, "", ""},
-			{"GETNoQuery", http.MethodGet, "", "", "", 422, "", ""},
+			{"GETNoQuery", http.MethodGet, "", "", "", 400, "", ""},
 			{"POSTBadJSON", http.MethodPost, "", "application/json", `{"query": `, 400, "", ""},
-			{"POSTNotJSON", http.MethodPost, "", "text/plain", `{ viewer { id } }`, 400, "", ""},
-			{"PUT", http.MethodPut, "", "application/json", `{"query": "{ viewer { id } }"}`, 400, "", ""},
+			{"POSTNotJSON", http.MethodPost, "", "text/plain", `{ viewer { id } }`, 415, "", ""},
+			{"PUT", http.MethodPut, "", "application/json", `{"query": "{ viewer { id } }"}`, 405, "", ""},
 			{"BasicAuth", http.MethodPost, "", "application/json", `{"query": "{ viewer { id } }"}`, 401, "UNAUTHENTICATED", "Basic dXNlcjpwYXNz"},
 			{"UnknownToken", http.MethodPost, "", "application/json", `{"query": "{ viewer { id } }"}`, 401, "UNAUTHENTICATED", "Bearer rbk_" + strings.Repeat("A", 43)},
 			{"BearerWithoutToken", http.MethodPost, "", "application/json", `{"query": "{ viewer { id } }"}`, 200, "UNAUTHENTICATED", "Bearer"},

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -44,33 +43,15 @@ func authenticate(g *authGuard, next http.Handler) http.Handler {
 }
 
 // refuse answers a failed authentication: 401, or 429 when the client's address is over its
-// limit of failures; an internal error is 500 and no failure of the client.
+// limit of failures; an internal error is 500 (and logged) and no failure of the client.
 func (g *authGuard) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
-		writeError(w, http.StatusInternalServerError, err)
+		g.errs.write(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	if retry := g.limiter.fail(clientAddr(r)); retry > 0 {
-		writeAuthLimited(w, retry)
+		g.errs.write(w, r, http.StatusTooManyRequests, authLimited(retry))
 		return
 	}
-	writeError(w, http.StatusUnauthorized, err)
-}
-
-// writeError answers with a GraphQL response holding one error (with `extensions.limit` when
-// the error names a limit).
-func writeError(w http.ResponseWriter, status int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rubrica"`)
-	}
-	ext := map[string]any{"code": rubrica.ErrorCode(err)}
-	if limit := errorLimit(err); limit != "" {
-		ext["limit"] = limit
-	}
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-		"message":    rubrica.ErrorMessage(err),
-		"extensions": ext,
-	}}})
+	g.errs.write(w, r, http.StatusUnauthorized, err)
 }

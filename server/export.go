@@ -2,8 +2,6 @@ package server
 
 import (
 	"encoding/csv"
-	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,25 +18,26 @@ import (
 // `tagIds` (repeatable), `tagMatch` (ANY or ALL), `blocked` (true or false), `assigneeId`,
 // `country`, `channelIds` (repeatable); with neither, every contact. `bom=true` starts the file with a byte order mark,
 // which spreadsheet programs need to read UTF-8. Errors are JSON, as GraphQL errors are.
-func exportContacts(exports rubrica.ExportService, logger *slog.Logger) http.Handler {
+func exportContacts(exports rubrica.ExportService, errs httpErrors) http.Handler {
+	logger := errs.logger
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			writeExportError(w, logger, r, rubrica.Errorf(rubrica.EINVALID, "The query string cannot be parsed."))
+			errs.write(w, r, 0, rubrica.Errorf(rubrica.EINVALID, "The query string cannot be parsed."))
 			return
 		}
 		sel, err := exportSelection(q)
 		if err != nil {
-			writeExportError(w, logger, r, err)
+			errs.write(w, r, 0, err)
 			return
 		}
 		if exports == nil {
-			writeExportError(w, logger, r, rubrica.Errorf(rubrica.EINTERNAL, "Internal error."))
+			errs.write(w, r, 0, rubrica.Errorf(rubrica.EINTERNAL, "Internal error."))
 			return
 		}
 		e, err := exports.ExportContacts(r.Context(), sel)
 		if err != nil {
-			writeExportError(w, logger, r, timedOut(r.Context(), err))
+			errs.write(w, r, 0, timedOut(r.Context(), err))
 			return
 		}
 		h := w.Header()
@@ -141,39 +140,4 @@ func nonEmpty(vs []string) []string {
 		}
 	}
 	return out
-}
-
-// exportStatus is the HTTP status of an error code.
-var exportStatus = map[string]int{
-	rubrica.EUNAUTHENTICATED: http.StatusUnauthorized,
-	rubrica.EFORBIDDEN:       http.StatusForbidden,
-	rubrica.ENOTFOUND:        http.StatusNotFound,
-	rubrica.EINVALID:         http.StatusBadRequest,
-	rubrica.ECONFLICT:        http.StatusConflict,
-	rubrica.ELIMIT:           http.StatusBadRequest,
-}
-
-// writeExportError answers with a JSON body shaped like a GraphQL error response:
-// {"errors": [{"message", "extensions": {"code", "field", "limit"}}]}; INTERNAL errors are logged and
-// carry no detail.
-func writeExportError(w http.ResponseWriter, logger *slog.Logger, r *http.Request, err error) {
-	code := rubrica.ErrorCode(err)
-	status, ok := exportStatus[code]
-	if !ok {
-		status = http.StatusInternalServerError
-		logger.ErrorContext(r.Context(), "export: internal error", "err", err)
-	}
-	ext := map[string]any{"code": code}
-	if f := rubrica.ErrorField(err); f != "" {
-		ext["field"] = f
-	}
-	if limit := errorLimit(err); limit != "" {
-		ext["limit"] = limit
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rubrica"`)
-	}
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": rubrica.ErrorMessage(err), "extensions": ext}}})
 }

@@ -34,8 +34,9 @@ const (
 
 // limitError is a LIMIT_EXCEEDED error that names its limit.
 type limitError struct {
-	err   *rubrica.Error
-	limit string
+	err        *rubrica.Error
+	limit      string
+	retryAfter int // seconds after which the client may retry (Retry-After); 0: none
 }
 
 func (e *limitError) Error() string { return e.err.Error() + " limit=" + e.limit }
@@ -53,6 +54,16 @@ func errorLimit(err error) string {
 		return e.limit
 	}
 	return ""
+}
+
+// errorRetryAfter returns the seconds after which the client may retry what err refused, 0
+// when err says nothing about it.
+func errorRetryAfter(err error) int {
+	var e *limitError
+	if errors.As(err, &e) {
+		return e.retryAfter
+	}
+	return 0
 }
 
 // httpLimits are the limits limitRequests enforces; zero fields take their defaults.
@@ -84,9 +95,10 @@ var errRequestTimeout = errors.New("server: request timeout")
 
 // limitRequests bounds every request: a body larger than maxBytes is refused with 413 (up
 // front from Content-Length, or when a chunked body grows past it), a body must arrive within
-// bodyTimeout, and a request other than a websocket upgrade runs for at most requestTimeout.
+// bodyTimeout, and a request other than a websocket upgrade or an event stream runs for at most
+// requestTimeout.
 // The request's context is the connection's, so it is also cancelled when the client leaves.
-func limitRequests(l httpLimits, next http.Handler) http.Handler {
+func limitRequests(l httpLimits, errs httpErrors, next http.Handler) http.Handler {
 	l = l.withDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -98,10 +110,10 @@ func limitRequests(l httpLimits, next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, l.maxBytes)
 		}
 		if r.ContentLength > l.maxBytes {
-			refuseBody(w, http.StatusRequestEntityTooLarge, l.tooLarge())
+			errs.refuseBody(w, r, http.StatusRequestEntityTooLarge, l.tooLarge())
 			return
 		}
-		if !websocket.IsWebSocketUpgrade(r) {
+		if !websocket.IsWebSocketUpgrade(r) && !isEventStream(r) { // a stream times its queries itself (sseTransport)
 			ctx, cancel := context.WithTimeoutCause(r.Context(), l.requestTimeout, errRequestTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
@@ -152,9 +164,9 @@ func readBody(r *http.Request) ([]byte, int, error) {
 
 // refuseBody answers a request whose body was refused and closes its connection: what is
 // left of the body is never read.
-func refuseBody(w http.ResponseWriter, status int, err error) {
+func (h httpErrors) refuseBody(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.Header().Set("Connection", "close")
-	writeError(w, status, err)
+	h.write(w, r, status, err)
 }
 
 // timedOut returns the REQUEST_TIMEOUT error when ctx ran out of time, and err otherwise.

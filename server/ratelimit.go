@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"net"
 	"net/http"
@@ -136,16 +135,11 @@ func retrySeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
 }
 
-// writeAuthLimited answers 429 with Retry-After and a GraphQL error naming the limit.
-func writeAuthLimited(w http.ResponseWriter, retry time.Duration) {
+// authLimited is the refusal of an address over its limit of failed authentications, which
+// may retry after retry (429 with Retry-After).
+func authLimited(retry time.Duration) error {
 	secs := retrySeconds(retry)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	w.WriteHeader(http.StatusTooManyRequests)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-		"message":    authLimitedMessage(secs),
-		"extensions": map[string]any{"code": rubrica.ELIMIT, "limit": limitAuthFailures},
-	}}})
+	return &limitError{err: rubrica.Errorf(rubrica.ELIMIT, "%s", authLimitedMessage(secs)), limit: limitAuthFailures, retryAfter: secs}
 }
 
 func authLimitedMessage(secs int) string {

@@ -26,10 +26,12 @@ type wsRegistry struct {
 	revoked map[string]time.Time             // keys revoked within revokedMemory
 }
 
-// wsEntry is one open websocket: its Closer and the cancel of its context.
+// wsEntry is one open websocket (its Closer and the cancel of its context), or one event
+// stream (end, which ends it with the reason).
 type wsEntry struct {
 	k      *gorillaws.Closer
 	cancel context.CancelFunc
+	end    func(reason string)
 }
 
 // closeFrameWait is how long a revocation waits for its close frame to be written (behind a
@@ -39,6 +41,10 @@ const closeFrameWait = 500 * time.Millisecond
 // close sends the close frame with CloseForbidden first, then ends the connection's context,
 // which stops every subscription at once (gqlgen's own close then finds the frame sent).
 func (e *wsEntry) close(reason string) {
+	if e.end != nil {
+		e.end(reason)
+		return
+	}
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
@@ -65,7 +71,17 @@ func (r *wsRegistry) register(ctx context.Context, cancel context.CancelFunc, a 
 	if k == nil {
 		return
 	}
-	e := &wsEntry{k: k, cancel: cancel}
+	r.add(ctx, a, &wsEntry{k: k, cancel: cancel})
+}
+
+// registerStream files an event stream (SSE) as register files a websocket: end ends it,
+// with the reason, when its token is revoked or expires or its member is removed.
+func (r *wsRegistry) registerStream(ctx context.Context, a rubrica.Actor, end func(reason string)) {
+	r.add(ctx, a, &wsEntry{end: end})
+}
+
+// add files e under the actor's token and member until ctx ends.
+func (r *wsRegistry) add(ctx context.Context, a rubrica.Actor, e *wsEntry) {
 	keys := []string{memberKey(a.MemberID)}
 	if a.TokenID != "" {
 		keys = append(keys, tokenKey(a.TokenID))
@@ -146,6 +162,7 @@ type authGuard struct {
 	cache   *authCache          // nil: every authentication asks the service
 	limiter *failureLimiter     // nil: no limit
 	conns   *wsRegistry
+	errs    httpErrors
 }
 
 // newAuthGuard makes the guard of a server and starts watching revocations (cfg.Revocations,
@@ -160,7 +177,7 @@ func newAuthGuard(cfg Config) *authGuard {
 	if burst <= 0 {
 		burst = DefaultAuthFailureBurst
 	}
-	g := &authGuard{auth: cfg.Services.Auth, limiter: newFailureLimiter(rate, burst), conns: newWSRegistry()}
+	g := &authGuard{auth: cfg.Services.Auth, limiter: newFailureLimiter(rate, burst), conns: newWSRegistry(), errs: httpErrors{cfg.Logger}}
 	watcher := cfg.Revocations
 	if watcher == nil {
 		watcher, _ = cfg.Services.Events.(rubrica.RevocationWatcher)

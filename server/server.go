@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,9 +33,11 @@ type Config struct {
 	MaxComplexity int           // 0: graph.DefaultMaxComplexity
 	Limits        graph.Limits  // document and response limits; zero fields: graph's defaults
 	LoaderWait    time.Duration // 0: graph.DefaultLoaderWait
-	// AllowedOrigins may open websockets besides the server's own origin ("*": any).
+	// AllowedOrigins may open websockets besides the server's own origin, and call /graphql
+	// and the CSV export from browser scripts (CORS) ("*": any).
 	AllowedOrigins []string
-	// MaxSubscriptions caps the subscriptions of one websocket (0: DefaultMaxSubscriptions).
+	// MaxSubscriptions caps the subscriptions of one websocket, and the event streams (SSE) of
+	// one member (0: DefaultMaxSubscriptions).
 	MaxSubscriptions int
 	// AuthFailureRate is how many failed authentications per minute one client address may
 	// make after AuthFailureBurst (0: DefaultAuthFailureRate; negative: no limit).
@@ -82,6 +83,7 @@ func New(cfg Config) *Server {
 	}
 	m := newMetrics(reg)
 
+	errs := httpErrors{cfg.Logger}
 	guard := newAuthGuard(cfg)
 	gql := graph.NewHandler(graph.Config{
 		Services: guard.services(cfg.Services), Logger: cfg.Logger, Introspection: cfg.Introspection,
@@ -93,16 +95,16 @@ func New(cfg Config) *Server {
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
 	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
-	gql.AddTransport(transport.Options{})
+	gql.AddTransport(newSSETransport(guard, cfg.MaxSubscriptions, httpLimits{requestTimeout: cfg.RequestTimeout}.withDefaults().requestTimeout))
 	gql.AddTransport(getTransport{})
-	gql.AddTransport(postTransport{})
+	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
 	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, authenticate(guard, gql)))
-	mux.Handle("GET /export/contacts.csv", authenticate(guard, exportContacts(cfg.Services.Exports, cfg.Logger)))
+	mux.Handle("/graphql", refuseForeignOrigins(checkOrigin, errs, authenticate(guard, gql)))
+	mux.Handle("GET /export/contacts.csv", authenticate(guard, exportContacts(cfg.Services.Exports, errs)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -125,7 +127,7 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux)))}
+	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))}
 }
 
 // Handler returns the server's root handler.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -24,16 +22,37 @@ import (
 // themselves, past the error presenter and so without `extensions.code`. The two transports
 // here send those errors through the presenter (exec.DispatchError) like every other one.
 
-// getTransport is transport.GET whose refusals carry codes: a malformed query string,
-// undecodable variables or extensions, and a mutation sent with GET.
+// getTransport serves GET requests, and HEAD as GET without the body (RFC 9110 wants HEAD
+// wherever GET is served): queries only (a mutation or subscription gets 405 with Allow:
+// POST), with refusals of malformed parameters that carry codes.
 type getTransport struct{ transport.GET }
 
+func (t getTransport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+}
+
 func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
 	if msg := badGetParams(r.URL.RawQuery); msg != "" {
-		dispatchError(w, r.Context(), exec, http.StatusBadRequest, msg)
+		dispatchError(w, r, exec, http.StatusBadRequest, msg)
 		return
 	}
-	t.GET.Do(w, r, queriesOnly{exec})
+	q, _ := url.ParseQuery(r.URL.RawQuery) // badGetParams parsed it
+	params := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	// badGetParams decoded both as objects: this decoding (with numbers kept) cannot fail.
+	if v := q.Get("variables"); v != "" {
+		_ = jsonDecode(v, &params.Variables)
+	}
+	if v := q.Get("extensions"); v != "" {
+		_ = jsonDecode(v, &params.Extensions)
+	}
+	serveOperation(w, r, exec, params, start)
+}
+
+func jsonDecode(s string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 // badGetParams repeats the checks transport.GET makes of its parameters before it parses the
@@ -60,7 +79,10 @@ func badGetParams(rawQuery string) string {
 // postTransport is transport.POST that reads the body within the HTTP limits, refuses a
 // body that is not a GraphQL request with a message of its own (transport.POST's message
 // repeats the whole body and the decoder's detail), and writes responses with writeResponse.
-type postTransport struct{ transport.POST }
+type postTransport struct {
+	transport.POST
+	errs httpErrors
+}
 
 // badPostBody is the answer to a POST body that does not decode.
 const badPostBody = `The request body is not a GraphQL request: send a JSON object {"query": "...", "variables": {...}}.`
@@ -69,48 +91,89 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	start := graphql.Now()
 	body, status, err := readBody(r)
 	if err != nil {
-		refuseBody(w, status, err)
+		t.errs.refuseBody(w, r, status, err)
 		return
 	}
-	// The same decoding as transport.POST's, so that it never fails on what passes here.
+	params, msg := decodeRequest(body)
+	if msg != "" {
+		dispatchError(w, r, exec, http.StatusBadRequest, msg)
+		return
+	}
+	serveOperation(w, r, exec, params, start)
+}
+
+// decodeRequest decodes a POSTed GraphQL request as transport.POST does (numbers kept as
+// json.Number), or says what is wrong with it.
+func decodeRequest(body []byte) (*graphql.RawParams, string) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var params graphql.RawParams
 	if err := dec.Decode(&params); err != nil {
-		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badPostBody)
-		return
+		return nil, badPostBody
 	}
 	if badOperationName(params.OperationName) {
-		dispatchError(w, r.Context(), exec, http.StatusBadRequest, badOperationNameMsg)
-		return
+		return nil, badOperationNameMsg
 	}
-	serveOperation(w, r, exec, &params, start)
+	return &params, ""
 }
 
-// serveOperation runs a POSTed operation as transport.POST does (its response media type,
-// its statuses for operation errors) and writes the response with writeResponse.
+// serveOperation runs an operation sent with GET or POST and answers with the statuses of the
+// GraphQL-over-HTTP spec: a request error (the document does not parse or validate, its
+// variables do not coerce, a limit refuses it) is 200 under application/json and 400 under
+// application/graphql-response+json, without a data entry either way; a request without a
+// query is 400; an operation the method cannot run is 405 (a mutation or subscription sent
+// with GET) or 406 (a subscription POSTed without Accept: text/event-stream, which would wait
+// for events on a connection that can carry one response). Responses are written with
+// writeResponse, those of an operation that defers fragments in parts (see incremental.go).
 func serveOperation(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, start time.Time) {
 	ctx := r.Context()
 	contentType := responseContentType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		dispatchError(w, r, exec, http.StatusBadRequest, noQueryMsg)
+		return
+	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	rc, opErr := exec.CreateOperationContext(ctx, params)
 	if opErr != nil {
-		status := http.StatusOK
-		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
-			status = http.StatusUnprocessableEntity
-			if contentType == graphqlResponseJSON {
-				status = http.StatusBadRequest
-			}
-		}
-		w.WriteHeader(status)
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		writeRequestErrors(w, contentType, requestErrorStatus(contentType), exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return
+	}
+	if op := rc.Operation.Operation; r.Method != http.MethodPost && op != ast.Query {
+		w.Header().Set("Allow", "POST")
+		dispatchError(w, r, exec, http.StatusMethodNotAllowed, fmt.Sprintf("%s requests only allow queries: send %ss with POST.", r.Method, op))
+		return
+	} else if op == ast.Subscription {
+		dispatchError(w, r, exec, http.StatusNotAcceptable, postedSubscriptionMsg)
+		return
+	}
+	incremental := defers(rc)
+	if incremental && !acceptsMultipart(r.Header.Get("Accept")) {
+		dispatchError(w, r, exec, requestErrorStatus(contentType), deferNeedsStream)
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
+	if incremental {
+		writeMultipart(w, responses, ctx)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
 	writeResponse(w, responses(ctx))
 }
+
+// requestErrorStatus is the status of a request error answered in contentType: 200 under
+// application/json, 400 under application/graphql-response+json (GraphQL over HTTP).
+func requestErrorStatus(contentType string) int {
+	if contentType == graphqlResponseJSON {
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+const (
+	noQueryMsg            = `The request has no query: send {"query": "..."}.`
+	postedSubscriptionMsg = "A subscription needs a stream: send it with Accept: text/event-stream (the graphql-sse protocol) or over a websocket (graphql-transport-ws)."
+)
 
 const graphqlResponseJSON = "application/graphql-response+json"
 
@@ -172,39 +235,51 @@ func badOperationName(name string) bool {
 	return name != "" && (len(name) > maxOperationName || !graphqlName.MatchString(name))
 }
 
-// queriesOnly refuses any operation but a query while the operation is prepared, so that
-// the GET transport reports it as an operation error, through the presenter.
-type queriesOnly struct{ graphql.GraphExecutor }
-
-func (e queriesOnly) CreateOperationContext(ctx context.Context, raw *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
-	rc, errs := e.GraphExecutor.CreateOperationContext(ctx, raw)
-	if errs != nil {
-		return rc, errs
-	}
-	if op := rc.Doc.Operations.ForName(rc.OperationName); op != nil && op.Operation != ast.Query {
-		err := gqlerror.Errorf("GET requests only allow queries: send %ss with POST.", op.Operation)
-		errcode.Set(err, errcode.ValidationFailed) // a request error: 422, like other invalid operations
-		return rc, gqlerror.List{err}
-	}
-	return rc, nil
-}
-
-// unsupportedTransport answers every request no other transport takes (another method, or a
-// POST that is not JSON); it must be added last. It leaves websocket upgrades alone, so that a
-// websocket transport works wherever it is added.
+// unsupportedTransport answers every request no other transport takes; it must be added
+// last: OPTIONS is 204 with Allow, another method (PUT, DELETE, ...) 405 with Allow, a POST
+// whose body is not JSON 415. It leaves websocket upgrades alone, so that a websocket
+// transport works wherever it is added.
 type unsupportedTransport struct{}
 
 func (unsupportedTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") == "" }
 
 func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	dispatchError(w, r.Context(), exec, http.StatusBadRequest,
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Allow", allowedMethods)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", allowedMethods)
+		dispatchError(w, r, exec, http.StatusMethodNotAllowed,
+			"/graphql answers GET and HEAD (queries) and POST: send GraphQL as POST with Content-Type: application/json.")
+		return
+	}
+	w.Header().Set("Accept-Post", "application/json")
+	dispatchError(w, r, exec, http.StatusUnsupportedMediaType,
 		"Send GraphQL as POST with Content-Type: application/json, or as GET for queries.")
 }
 
-// dispatchError answers with one request error, presented like every other error.
-func dispatchError(w http.ResponseWriter, ctx context.Context, exec graphql.GraphExecutor, status int, msg string) {
-	resp := exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("%s", msg)})
-	w.Header().Set("Content-Type", "application/json")
+// allowedMethods are the methods /graphql answers.
+const allowedMethods = "OPTIONS, GET, HEAD, POST"
+
+// dispatchError answers with one request error, presented like every other error, in the
+// media type the request accepts.
+func dispatchError(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, status int, msg string) {
+	resp := exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf("%s", msg)})
+	writeRequestErrors(w, responseContentType(r.Header.Get("Accept")), status, resp)
+}
+
+// writeRequestErrors answers with the errors of a request that did not run: no data entry.
+func writeRequestErrors(w http.ResponseWriter, contentType string, status int, resp *graphql.Response) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(resp)
+	b, err := json.Marshal(struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Extensions})
+	if err != nil {
+		panic(fmt.Errorf("server: marshal request errors: %w", err))
+	}
+	_, _ = w.Write(b)
 }

@@ -106,6 +106,7 @@ func websocketInit(g *authGuard) transport.WebsocketInitFunc {
 		defer cancel()
 		actor, err := g.auth.Authenticate(authCtx, token)
 		if rubrica.ErrorCode(err) == rubrica.EINTERNAL {
+			g.errs.logger.ErrorContext(ctx, "internal error", "err", err, "during", "websocket authentication")
 			return refuse("The token could not be checked: try again.")
 		} else if err != nil {
 			return failed("The token is not valid.")
@@ -141,7 +142,7 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 			counter.Add(-1)
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
 				Message:    fmt.Sprintf("A websocket may run at most %d subscriptions.", max),
-				Extensions: map[string]any{"code": rubrica.ELIMIT},
+				Extensions: map[string]any{"code": rubrica.ELIMIT, "limit": LimitMaxSubscriptions},
 			}}})
 		}
 		go func() {
@@ -153,11 +154,11 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 }
 
 // refuseForeignOrigins answers a websocket upgrade from an origin that may not open one with
-// 403 before it reaches the GraphQL transport.
-func refuseForeignOrigins(check func(*http.Request) bool, next http.Handler) http.Handler {
+// 403 (FORBIDDEN) before it reaches the GraphQL transport.
+func refuseForeignOrigins(check func(*http.Request) bool, errs httpErrors, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if websocket.IsWebSocketUpgrade(r) && !check(r) {
-			http.Error(w, "origin not allowed", http.StatusForbidden)
+			errs.write(w, r, http.StatusForbidden, rubrica.Errorf(rubrica.EFORBIDDEN, "This origin may not open websockets: see ALLOWED_ORIGINS."))
 			return
 		}
 		next.ServeHTTP(w, r)

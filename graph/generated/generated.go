@@ -361,6 +361,7 @@ type ComplexityRoot struct {
 		MergeSuggestions func(childComplexity int, status *rubrica.MergeSuggestionStatus, first *int, after *string) int
 		Merges           func(childComplexity int, first *int, after *string) int
 		Node             func(childComplexity int, id string) int
+		Nodes            func(childComplexity int, ids []string) int
 		Tags             func(childComplexity int, search *string, first *int, after *string) int
 		Viewer           func(childComplexity int) int
 		Workspace        func(childComplexity int) int
@@ -587,6 +588,7 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*rubrica.Member, error)
 	Workspace(ctx context.Context) (*rubrica.Workspace, error)
 	Node(ctx context.Context, id string) (globalid.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]globalid.Node, error)
 	ActiveContacts(ctx context.Context, month string) (int, error)
 	Channels(ctx context.Context) ([]*rubrica.Channel, error)
 	Contact(ctx context.Context, id string) (*rubrica.Contact, error)
@@ -1911,6 +1913,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.tags":
 		if e.ComplexityRoot.Query.Tags == nil {
 			break
@@ -2495,17 +2508,17 @@ extend type Mutation {
   stopped with the reason ` + "`" + `contact blocked` + "`" + `, it leaves every merge suggestion, and members cannot
   write to it until it is unblocked. Blocking a blocked contact changes nothing.
   """
-  blockContact(input: BlockContactInput!): BlockContactPayload!
+  blockContact("The contact to block." input: BlockContactInput!): BlockContactPayload!
   """
   Unblocks a contact (owners and managers): the messages it sends from now on show again; those it sent
   while blocked stay hidden, and stopped workflow runs stay stopped. It counts for merge suggestions
   again. Unblocking a contact that is not blocked changes nothing.
   """
-  unblockContact(input: UnblockContactInput!): UnblockContactPayload!
+  unblockContact("The contact to unblock." input: UnblockContactInput!): UnblockContactPayload!
   "Registers a RUNNING workflow run for a contact (any member; the workflows module calls it)."
-  startWorkflowRun(input: StartWorkflowRunInput!): StartWorkflowRunPayload!
+  startWorkflowRun("The contact and the workflow to start for it." input: StartWorkflowRunInput!): StartWorkflowRunPayload!
   "Marks a RUNNING workflow run FINISHED (any member; the workflows module calls it)."
-  finishWorkflowRun(input: FinishWorkflowRunInput!): FinishWorkflowRunPayload!
+  finishWorkflowRun("The workflow run to finish." input: FinishWorkflowRunInput!): FinishWorkflowRunPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/channel.graphqls", Input: `"The kind of a channel."
@@ -2611,9 +2624,9 @@ extend type Query {
 
 extend type Mutation {
   "Adds a channel to the workspace (owners and managers)."
-  createChannel(input: CreateChannelInput!): CreateChannelPayload!
+  createChannel("The channel to connect: its type and name." input: CreateChannelInput!): CreateChannelPayload!
   "Unlinks a channel from a contact (owners and managers). The conversation history stays; a later inbound message on the channel links it again."
-  removeContactChannel(input: RemoveContactChannelInput!): RemoveContactChannelPayload!
+  removeContactChannel("The contact and the channel whose link to remove." input: RemoveContactChannelInput!): RemoveContactChannelPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/contact.graphqls", Input: `"A person who writes to the workspace on any of its channels."
@@ -2810,9 +2823,9 @@ extend type Query {
 
 extend type Mutation {
   "Creates a contact."
-  createContact(input: CreateContactInput!): CreateContactPayload!
+  createContact("The new contact's details; every field is optional." input: CreateContactInput!): CreateContactPayload!
   "Changes a contact's details; names are changed only here."
-  updateContact(input: UpdateContactInput!): UpdateContactPayload!
+  updateContact("The contact and the fields to change: a field left out stays, a field set to null is cleared." input: UpdateContactInput!): UpdateContactPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/conversation.graphqls", Input: `"Whether a conversation is open."
@@ -3004,11 +3017,11 @@ extend type Contact {
 
 extend type Mutation {
   "Records an inbound message: finds or creates the contact, links the channel, joins or opens the conversation. An identity a member unlinked with ` + "`" + `removeContactChannel` + "`" + ` links again to the same contact."
-  receiveMessage(input: ReceiveMessageInput!): ReceiveMessagePayload!
+  receiveMessage("The inbound message: its channel, sender identifier and text." input: ReceiveMessageInput!): ReceiveMessagePayload!
   "Records an outbound message (no real delivery). On an INACTIVE channel it connects it; an UNAVAILABLE channel is refused."
-  sendMessage(input: SendMessageInput!): SendMessagePayload!
+  sendMessage("The outbound message: its contact, channel and text." input: SendMessageInput!): SendMessagePayload!
   "Closes a conversation."
-  closeConversation(input: CloseConversationInput!): CloseConversationPayload!
+  closeConversation("The conversation to close." input: CloseConversationInput!): CloseConversationPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/job.graphqls", Input: `"What a background job does."
@@ -3096,14 +3109,14 @@ extend type Mutation {
   involve it can no longer be undone, and merge suggestions update. Pushes a ` + "`" + `DELETED` + "`" + ` contact event
   for each. No size limit: to delete every contact of a large workspace, prefer ` + "`" + `deleteAllContacts` + "`" + `.
   """
-  deleteContacts(input: DeleteContactsInput!): DeleteContactsPayload!
+  deleteContacts("The contacts to delete, by id." input: DeleteContactsInput!): DeleteContactsPayload!
   """
   Starts a job that deletes every contact the workspace has now (owners and managers), in batches;
   contacts created after it started stay. Its progress shows in ` + "`" + `job(id)` + "`" + ` and ` + "`" + `jobEvents(jobId)` + "`" + `; it
   pushes no ` + "`" + `DELETED` + "`" + ` contact event per contact (refetch lists when it ends). One such job runs per
   workspace at a time: another while one is QUEUED or RUNNING is CONFLICT.
   """
-  deleteAllContacts(input: DeleteAllContactsInput!): DeleteAllContactsPayload!
+  deleteAllContacts("The confirmation: the number of contacts the workspace has now." input: DeleteAllContactsInput!): DeleteAllContactsPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/merge.graphqls", Input: `"A kind of value contacts can share."
@@ -3311,11 +3324,11 @@ extend type Query {
 
 extend type Mutation {
   "Merges the secondary contact into the primary, in one transaction: fields combined (see ` + "`" + `fieldChoices` + "`" + `), the secondary's channel links, conversations with all their messages, tags and custom values moved to the primary, the secondary gone from every query. The merged contact is blocked when either contact was blocked (a merge never silently unblocks; unblocking stays an owner's or manager's decision). Of two merges racing over the same contact, one wins and the other gets CONFLICT."
-  mergeContacts(input: MergeContactsInput!): MergeContactsPayload!
+  mergeContacts("The surviving contact, the contacts merged into it and the field choices." input: MergeContactsInput!): MergeContactsPayload!
   "Undoes a merge, at any time: each contact gets what it would have had without the merge, given all that arrived since (fields edited after the merge keep their new value; a message that arrived after the merge stays with the channel identity it came through). The member who merged may undo within 10 minutes; owners and managers any merge. Merges into the same contact are undone newest first."
-  unmergeContacts(input: UnmergeContactsInput!): UnmergeContactsPayload!
+  unmergeContacts("The merge to undo." input: UnmergeContactsInput!): UnmergeContactsPayload!
   "Stops offering a suggestion for the same contacts and values; a new shared value or a new contact makes a new suggestion."
-  dismissMergeSuggestion(input: DismissMergeSuggestionInput!): DismissMergeSuggestionPayload!
+  dismissMergeSuggestion("The suggestion to dismiss." input: DismissMergeSuggestionInput!): DismissMergeSuggestionPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/schema.graphqls", Input: `"""
@@ -3351,6 +3364,12 @@ type Query {
   workspace: Workspace!
   "Any object of the workspace by its global id; null when there is none."
   node("A global id, as returned in any ` + "`" + `id` + "`" + ` field." id: ID!): Node
+  """
+  Several objects of the workspace by their global ids, in the order of ` + "`" + `ids` + "`" + ` (Relay and Apollo
+  clients refetch many objects this way): null for an id that names nothing there, as ` + "`" + `node` + "`" + `.
+  At most 100 ids (more is LIMIT_EXCEEDED); contacts and members are read in one batch.
+  """
+  nodes("Global ids, as returned in any ` + "`" + `id` + "`" + ` field: at most 100." ids: [ID!]!): [Node]!
 }
 
 "The root of every change. Each mutation takes one ` + "`" + `input` + "`" + ` argument, runs in one transaction and returns a payload object."
@@ -3531,11 +3550,11 @@ extend type Query {
 
 extend type Mutation {
   "Creates a tag."
-  createTag(input: CreateTagInput!): CreateTagPayload!
+  createTag("The new tag's name and color." input: CreateTagInput!): CreateTagPayload!
   "Adds tags to up to 100 contacts, by id or by filter; missing tag names create the tags. Contacts that already have a tag keep it once."
-  addTagsToContacts(input: AddTagsToContactsInput!): AddTagsToContactsPayload!
+  addTagsToContacts("The contacts (by id or by filter) and the tags (by id or by name) to add to each of them." input: AddTagsToContactsInput!): AddTagsToContactsPayload!
   "Takes a tag off a contact. The tag itself is never deleted."
-  removeTagFromContact(input: RemoveTagFromContactInput!): RemoveTagFromContactPayload!
+  removeTagFromContact("The contact and the tag to remove from it." input: RemoveTagFromContactInput!): RemoveTagFromContactPayload!
 }
 `, BuiltIn: false},
 	{Name: "../../schema/workspace.graphqls", Input: `"A member's role in a workspace."
@@ -3692,13 +3711,13 @@ type RemoveMemberPayload {
 
 extend type Mutation {
   "Adds a custom contact field to the workspace (owners and managers)."
-  createCustomFieldDefinition(input: CreateCustomFieldDefinitionInput!): CreateCustomFieldDefinitionPayload!
+  createCustomFieldDefinition("The new field's key, label, type and options." input: CreateCustomFieldDefinitionInput!): CreateCustomFieldDefinitionPayload!
   "Sets the order in which the workspace shows contact fields (owners and managers)."
-  setContactFieldOrder(input: SetContactFieldOrderInput!): SetContactFieldOrderPayload!
+  setContactFieldOrder("The field keys in the order contacts show them." input: SetContactFieldOrderInput!): SetContactFieldOrderPayload!
   "Revokes an API token (owners only): it authenticates no more, and every websocket it opened, on any server instance, is closed with 4403 within a second. Revoking a revoked token changes nothing."
-  revokeToken(input: RevokeTokenInput!): RevokeTokenPayload!
+  revokeToken("The token to revoke." input: RevokeTokenInput!): RevokeTokenPayload!
   "Removes a member (owners only; an owner cannot remove themself, and the last owner stays: CONFLICT). The member stays on record for history but every token of theirs is revoked (their websockets close with 4403), and their contacts become unassigned (each announced as UPDATED). Removing a removed member changes nothing."
-  removeMember(input: RemoveMemberInput!): RemoveMemberPayload!
+  removeMember("The member to remove." input: RemoveMemberInput!): RemoveMemberPayload!
 }
 `, BuiltIn: false},
 }
@@ -5103,6 +5122,20 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -10202,6 +10235,50 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []globalid.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕrubricaᚋgraphᚋglobalidᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16966,6 +17043,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_node(ctx, field)
 				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "activeContacts":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -19002,6 +19085,16 @@ func (ec *executionContext) marshalNMessageEdge2ᚖrubricaᚋgraphᚋmodelᚐMes
 		return graphql.Null
 	}
 	return ec._MessageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNode2ᚕrubricaᚋgraphᚋglobalidᚐNode(ctx context.Context, sel ast.SelectionSet, v []globalid.Node) graphql.Marshaler {
+	ret := marshalList(ctx, sel, "Node", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2rubricaᚋgraphᚋglobalidᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNOrderDirection2rubricaᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (model.OrderDirection, error) {
