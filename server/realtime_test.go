@@ -319,7 +319,7 @@ func refused(t *testing.T, env *testenv.Env, c *testenv.WS) {
 	if m, err := c.Message("s", 0); err == nil {
 		t.Fatalf("refused init: operation got %s %s, want nothing", m.Type, m.Payload)
 	}
-	if n := env.Bus.Subscribers(); n != 0 {
+	if n := env.App.Subscribers(); n != 0 {
 		t.Fatalf("refused init: %d subscriptions started, want 0", n)
 	}
 }
@@ -488,7 +488,7 @@ func TestSubscriptionTenancy(t *testing.T) {
 			wantError(t, cb, "foreign-channels", "NOT_FOUND")
 			cb.Subscribe("not-an-id", contactEventsQuery, map[string]any{"id": "nope"})
 			wantError(t, cb, "not-an-id", "NOT_FOUND")
-			if n := env.Bus.Subscribers(); n != 4 {
+			if n := env.App.Subscribers(); n != 4 {
 				t.Fatalf("subscriptions after the refused ones: got %d, want 4", n)
 			}
 			// The connection lives on.
@@ -638,7 +638,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 			t.Fatalf("healthy subscriber, event %d: got %+v, want CREATED of %s", len(ids)-1, data.ContactEvents, id)
 		}
 	}
-	for i := 0; env.Bus.Subscribers() == 2; i++ {
+	for i := 0; env.App.Subscribers() == 2; i++ {
 		if i == 2000 {
 			t.Fatalf("the subscriber that stopped reading was not dropped after %d events", i)
 		}

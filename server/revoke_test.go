@@ -52,13 +52,13 @@ func wantClosedForbidden(t *testing.T, c *testenv.WS, d time.Duration) {
 	}
 }
 
-// waitBusSubscribers fails unless bus serves n subscriptions within d.
-func waitBusSubscribers(t *testing.T, bus *db.Bus, n int, d time.Duration) {
+// waitSubscribers fails unless the server holds n subscriptions within d.
+func waitSubscribers(t *testing.T, env *testenv.Env, n int, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for bus.Subscribers() != n {
+	for env.App.Subscribers() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("event bus subscribers after %v: got %d, want %d", d, bus.Subscribers(), n)
+			t.Fatalf("subscriptions after %v: got %d, want %d", d, env.App.Subscribers(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -106,7 +106,7 @@ func TestRevokedTokenClosesWebsockets(t *testing.T) {
 	for _, c := range doomed {
 		wantClosedForbidden(t, c, revocationDeadline-time.Since(start))
 	}
-	waitBusSubscribers(t, env.Bus, len(alive), revocationDeadline-time.Since(start))
+	waitSubscribers(t, env, len(alive), revocationDeadline-time.Since(start))
 
 	id := createContact(t, env, ws.Owner(), map[string]any{"firstName": "After"})
 	for _, c := range alive {
@@ -142,7 +142,7 @@ func TestRemovedMemberClosesWebsockets(t *testing.T) {
 	for _, c := range doomed {
 		wantClosedForbidden(t, c, revocationDeadline-time.Since(start))
 	}
-	waitBusSubscribers(t, env.Bus, 1, revocationDeadline-time.Since(start))
+	waitSubscribers(t, env, 1, revocationDeadline-time.Since(start))
 
 	wantContactEvent(t, nextContactEvent(t, owner, "s"), "UPDATED", contact, "Kept")
 	wantUnauthenticated(t, env, first)
@@ -164,7 +164,7 @@ func TestExpiredTokenClosesWebsocket(t *testing.T) {
 	if early := time.Until(expiresAt); early > 0 {
 		t.Fatalf("closed %v before the token expired", early)
 	}
-	waitBusSubscribers(t, env.Bus, 0, revocationDeadline)
+	waitSubscribers(t, env, 0, revocationDeadline)
 	wantUnauthenticated(t, env, token)
 }
 
@@ -180,20 +180,20 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 
 	onPeer := subscribed(t, peer, testenv.TransportWS, token)
 	ownerOnPeer := subscribed(t, peer, testenv.LegacyWS, ws.Owner())
-	waitBusSubscribers(t, peer.Bus, 2, testenv.WSWait)
+	waitSubscribers(t, peer, 2, testenv.WSWait)
 	env.MustDo(t, ws.Owner(), revokeTokenMutation, map[string]any{"id": tokenID}, nil)
 	start := time.Now()
 	wantClosedForbidden(t, onPeer, revocationDeadline)
-	waitBusSubscribers(t, peer.Bus, 1, revocationDeadline-time.Since(start))
+	waitSubscribers(t, peer, 1, revocationDeadline-time.Since(start))
 
 	var manager struct{ Viewer struct{ ID string } }
 	env.MustDo(t, ws.Manager(), `{ viewer { id } }`, nil, &manager)
 	managerOnPeer := subscribed(t, peer, testenv.LegacyWS, ws.Manager())
-	waitBusSubscribers(t, peer.Bus, 2, testenv.WSWait)
+	waitSubscribers(t, peer, 2, testenv.WSWait)
 	env.MustDo(t, ws.Owner(), removeMemberMutation, map[string]any{"id": manager.Viewer.ID}, nil)
 	start = time.Now()
 	wantClosedForbidden(t, managerOnPeer, revocationDeadline)
-	waitBusSubscribers(t, peer.Bus, 1, revocationDeadline-time.Since(start))
+	waitSubscribers(t, peer, 1, revocationDeadline-time.Since(start))
 
 	id := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Still"})
 	wantContactEvent(t, nextContactEvent(t, ownerOnPeer, "s"), "CREATED", id, "Still")
@@ -225,5 +225,5 @@ func TestRevokedStuckClient(t *testing.T) {
 	}
 	time.Sleep(quiet) // the server's writes to the stuck client back up
 	env.MustDo(t, ws.Owner(), revokeTokenMutation, map[string]any{"id": tokenID}, nil)
-	waitBusSubscribers(t, env.Bus, 1, revocationDeadline)
+	waitSubscribers(t, env, 1, revocationDeadline)
 }

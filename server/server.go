@@ -69,7 +69,12 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	handler http.Handler
+	shared  *graph.SharedSubscriptions
 }
+
+// Subscribers returns how many subscriptions the server holds established (each one of a
+// group that shares its events: graph.SharedSubscriptions).
+func (s *Server) Subscribers() int { return s.shared.Subscribers() }
 
 // New builds the server's routes.
 func New(cfg Config) *Server {
@@ -95,6 +100,8 @@ func New(cfg Config) *Server {
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
 	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
+	shared := graph.NewSharedSubscriptions(cfg.Logger)
+	gql.AroundOperations(shared.Middleware) // after the cap, which counts each subscriber
 	gql.AddTransport(newSSETransport(guard, cfg.MaxSubscriptions, httpLimits{requestTimeout: cfg.RequestTimeout}.withDefaults().requestTimeout))
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(postTransport{errs: errs})
@@ -127,7 +134,7 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))}
+	return &Server{cfg: cfg, shared: shared, handler: m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))}
 }
 
 // Handler returns the server's root handler.

@@ -171,7 +171,7 @@ func TestSSESlowConsumerDropped(t *testing.T) {
 	env.WaitSubscribers(t, 2)
 
 	var slowest time.Duration
-	for i := 0; env.Bus.Subscribers() == 2; i++ {
+	for i := 0; env.App.Subscribers() == 2; i++ {
 		if i == 2000 {
 			t.Fatalf("the stream that stopped reading was not dropped after %d events", i)
 		}

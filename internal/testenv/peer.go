@@ -33,12 +33,13 @@ func (e *Env) Peer(tb testing.TB) *Env {
 	}()
 	services := d.Services()
 	services.Events = bus
-	ts := httptest.NewServer(server.New(server.Config{Services: services, Ready: d.Ready, Logger: logger, Introspection: true, AuthCacheTTL: e.authCacheTTL}).Handler())
+	srv := server.New(server.Config{Services: services, Ready: d.Ready, Logger: logger, Introspection: true, AuthCacheTTL: e.authCacheTTL})
+	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(func() {
 		ts.Close()
 		cancel()
 		<-done
 		d.Close()
 	})
-	return &Env{DB: d, DSN: e.DSN, Bus: bus, Server: ts, authCacheTTL: e.authCacheTTL}
+	return &Env{DB: d, DSN: e.DSN, Bus: bus, Server: ts, App: srv, authCacheTTL: e.authCacheTTL}
 }

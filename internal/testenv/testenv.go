@@ -27,6 +27,7 @@ type Env struct {
 	Bus     *db.Bus       // this server's event bus
 	Jobs    *db.JobWorker // this server's job worker; nil when made by NewWithJobs(tb, nil)
 	Server  *httptest.Server
+	App     *server.Server // the server Server serves
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
 
 	authCacheTTL time.Duration // the server's AuthCacheTTL, which a Peer takes too
@@ -131,7 +132,7 @@ func NewWithOptions(tb testing.TB, opts Options) *Env {
 	srv := server.New(cfg)
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, Counter: counter, authCacheTTL: cfg.AuthCacheTTL}
+	return &Env{DB: d, DSN: dsn, Bus: bus, Jobs: jobs, Server: ts, App: srv, Counter: counter, authCacheTTL: cfg.AuthCacheTTL}
 }
 
 type testWriter struct{ tb testing.TB }

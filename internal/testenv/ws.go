@@ -420,17 +420,18 @@ func (c *WS) Close() {
 	<-c.done
 }
 
-// WaitSubscribers waits until the env's event bus serves n subscriptions: a subscription is
-// only registered some time after the client's subscribe message, which has no
-// acknowledgement in either protocol.
+// WaitSubscribers waits until the env's server holds n subscriptions established: a
+// subscription is only registered some time after the client's subscribe message, which has
+// no acknowledgement in either protocol. Identical subscriptions share one of the event bus's
+// (graph.SharedSubscriptions), so the bus may serve fewer.
 func (e *Env) WaitSubscribers(tb testing.TB, n int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), WSWait)
 	defer cancel()
-	for e.Bus.Subscribers() != n {
+	for e.App.Subscribers() != n {
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("event bus subscribers: got %d, want %d", e.Bus.Subscribers(), n)
+			tb.Fatalf("subscriptions: got %d, want %d", e.App.Subscribers(), n)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
