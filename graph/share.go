@@ -70,7 +70,7 @@ func (s *SharedSubscriptions) Subscribers() int {
 
 // groupKey is what subscriptions of one group have in common.
 type groupKey struct {
-	workspace, role, member      string // member: "" unless the document asks for the viewer
+	workspace, role, member     string // member: "" unless the document asks for the viewer
 	query, operation, variables string
 }
 

@@ -27,7 +27,7 @@ type Env struct {
 	Bus     *db.Bus       // this server's event bus
 	Jobs    *db.JobWorker // this server's job worker; nil when made by NewWithJobs(tb, nil)
 	Server  *httptest.Server
-	App     *server.Server // the server Server serves
+	App     *server.Server  // the server Server serves
 	Counter *dbtest.Counter // counts SQL statements (see dbtest.MustOpenCountingDB)
 
 	authCacheTTL time.Duration // the server's AuthCacheTTL, which a Peer takes too
