@@ -20,6 +20,7 @@ import (
 
 	"rubrica"
 	"rubrica/graph"
+	"rubrica/internal/reqid"
 	"rubrica/server/explorer"
 	"rubrica/server/gorillaws"
 )
@@ -75,6 +76,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(reqid.LogHandler(cfg.Logger.Handler())) // request_id on every line
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.DB != nil {
@@ -125,7 +127,7 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux)))}
+	return &Server{cfg: cfg, handler: reqid.Middleware(m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux))))}
 }
 
 // Handler returns the server's root handler.
