@@ -2,13 +2,17 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"rubrica/db/dbtest"
 )
 
 // runBinary runs the binary with env (and no DATABASE_URL unless env has one) and returns
@@ -109,5 +113,48 @@ func TestServeNeedsDatabaseURL(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dataDir); len(entries) > 0 {
 		t.Errorf("DATA_DIR holds %v: serve started the development cluster", entries)
+	}
+}
+
+// TestJSONLogs: with LOG_FORMAT=json every line the server writes is a JSON object; the
+// startup line holds the whole configuration, and a request's line its request_id.
+func TestJSONLogs(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	s := startServer(t, bin, []string{"DATABASE_URL=" + dbtest.NewDatabase(t), "LOG_FORMAT=json", "LOG_LEVEL=debug"})
+	req, _ := http.NewRequest(http.MethodGet, s.base+"/healthz", nil)
+	req.Header.Set("X-Request-Id", "json-log-1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("X-Request-Id"); got != "json-log-1" {
+		t.Errorf("X-Request-Id: got %q, want json-log-1", got)
+	}
+	var startup, request map[string]any
+	deadline := time.Now().Add(5 * time.Second)
+	for request == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		startup, request = nil, nil
+		for _, line := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("log line %q is not JSON: %v", line, err)
+			}
+			if m["msg"] == "starting" {
+				startup = m
+			}
+			if m["msg"] == "request" && m["request_id"] == "json-log-1" {
+				request = m
+			}
+		}
+	}
+	if request == nil {
+		t.Errorf("no request line with request_id json-log-1:\n%s", s.logs)
+	}
+	cfg, _ := startup["config"].(map[string]any)
+	if cfg["MAX_COMPLEXITY"] != float64(10000) || cfg["LOG_FORMAT"] != "json" || len(cfg) < 30 {
+		t.Errorf("startup config: got %v, want every setting, in force", startup)
 	}
 }
