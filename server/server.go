@@ -93,13 +93,15 @@ func New(cfg Config) *Server {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
-	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
+	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger, m.websockets))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
+	gql.AroundOperations(m.countSubscriptions)
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(postTransport{})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
+	gql.AroundResponses(m.observeSubscriptionEvent)
 	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()
