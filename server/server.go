@@ -17,10 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"rubrica"
 	"rubrica/graph"
 	"rubrica/internal/reqid"
+	"rubrica/internal/tracing"
 	"rubrica/server/explorer"
 	"rubrica/server/gorillaws"
 )
@@ -63,6 +65,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// RequestTimeout bounds every request but websockets (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// TracerProvider traces requests, operations and resolvers (nil: no tracing, and no cost).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is one Rubrica HTTP server.
@@ -89,6 +93,9 @@ func New(cfg Config) *Server {
 		Services: guard.services(cfg.Services), Logger: cfg.Logger, Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait, Limits: cfg.Limits,
 	})
+	if cfg.TracerProvider != nil {
+		gql.Use(tracing.NewGraphQL(cfg.TracerProvider)) // first: its span holds the others
+	}
 	if cfg.MaxSubscriptions <= 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
@@ -129,7 +136,8 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, handler: reqid.Middleware(m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux))))}
+	handler := m.instrument(logRequests(cfg.Logger, limitRequests(limits, mux)))
+	return &Server{cfg: cfg, handler: reqid.Middleware(tracing.HTTP(cfg.TracerProvider, routeOf, handler))}
 }
 
 // Handler returns the server's root handler.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,5 +158,37 @@ func TestJSONLogs(t *testing.T) {
 	cfg, _ := startup["config"].(map[string]any)
 	if cfg["MAX_COMPLEXITY"] != float64(10000) || cfg["LOG_FORMAT"] != "json" || len(cfg) < 30 {
 		t.Errorf("startup config: got %v, want every setting, in force", startup)
+	}
+}
+
+// TestTracingExportsOverOTLP: with OTEL_EXPORTER_OTLP_ENDPOINT set the server exports its
+// spans over OTLP/HTTP (to a collector played by the test), named after the service.
+func TestTracingExportsOverOTLP(t *testing.T) {
+	t.Parallel()
+	got := make(chan []byte, 16)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/v1/traces" {
+			got <- b
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	bin := buildBinary(t)
+	s := startServer(t, bin, []string{"DATABASE_URL=" + dbtest.NewDatabase(t), "LOG_LEVEL=warn",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_BSP_SCHEDULE_DELAY=50"})
+	res, err := http.Get(s.base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	select {
+	case b := <-got:
+		// The protobuf holds the span's and the service's names as plain strings.
+		if !bytes.Contains(b, []byte("GET /healthz")) || !bytes.Contains(b, []byte("rubrica")) {
+			t.Errorf("exported %q, want the GET /healthz span of service rubrica", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no spans exported to the collector in 10s; logs:\n%s", s.logs)
 	}
 }

@@ -22,11 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"rubrica"
 	"rubrica/db"
 	"rubrica/db/localpg"
 	"rubrica/graph"
 	"rubrica/internal/demo"
+	"rubrica/internal/tracing"
 	"rubrica/server"
 )
 
@@ -438,8 +441,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	}()
 	services := d.Services()
 	services.Events = bus
+	var tp trace.TracerProvider // nil: no tracing
+	if cfg.OTLPEndpoint != "" {
+		sdk, shutdown, err := tracing.Setup(ctx, versionString())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := shutdown(flushCtx); err != nil {
+				logger.Warn("tracing: spans not exported at shutdown", "err", err)
+			}
+		}()
+		tp = sdk
+	}
 	srv := server.New(server.Config{
-		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
+		TracerProvider: tp,
+		Services:       services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
 		AuthCacheTTL: cfg.AuthCacheTTL, AuthCacheSize: cfg.AuthCacheSize,
