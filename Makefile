@@ -10,10 +10,15 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS  := $(if $(VERSION),-X main.version=$(VERSION))
 GENERATED := graph/generated/generated.go graph/generated/lists.go graph/model/models_gen.go
 
-.PHONY: run build test check fmt vet generate check-generated bench fuzz db-stop clean
+.PHONY: run build image test check fmt vet generate check-generated bench fuzz db-stop clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rubrica
+
+## image: the container image (Dockerfile) tagged rubrica, with CONTAINER (docker, podman).
+CONTAINER ?= docker
+image:
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t rubrica .
 
 ## run: serve on :8080 (PORT) with the demo workspace, printing its tokens.
 run: build
