@@ -40,7 +40,20 @@ function takeTokenFromFragment() {
   return token;
 }
 
-const bearerHeaders = (token) => JSON.stringify({ Authorization: "Bearer " + (token || "<your token>") }, null, 2);
+const PLACEHOLDER = "Bearer <your token>";
+const bearerHeaders = (token) => JSON.stringify({ Authorization: token ? "Bearer " + token : PLACEHOLDER }, null, 2);
+
+// withoutPlaceholder drops an Authorization header still holding the placeholder: the server
+// then says that a token is required (rather than "not valid"), and the placeholder does not
+// count as a failed authentication of this address.
+function withoutPlaceholder(headers) {
+  if (!headers) return headers;
+  const out = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (!(k.toLowerCase() === "authorization" && v === PLACEHOLDER)) out[k] = v;
+  }
+  return out;
+}
 
 const httpURL = new URL("/graphql", window.location.href).toString();
 const wsURL = new URL("/graphql", window.location.href);
@@ -95,6 +108,7 @@ async function* subscribe(params, headers) {
 const httpFetcher = createGraphiQLFetcher({ url: httpURL, enableIncrementalDelivery: false });
 
 function fetcher(params, opts) {
+  opts = opts ? { ...opts, headers: withoutPlaceholder(opts.headers) } : opts;
   let documentAST = opts && opts.documentAST;
   if (!documentAST) {
     try {
@@ -111,17 +125,21 @@ function fetcher(params, opts) {
 const defaultQuery = [
   "# Welcome to the Rubrica explorer.",
   "#",
-  "# Every request needs an API token, sent as a header: open the Headers tab below and",
-  "# replace <your token> in {\"Authorization\": \"Bearer <your token>\"}, or open this",
-  "# page as /#token=<your token>.",
+  "# Every request needs an API token. It goes in the",
+  "# Headers tab below, in place of <your token>:",
+  "#   {\"Authorization\": \"Bearer <your token>\"}",
+  "# or open this page as /#token=<your token>.",
   "#",
   "# Getting a token:",
-  "#   - `make run` prints a token (and a link to this page) for the owner, the manager",
-  "#     and the agent of the demo workspace;",
-  "#   - on any server: rubrica token create --workspace <id> --email you@example.com --role OWNER",
-  "#     (rubrica workspace create --name N --owner-email E makes a workspace and its first token).",
+  "# - `make run` prints one (and a link to this page)",
+  "#   for the owner, manager and agent of the demo.",
+  "# - On any server:",
+  "#   rubrica token create --workspace <id> \\",
+  "#     --email you@example.com --role OWNER",
+  "#   (rubrica workspace create --name N",
+  "#     --owner-email E: a workspace and its first token)",
   "#",
-  "# Then run this query with the ▶ button (or Ctrl-Enter).",
+  "# Then run this query with the \u25b6 button (Ctrl-Enter).",
   "{",
   "  viewer {",
   "    name",
