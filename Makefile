@@ -4,12 +4,21 @@
 
 GO       ?= go
 BIN      := bin/rubrica
+# VERSION is what `rubrica version` prints: the git tag (v1.2.0, or v1.2.0-3-gabc1234-dirty
+# past it), else the commit.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS  := $(if $(VERSION),-X main.version=$(VERSION))
 GENERATED := graph/generated/generated.go graph/generated/lists.go graph/model/models_gen.go
 
-.PHONY: run build test check fmt vet generate check-generated bench fuzz db-stop clean
+.PHONY: run build image test check fmt vet generate check-generated bench fuzz db-stop clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/rubrica
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rubrica
+
+## image: the container image (Dockerfile) tagged rubrica, with CONTAINER (docker, podman).
+CONTAINER ?= docker
+image:
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t rubrica .
 
 ## run: serve on :8080 (PORT) with the demo workspace, printing its tokens.
 run: build

@@ -100,18 +100,25 @@ var (
 	_ rubrica.RevocationWatcher = (*Bus)(nil)
 )
 
+// WithDefaults returns c with its unset numbers and durations set to their defaults (the
+// Logger stays as it is).
+func (c BusConfig) WithDefaults() BusConfig {
+	if c.Buffer <= 0 {
+		c.Buffer = 256
+	}
+	if c.Retention <= 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.Poll <= 0 {
+		c.Poll = 30 * time.Second
+	}
+	return c
+}
+
 // NewBus returns a bus reading the database at dsn (the listener needs a connection of its
 // own). Run must be running for subscribers to receive anything.
 func NewBus(d *DB, dsn string, cfg BusConfig) *Bus {
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = 256
-	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = 24 * time.Hour
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 30 * time.Second
-	}
+	cfg = cfg.WithDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -102,21 +102,7 @@ type JobWorker struct {
 // NewJobWorker returns a worker for the database; dsn (may be empty) is used to LISTEN for new
 // jobs, without which the worker finds them by polling.
 func NewJobWorker(d *DB, dsn string, cfg JobWorkerConfig) *JobWorker {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
-	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 30 * time.Second
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 2 * time.Second
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 2
-	}
-	if cfg.MaxFailures <= 0 {
-		cfg.MaxFailures = 5
-	}
+	cfg = cfg.WithDefaults()
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		b := make([]byte, 4)
@@ -127,6 +113,27 @@ func NewJobWorker(d *DB, dsn string, cfg JobWorkerConfig) *JobWorker {
 		cfg.Logger = slog.Default()
 	}
 	return &JobWorker{db: d, dsn: dsn, cfg: cfg}
+}
+
+// WithDefaults returns c with its unset numbers and durations set to their defaults (the ID
+// and Logger stay as they are).
+func (c JobWorkerConfig) WithDefaults() JobWorkerConfig {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1000
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.Poll <= 0 {
+		c.Poll = 2 * time.Second
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.MaxFailures <= 0 {
+		c.MaxFailures = 5
+	}
+	return c
 }
 
 // ID returns the name the worker holds jobs under.

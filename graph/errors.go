@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"rubrica"
+	"rubrica/internal/reqid"
 )
 
 // PresentError maps every error to the contract of API.md: `extensions.code` always set,
@@ -47,17 +48,24 @@ func PresentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				level = slog.LevelWarn
 			}
 			logger.Log(ctx, level, "operation cancelled", "cause", context.Cause(ctx), "err", err, "path", gqlErr.Path.String())
-			gqlErr.Message = "Internal error."
-			gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
-			gqlErr.Err = nil
+			internalError(ctx, gqlErr)
 		default:
 			logger.ErrorContext(ctx, "internal error", "err", err, "path", gqlErr.Path.String())
-			gqlErr.Message = "Internal error."
-			gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
-			gqlErr.Err = nil
+			internalError(ctx, gqlErr)
 		}
 		return gqlErr
 	}
+}
+
+// internalError makes gqlErr the INTERNAL error a client sees: no detail, but the request id
+// (extensions.requestId) that finds the logged cause.
+func internalError(ctx context.Context, gqlErr *gqlerror.Error) {
+	gqlErr.Message = "Internal error."
+	gqlErr.Extensions = map[string]any{"code": rubrica.EINTERNAL}
+	if id := reqid.FromContext(ctx); id != "" {
+		gqlErr.Extensions["requestId"] = id
+	}
+	gqlErr.Err = nil
 }
 
 // Recover turns a panic in a resolver into an INTERNAL error and logs it with its stack.

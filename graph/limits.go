@@ -80,6 +80,9 @@ const (
 	LimitComplexity      = "MAX_COMPLEXITY"
 )
 
+// WithDefaults returns l with every zero field set to its default: the limits in force.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
+
 // withDefaults returns l with every zero field set to its default.
 func (l Limits) withDefaults() Limits {
 	for _, f := range []struct {

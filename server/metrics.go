@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"rubrica"
 )
 
 // metrics are the server's Prometheus series.
@@ -20,6 +23,11 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	operations *prometheus.CounterVec
 	opLatency  *prometheus.HistogramVec
+
+	websockets    prometheus.Gauge       // open websockets
+	subscriptions *prometheus.GaugeVec   // running subscriptions by root field
+	events        *prometheus.CounterVec // subscription events sent by root field
+	slowDropped   *prometheus.CounterVec // subscriptions ended for falling behind, by root field
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,8 +48,76 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type", "field"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.operations, m.opLatency)
+	m.websockets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rubrica_websocket_connections", Help: "Open websockets (both GraphQL protocols).",
+	})
+	m.subscriptions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "rubrica_subscriptions_active", Help: "Running subscriptions by root field.",
+	}, []string{"field"})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rubrica_subscription_events_total", Help: "Subscription events sent to clients by root field.",
+	}, []string{"field"})
+	m.slowDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rubrica_subscription_slow_consumers_dropped_total",
+		Help: "Subscriptions ended because their client fell too far behind, by root field.",
+	}, []string{"field"})
+	reg.MustRegister(m.requests, m.latency, m.operations, m.opLatency, m.websockets, m.subscriptions, m.events, m.slowDropped)
 	return m
+}
+
+// rootField is the first root field of the operation (bounded by the schema, unlike the
+// client-chosen operation name), or "unknown".
+func rootField(op *graphql.OperationContext) string {
+	if op.Operation != nil && len(op.Operation.SelectionSet) > 0 {
+		if f, ok := op.Operation.SelectionSet[0].(*ast.Field); ok {
+			return f.Name
+		}
+	}
+	return "unknown"
+}
+
+// isSubscription reports whether ctx is a subscription's.
+func isSubscription(ctx context.Context) (*graphql.OperationContext, bool) {
+	if !graphql.HasOperationContext(ctx) {
+		return nil, false
+	}
+	op := graphql.GetOperationContext(ctx)
+	return op, op.Operation != nil && op.Operation.Operation == ast.Subscription
+}
+
+// countSubscriptions keeps rubrica_subscriptions_active: a subscription counts from its start
+// until its operation context ends (completed, stopped by its client, or its websocket closed).
+func (m *metrics) countSubscriptions(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	op, ok := isSubscription(ctx)
+	if !ok {
+		return next(ctx)
+	}
+	g := m.subscriptions.WithLabelValues(rootField(op))
+	g.Inc()
+	go func() {
+		<-ctx.Done()
+		g.Dec()
+	}()
+	return next(ctx)
+}
+
+// observeSubscriptionEvent counts each event a subscription sends, and the subscriptions the
+// event bus dropped for falling behind (their last payload carries ErrSubscriberTooSlow).
+func (m *metrics) observeSubscriptionEvent(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	op, ok := isSubscription(ctx)
+	if !ok || resp == nil {
+		return resp
+	}
+	field := rootField(op)
+	for _, e := range resp.Errors {
+		if errors.Is(e, rubrica.ErrSubscriberTooSlow) {
+			m.slowDropped.WithLabelValues(field).Inc()
+			return resp
+		}
+	}
+	m.events.WithLabelValues(field).Inc()
+	return resp
 }
 
 // observeOperation counts and times queries and mutations. The label is the first root field
@@ -55,12 +131,7 @@ func (m *metrics) observeOperation(ctx context.Context, next graphql.ResponseHan
 	if op.Operation == nil || op.Operation.Operation == ast.Subscription {
 		return resp
 	}
-	field := "unknown"
-	if len(op.Operation.SelectionSet) > 0 {
-		if f, ok := op.Operation.SelectionSet[0].(*ast.Field); ok {
-			field = f.Name
-		}
-	}
+	field := rootField(op)
 	typ := string(op.Operation.Operation)
 	outcome := "ok"
 	if resp != nil && len(resp.Errors) > 0 {

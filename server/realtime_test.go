@@ -602,7 +602,7 @@ func heavyQuery() string {
 }
 
 // TestSlowSubscriberDropped: a client that stops reading is dropped once its buffer fills,
-// while a healthy subscriber receives every event and mutations stay fast.
+// while a healthy subscriber receives every event and mutations stay fast; /metrics counts it.
 func TestSlowSubscriberDropped(t *testing.T) {
 	t.Parallel()
 	env := testenv.NewWithOptions(t, testenv.Options{Bus: db.BusConfig{Buffer: 16}})
@@ -683,6 +683,8 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		break
 	}
 	slow.ExpectComplete("s")
+	// /metrics counts the dropped subscriber once.
+	waitMetrics(t, env, map[string]float64{`rubrica_subscription_slow_consumers_dropped_total{field="contactEvents"}`: 1})
 }
 
 // TestWebsocketMessageSizeCap: a client message over 64 KiB closes the connection with 1009

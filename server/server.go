@@ -16,9 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"rubrica"
 	"rubrica/graph"
+	"rubrica/internal/reqid"
+	"rubrica/internal/tracing"
 	"rubrica/server/explorer"
 	"rubrica/server/gorillaws"
 )
@@ -63,6 +66,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// RequestTimeout bounds every request but websockets (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// TracerProvider traces requests, operations and resolvers (nil: no tracing, and no cost).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is one Rubrica HTTP server.
@@ -81,6 +86,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Logger = slog.New(reqid.LogHandler(cfg.Logger.Handler())) // request_id on every line
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.DB != nil {
@@ -94,19 +100,24 @@ func New(cfg Config) *Server {
 		Services: guard.services(cfg.Services), Logger: cfg.Logger, Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait, Limits: cfg.Limits,
 	})
+	if cfg.TracerProvider != nil {
+		gql.Use(tracing.NewGraphQL(cfg.TracerProvider)) // first: its span holds the others
+	}
 	if cfg.MaxSubscriptions <= 0 {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
-	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger))
+	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger, m.websockets))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
+	gql.AroundOperations(m.countSubscriptions)
 	shared := graph.NewSharedSubscriptions(cfg.Logger)
-	gql.AroundOperations(shared.Middleware) // after the cap, which counts each subscriber
+	gql.AroundOperations(shared.Middleware) // after the cap and the gauge, which count each subscriber
 	gql.AddTransport(newSSETransport(guard, cfg.MaxSubscriptions, httpLimits{requestTimeout: cfg.RequestTimeout}.withDefaults().requestTimeout))
 	gql.AddTransport(getTransport{})
 	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
+	gql.AroundResponses(m.observeSubscriptionEvent)
 	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()
@@ -134,7 +145,8 @@ func New(cfg Config) *Server {
 	mux.Handle(explorer.AssetPrefix, explorer.Handler())
 
 	limits := httpLimits{maxBytes: cfg.MaxRequestBytes, bodyTimeout: cfg.BodyReadTimeout, requestTimeout: cfg.RequestTimeout}
-	return &Server{cfg: cfg, shared: shared, handler: m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))}
+	handler := m.instrument(logRequests(cfg.Logger, withCORS(gorillaws.ListedOrigins(cfg.AllowedOrigins), limitRequests(limits, errs, mux))))
+	return &Server{cfg: cfg, shared: shared, handler: reqid.Middleware(tracing.HTTP(cfg.TracerProvider, routeOf, handler))}
 }
 
 // Handler returns the server's root handler.

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -34,8 +35,9 @@ const (
 // refused), 4408 when no init arrives, keep-alive on both protocols, an Origin check and
 // read-size and subscription caps. A websocket is closed with 4403 when its token is revoked
 // or expires, or its member is removed.
-func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logger *slog.Logger) graphql.Transport {
-	return guardedWebsocket{transport.Websocket{
+// open counts the open websockets.
+func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logger *slog.Logger, open prometheus.Gauge) graphql.Transport {
+	return guardedWebsocket{open: open, Websocket: transport.Websocket{
 		Implementation: &gorillaws.Upgrader{
 			CheckOrigin:  checkOrigin,
 			ReadLimit:    wsReadLimit,
@@ -57,10 +59,15 @@ func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logg
 
 // guardedWebsocket is the websocket transport with, in each upgrade request's context, the
 // client's address (for the failure limit) and a gorillaws.Closer (for revocations).
-type guardedWebsocket struct{ transport.Websocket }
+type guardedWebsocket struct {
+	transport.Websocket
+	open prometheus.Gauge // counts the websocket while Do serves it
+}
 
 func (t guardedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx, _ := gorillaws.WithCloser(withClientAddr(r.Context(), clientAddr(r)))
+	t.open.Inc()
+	defer t.open.Dec()
 	t.Websocket.Do(w, r.WithContext(ctx), exec)
 }
 

@@ -45,8 +45,56 @@ func TestConfigLogMasksPassword(t *testing.T) {
 		var buf bytes.Buffer
 		cfg, _ := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
 		slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", cfg)
-		if out := buf.String(); strings.Contains(out, "s3cr") || !strings.Contains(out, "config.requestTimeout=30s") {
+		if out := buf.String(); strings.Contains(out, "s3cr") || !strings.Contains(out, "config.REQUEST_TIMEOUT=30s") {
 			t.Errorf("DATABASE_URL %q logged as %s", dsn, out)
 		}
+	}
+}
+
+// TestConfigLogShowsEverySetting: the startup log shows every variable the configuration
+// reads, each with the value in force (defaults included: MAX_COMPLEXITY is the real limit,
+// not 0), and no secret of the OTLP exporter.
+func TestConfigLogShowsEverySetting(t *testing.T) {
+	read := map[string]bool{}
+	cfg, err := loadConfig(func(k string) string {
+		read[k] = true
+		return map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer s3cr", "LOG_FORMAT": "json",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel:s3cr@collector:4318"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", cfg)
+	out := buf.String()
+	if len(read) < 30 {
+		t.Fatalf("loadConfig read %d variables, want them all", len(read))
+	}
+	for name := range read {
+		if !strings.Contains(out, "config."+name+"=") {
+			t.Errorf("the config log lacks %s: %s", name, out)
+		}
+	}
+	for _, want := range []string{"config.MAX_COMPLEXITY=10000 ", "config.MAX_QUERY_DEPTH=15 ", "config.EVENT_RETENTION=24h0m0s ",
+		"config.JOB_BATCH_SIZE=1000 ", "config.JOB_LEASE=30s ", "config.LOG_FORMAT=json ", "config.AUTH_CACHE_TTL=10s "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the config log lacks %q: %s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cr") {
+		t.Errorf("the config log shows a secret: %s", out)
+	}
+}
+
+// TestLoadConfigLogFormat: LOG_FORMAT is text (default) or json, nothing else.
+func TestLoadConfigLogFormat(t *testing.T) {
+	for v, want := range map[string]string{"": "text", "text": "text", "json": "json"} {
+		cfg, err := loadConfig(func(k string) string { return map[string]string{"LOG_FORMAT": v}[k] })
+		if err != nil || cfg.LogFormat != want {
+			t.Errorf("LOG_FORMAT=%q: got %q, %v; want %q", v, cfg.LogFormat, err, want)
+		}
+	}
+	if _, err := loadConfig(func(k string) string { return map[string]string{"LOG_FORMAT": "xml"}[k] }); err == nil || !strings.Contains(err.Error(), "LOG_FORMAT") {
+		t.Errorf("LOG_FORMAT=xml: got %v, want an error naming LOG_FORMAT", err)
 	}
 }

@@ -22,11 +22,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"rubrica"
 	"rubrica/db"
 	"rubrica/db/localpg"
 	"rubrica/graph"
 	"rubrica/internal/demo"
+	"rubrica/internal/tracing"
 	"rubrica/server"
 )
 
@@ -43,7 +46,7 @@ func main() {
 const usage = `usage: rubrica <command> [flags]
 
 commands:
-  serve [--demo]                                        run the server (PORT, DATABASE_URL)
+  serve [--demo | --dev]                                run the server (PORT, DATABASE_URL)
   migrate                                               apply the schema migrations and exit
   seed --demo                                           create the demo workspace; print its id and tokens
   workspace create --name N --owner-email E             create a workspace and its owner; print the owner's token
@@ -54,6 +57,9 @@ commands:
   member remove --workspace W --email E                 remove a member: revoke their tokens, unassign their contacts
   suggestions rebuild --workspace W                     recompute the workspace's merge suggestions
   devdb [url|stop]                                      the private PostgreSQL cluster under DATA_DIR (default .data)
+  version                                               print the version (also --version)
+
+"rubrica <command> --help" explains a command; the settings are environment variables (README).
 `
 
 // config is every setting, from the environment.
@@ -65,6 +71,12 @@ type config struct {
 	MaxComplexity int
 	LoaderWait    time.Duration
 	LogLevel      slog.Level
+	LogFormat     string // LOG_FORMAT: text (default) or json
+	// OTLPEndpoint turns tracing on (OTEL_EXPORTER_OTLP_ENDPOINT); OTLPHeadersSet tells
+	// whether OTEL_EXPORTER_OTLP_HEADERS (often a secret) is set, for the startup log only:
+	// the exporter reads the OTEL_* variables itself.
+	OTLPEndpoint   string
+	OTLPHeadersSet bool
 	// EventRetention is how long the event outbox keeps events.
 	EventRetention time.Duration
 	// AllowedOrigins may open websockets besides the server's own origin.
@@ -91,7 +103,10 @@ type config struct {
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
+	// Every default is the one in force, so that the startup log tells the truth.
 	cfg := config{Port: "8080", DataDir: ".data", Introspection: true, LoaderWait: graph.DefaultLoaderWait,
+		MaxComplexity: graph.DefaultMaxComplexity, Limits: graph.Limits{}.WithDefaults(), LogFormat: "text",
+		EventRetention: db.BusConfig{}.WithDefaults().Retention, Jobs: db.JobWorkerConfig{}.WithDefaults(),
 		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst,
 		AuthCacheTTL: server.DefaultAuthCacheTTL, AuthCacheSize: server.DefaultAuthCacheSize,
 		MaxRequestBytes: server.DefaultMaxRequestBytes, BodyReadTimeout: server.DefaultBodyReadTimeout,
@@ -157,6 +172,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
 		}
 	}
+	switch v := getenv("LOG_FORMAT"); v {
+	case "", "text", "json":
+		cfg.LogFormat = cmp.Or(v, cfg.LogFormat)
+	default:
+		return cfg, fmt.Errorf("LOG_FORMAT: %q is not text or json", v)
+	}
+	cfg.OTLPEndpoint = getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	cfg.OTLPHeadersSet = getenv("OTEL_EXPORTER_OTLP_HEADERS") != ""
 	if v := getenv("LOG_LEVEL"); v != "" {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return cfg, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", v)
@@ -165,32 +188,72 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, nil
 }
 
-// LogValue masks the database password when the config is logged (see maskDSN).
+// LogValue is every setting in force, under its environment variable's name, with the
+// database password masked (see maskDSN) and OTLP headers never shown.
 func (c config) LogValue() slog.Value {
-	database := "(private cluster)"
+	database := "(development cluster under DATA_DIR)"
 	if c.DatabaseURL != "" {
 		database = maskDSN(c.DatabaseURL)
 	}
+	authCacheTTL := c.AuthCacheTTL.String()
+	if c.AuthCacheTTL < 0 {
+		authCacheTTL = "0s (no cache)"
+	}
+	authFailureRate := strconv.FormatFloat(c.AuthFailureRate, 'g', -1, 64)
+	if c.AuthFailureRate == 0 {
+		authFailureRate = "0 (no limit)"
+	}
+	tracing := "(off)"
+	if c.OTLPEndpoint != "" {
+		tracing = c.OTLPEndpoint
+		if urlScheme.MatchString(tracing) {
+			tracing = maskURL(tracing)
+		}
+	}
+	headers := "(unset)"
+	if c.OTLPHeadersSet {
+		headers = "(set, masked)"
+	}
+	origins := "(none: the server's own origin only)"
+	if len(c.AllowedOrigins) > 0 {
+		origins = strings.Join(c.AllowedOrigins, ",")
+	}
+	l := c.Limits
 	return slog.GroupValue(
-		slog.String("port", c.Port), slog.String("database", database),
-		slog.String("dataDir", c.DataDir), slog.Bool("introspection", c.Introspection),
-		slog.Int("maxComplexity", c.MaxComplexity), slog.Duration("loaderWait", c.LoaderWait),
-		slog.Int("maxRequestBytes", c.MaxRequestBytes), slog.Duration("bodyReadTimeout", c.BodyReadTimeout),
-		slog.Duration("readHeaderTimeout", c.ReadHeaderTimeout), slog.Duration("requestTimeout", c.RequestTimeout),
-		slog.Float64("authFailureRate", c.AuthFailureRate), slog.Int("authFailureBurst", c.AuthFailureBurst),
-		slog.Duration("authCacheTTL", c.AuthCacheTTL), slog.Int("authCacheSize", c.AuthCacheSize))
+		slog.String("PORT", c.Port), slog.String("DATABASE_URL", database), slog.String("DATA_DIR", c.DataDir),
+		slog.Bool("INTROSPECTION", c.Introspection), slog.String("ALLOWED_ORIGINS", origins),
+		slog.Int("MAX_COMPLEXITY", c.MaxComplexity),
+		slog.Int(graph.LimitDocumentBytes, l.MaxDocumentBytes), slog.Int(graph.LimitQueryTokens, l.MaxQueryTokens),
+		slog.Int(graph.LimitQueryDepth, l.MaxQueryDepth), slog.Int(graph.LimitAliases, l.MaxAliases),
+		slog.Int(graph.LimitRepeatedFields, l.MaxRepeatedFields), slog.Int(graph.LimitFragmentSpreads, l.MaxFragmentSpreads),
+		slog.Int(graph.LimitQueryFields, l.MaxQueryFields), slog.Int(graph.LimitErrors, l.MaxErrors),
+		slog.Int(graph.LimitResponseBytes, l.MaxResponseBytes),
+		slog.Int("MAX_REQUEST_BYTES", c.MaxRequestBytes), slog.Duration("BODY_READ_TIMEOUT", c.BodyReadTimeout),
+		slog.Duration("READ_HEADER_TIMEOUT", c.ReadHeaderTimeout), slog.Duration("REQUEST_TIMEOUT", c.RequestTimeout),
+		slog.String("AUTH_FAILURE_RATE", authFailureRate), slog.Int("AUTH_FAILURE_BURST", c.AuthFailureBurst),
+		slog.String("AUTH_CACHE_TTL", authCacheTTL), slog.Int("AUTH_CACHE_SIZE", c.AuthCacheSize),
+		slog.Duration("LOADER_WAIT", c.LoaderWait), slog.Duration("EVENT_RETENTION", c.EventRetention),
+		slog.Int("JOB_BATCH_SIZE", c.Jobs.BatchSize), slog.Duration("JOB_LEASE", c.Jobs.Lease), slog.Duration("JOB_PAUSE", c.Jobs.Pause),
+		slog.String("LOG_LEVEL", c.LogLevel.String()), slog.String("LOG_FORMAT", c.LogFormat),
+		slog.String("OTEL_EXPORTER_OTLP_ENDPOINT", tracing), slog.String("OTEL_EXPORTER_OTLP_HEADERS", headers),
+		slog.String("GOGC", gcPercent()))
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command")
 	}
+	// Help and the version need no configuration and do nothing else.
+	if done, err := helpOrVersion(args, stdout); done {
+		return err
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	slog.SetDefault(logger) // for any slog.*Context call outside the server too
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
@@ -279,9 +342,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout, url)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
@@ -312,12 +372,17 @@ func openDB(ctx context.Context, cfg config, logger *slog.Logger) (*db.DB, strin
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	demoFlag := fs.Bool("demo", false, "seed the demo workspace into an empty database and print its tokens")
+	demoFlag := fs.Bool("demo", false, "seed the demo workspace into an empty database and print its tokens; without DATABASE_URL, use the private development cluster")
+	devFlag := fs.Bool("dev", false, "without DATABASE_URL, use the private development cluster under DATA_DIR")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if cfg.DatabaseURL == "" && !*demoFlag && !*devFlag {
+		return errors.New("DATABASE_URL is unset: set it to the PostgreSQL database to serve, " +
+			"or run `rubrica serve --dev` (or --demo) to use the throwaway development cluster under DATA_DIR")
+	}
 	setGCPercent()
-	logger.Info("starting", "config", cfg)
+	logger.Info("starting", "version", versionString(), "config", cfg)
 	d, dsn, err := openDB(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -376,8 +441,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 	}()
 	services := d.Services()
 	services.Events = bus
+	var tp trace.TracerProvider // nil: no tracing
+	if cfg.OTLPEndpoint != "" {
+		sdk, shutdown, err := tracing.Setup(ctx, versionString())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := shutdown(flushCtx); err != nil {
+				logger.Warn("tracing: spans not exported at shutdown", "err", err)
+			}
+		}()
+		tp = sdk
+	}
 	srv := server.New(server.Config{
-		Services: services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
+		TracerProvider: tp,
+		Services:       services, Ready: d.Ready, DB: d.DB.DB, Logger: logger, AllowedOrigins: cfg.AllowedOrigins,
 		Introspection: cfg.Introspection, MaxComplexity: cfg.MaxComplexity, LoaderWait: cfg.LoaderWait,
 		AuthFailureRate: authFailureRate(cfg.AuthFailureRate), AuthFailureBurst: cfg.AuthFailureBurst,
 		AuthCacheTTL: cfg.AuthCacheTTL, AuthCacheSize: cfg.AuthCacheSize,
@@ -428,6 +509,14 @@ func printJSON(w io.Writer, v any) error {
 // Go's default 100 collects very often: 200 serves 1.16x the contacts pages at
 // concurrency 16 for about twice the (small) heap. GOGC in the environment wins.
 const defaultGCPercent = 200
+
+// gcPercent is the GOGC in force: the environment's, else defaultGCPercent.
+func gcPercent() string {
+	if v, set := os.LookupEnv("GOGC"); set {
+		return v
+	}
+	return strconv.Itoa(defaultGCPercent)
+}
 
 func setGCPercent() {
 	if _, set := os.LookupEnv("GOGC"); !set {

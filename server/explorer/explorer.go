@@ -1,4 +1,4 @@
-// Package explorer serves Rubrica's in-browser GraphQL IDE (GraphiQL).
+// Package explorer serves Rubrica's in-browser GraphQL IDE (GraphiQL 5).
 //
 // The page and every script and stylesheet it uses are embedded in the
 // binary with go:embed, so the explorer works without internet access: the
@@ -10,10 +10,13 @@
 // subscriptions. Opening the page as "/#token=XYZ" prefills the headers
 // editor with {"Authorization": "Bearer XYZ"}; the fragment is never sent to
 // the server and the page removes it from the address bar. The same headers
-// are sent as the websocket connectionParams of subscriptions.
+// are sent as the websocket connectionParams of subscriptions; a subscription
+// whose token is refused (close 4403, or 4429) ends at once with the error shown,
+// without the graphql-ws client's retries.
 //
-// The vendored assets live in assets/ and are rebuilt with update_assets.sh;
-// assets/LICENSES.md lists their versions and licenses.
+// The page's script is src/explorer.js, bundled with GraphiQL, React and
+// graphql-ws into assets/ by update_assets.sh; assets/LICENSES.md lists the
+// versions and licenses. browsertest/ checks the page in headless Chromium.
 package explorer
 
 import (
@@ -39,12 +42,13 @@ import (
 const AssetPrefix = "/explorer/assets/"
 
 // ContentSecurityPolicy is the Content-Security-Policy header sent with the
-// explorer page. Scripts may only come from the server itself (the page has
-// no inline script); inline styles are allowed because GraphiQL sets style
+// explorer page. Scripts and the editor's web workers may only come from the
+// server itself (the page has no inline script); inline styles are allowed because GraphiQL sets style
 // attributes at run time; fonts and images may also be data: URLs, which is
 // how GraphiQL's stylesheet embeds its fonts and icons.
 const ContentSecurityPolicy = "default-src 'none'; " +
 	"script-src 'self'; " +
+	"worker-src 'self'; " +
 	"style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; " +
 	"font-src 'self' data:; " +

@@ -126,16 +126,17 @@ func TestPage(t *testing.T) {
 	}
 
 	scripts, styles := pageAssets(t, page)
-	if len(scripts) < 4 || len(styles) < 1 {
-		t.Fatalf("page references scripts %v and styles %v; want React, ReactDOM, GraphiQL, explorer.js and GraphiQL's CSS", scripts, styles)
+	if len(scripts) != 1 || !strings.Contains(scripts[0], "/explorer.bundle.js?") || len(styles) < 1 {
+		t.Fatalf("page references scripts %v and styles %v; want explorer.bundle.js and its CSS", scripts, styles)
 	}
-	for _, want := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "explorer.js"} {
-		found := false
-		for _, s := range scripts {
-			found = found || strings.Contains(s, "/"+want+"?")
-		}
-		if !found {
-			t.Errorf("page does not load %s (scripts: %v)", want, scripts)
+	// The editor's web workers, named in data- attributes, are local assets too.
+	workers := regexp.MustCompile(`data-(\w+)-worker="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(workers) != 3 {
+		t.Fatalf("page names workers %v, want editor, json and graphql", workers)
+	}
+	for _, w := range workers {
+		if r := do(t, http.MethodGet, srv.URL+w[2], nil); !strings.HasPrefix(w[2], explorer.AssetPrefix) || r.status != http.StatusOK {
+			t.Errorf("worker %s at %q: status %d, want a local asset", w[1], w[2], r.status)
 		}
 	}
 }
@@ -203,12 +204,12 @@ func TestAssetsHaveNoRemoteReferences(t *testing.T) {
 
 func TestAssetGzipAndConditional(t *testing.T) {
 	srv := newServer(t)
-	plain := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"graphiql.min.js", nil)
+	plain := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.bundle.js", nil)
 	if plain.status != http.StatusOK {
 		t.Fatalf("GET graphiql.min.js = %d", plain.status)
 	}
 
-	gz := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"graphiql.min.js",
+	gz := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.bundle.js",
 		http.Header{"Accept-Encoding": {"gzip, deflate, br"}})
 	if gz.status != http.StatusOK || gz.header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("gzip GET = %d, Content-Encoding %q", gz.status, gz.header.Get("Content-Encoding"))
@@ -231,7 +232,7 @@ func TestAssetGzipAndConditional(t *testing.T) {
 		t.Errorf("gzip body (%d bytes) is not smaller than plain (%d bytes)", len(gz.body), len(plain.body))
 	}
 
-	refused := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"graphiql.min.js",
+	refused := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.bundle.js",
 		http.Header{"Accept-Encoding": {"gzip;q=0"}})
 	if refused.header.Get("Content-Encoding") != "" {
 		t.Errorf("gzip;q=0 still got Content-Encoding %q", refused.header.Get("Content-Encoding"))
@@ -241,7 +242,7 @@ func TestAssetGzipAndConditional(t *testing.T) {
 	if etag == "" {
 		t.Fatal("asset has no ETag")
 	}
-	notModified := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"graphiql.min.js",
+	notModified := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.bundle.js",
 		http.Header{"If-None-Match": {etag}})
 	if notModified.status != http.StatusNotModified {
 		t.Errorf("If-None-Match = %d, want 304", notModified.status)
@@ -270,7 +271,7 @@ func TestNotFound(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	srv := newServer(t)
-	for _, p := range []string{"/", explorer.AssetPrefix + "explorer.js"} {
+	for _, p := range []string{"/", explorer.AssetPrefix + "explorer.bundle.js"} {
 		r := do(t, http.MethodPost, srv.URL+p, nil)
 		if r.status != http.StatusMethodNotAllowed {
 			t.Errorf("POST %s = %d, want 405", p, r.status)
@@ -285,14 +286,15 @@ func TestMethodNotAllowed(t *testing.T) {
 // with the server (paths and header names) against accidental edits.
 func TestExplorerScript(t *testing.T) {
 	srv := newServer(t)
-	r := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.js", nil)
+	r := do(t, http.MethodGet, srv.URL+explorer.AssetPrefix+"explorer.bundle.js", nil)
 	if r.status != http.StatusOK {
-		t.Fatalf("GET explorer.js = %d", r.status)
+		t.Fatalf("GET explorer.bundle.js = %d", r.status)
 	}
 	js := string(r.body)
-	for _, want := range []string{`"/graphql"`, `"wss:"`, `"ws:"`, `"token"`, `Authorization`, `"Bearer "`, `subscriptionUrl`, `contacts(first: 10)`} {
+	for _, want := range []string{`/graphql`, `wss:`, `ws:`, `token`, `Authorization`, `Bearer `, `4403`, `shouldRetry`,
+		`contacts(first: 10)`, `make run`, `rubrica token create`} {
 		if !strings.Contains(js, want) {
-			t.Errorf("explorer.js lacks %s", want)
+			t.Errorf("explorer.bundle.js lacks %s", want)
 		}
 	}
 }

@@ -80,6 +80,21 @@ type Upgrader struct {
 
 var _ transport.WebsocketImplementation = (*Upgrader)(nil)
 
+// withRequestID adds the X-Request-Id set on the response writer (gorilla writes the 101
+// response from its own header argument only) to header.
+func withRequestID(header, written http.Header) http.Header {
+	id := written.Get("X-Request-Id")
+	if id == "" {
+		return header
+	}
+	header = header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set("X-Request-Id", id)
+	return header
+}
+
 // Accept upgrades the request to a websocket (it implements transport.WebsocketImplementation).
 // The subprotocol is the first one the client offers among opts.Subprotocols, so that a
 // client offering both GraphQL protocols gets the one it prefers; no match negotiates none,
@@ -96,7 +111,7 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 		CheckOrigin:      checkOrigin,
 		Subprotocols:     selectSubprotocol(r, opts.Subprotocols),
 	}
-	ws, err := up.Upgrade(w, r, opts.ResponseHeader)
+	ws, err := up.Upgrade(w, r, withRequestID(opts.ResponseHeader, w.Header()))
 	if err != nil {
 		return nil, err
 	}
