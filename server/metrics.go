@@ -92,32 +92,33 @@ func (m *metrics) countSubscriptions(ctx context.Context, next graphql.Operation
 	if !ok {
 		return next(ctx)
 	}
-	g := m.subscriptions.WithLabelValues(rootField(op))
+	field := rootField(op)
+	g := m.subscriptions.WithLabelValues(field)
 	g.Inc()
-	go func() {
-		<-ctx.Done()
-		g.Dec()
-	}()
-	return next(ctx)
+	context.AfterFunc(ctx, g.Dec)
+	responses := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		m.observeSubscriptionEvent(field, resp)
+		return resp
+	}
 }
 
 // observeSubscriptionEvent counts each event a subscription sends, and the subscriptions the
-// event bus dropped for falling behind (their last payload carries ErrSubscriberTooSlow).
-func (m *metrics) observeSubscriptionEvent(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	op, ok := isSubscription(ctx)
-	if !ok || resp == nil {
-		return resp
+// bus or their group dropped for falling behind. It wraps each subscriber's responses (an
+// operation middleware outside graph.SharedSubscriptions), so an event shared by a group
+// counts once per subscriber that gets it.
+func (m *metrics) observeSubscriptionEvent(field string, resp *graphql.Response) {
+	if resp == nil {
+		return
 	}
-	field := rootField(op)
 	for _, e := range resp.Errors {
-		if errors.Is(e, rubrica.ErrSubscriberTooSlow) {
+		if errors.Is(e, rubrica.ErrSubscriberTooSlow) || e.Message == rubrica.ErrSubscriberTooSlow.Message {
 			m.slowDropped.WithLabelValues(field).Inc()
-			return resp
+			return
 		}
 	}
 	m.events.WithLabelValues(field).Inc()
-	return resp
 }
 
 // observeOperation counts and times queries and mutations. The label is the first root field

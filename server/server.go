@@ -117,7 +117,6 @@ func New(cfg Config) *Server {
 	gql.AddTransport(postTransport{errs: errs})
 	gql.AddTransport(unsupportedTransport{}) // last: whatever no transport above takes
 	gql.AroundResponses(m.observeOperation)
-	gql.AroundResponses(m.observeSubscriptionEvent)
 	gql.AroundResponses(reportTimeouts)
 
 	mux := http.NewServeMux()

@@ -109,16 +109,17 @@ const httpFetcher = createGraphiQLFetcher({ url: httpURL, enableIncrementalDeliv
 
 function fetcher(params, opts) {
   opts = opts ? { ...opts, headers: withoutPlaceholder(opts.headers) } : opts;
-  let documentAST = opts && opts.documentAST;
-  if (!documentAST) {
-    try {
-      documentAST = parse(params.query);
-    } catch (e) {
-      documentAST = null;
-    }
+  // The text sent decides, not opts.documentAST: GraphiQL parses the editor after a pause,
+  // so a query just typed may still come with the document before it (a subscription typed
+  // over a query would go by POST).
+  let documentAST = null;
+  try {
+    documentAST = parse(params.query);
+  } catch (e) {
+    documentAST = null;
   }
   if (isSubscription(documentAST, params.operationName)) return subscribe(params, opts && opts.headers);
-  return httpFetcher(params, opts);
+  return httpFetcher(params, opts ? { ...opts, documentAST: documentAST || undefined } : opts);
 }
 
 // The first screen tells where a token goes and how to get one.
