@@ -24,9 +24,9 @@ type Contact struct {
 	OtherEmails       []string // the emails after the primary, in order (none without a primary)
 	Phone             *string  // the primary phone (E.164), or nil when the contact has none
 	OtherPhones       []string // the phones after the primary, in order (none without a primary)
-	Country           *string // ISO 3166-1 alpha-2
-	CountryManual     bool    // the country was set by hand and no longer follows the phone
-	Language          *string // BCP 47
+	Country           *string  // ISO 3166-1 alpha-2
+	CountryManual     bool     // the country was set by hand and no longer follows the phone
+	Language          *string  // BCP 47
 	AssigneeID        *string
 	BlockedAt         *time.Time
 	CreatedAt         time.Time

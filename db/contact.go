@@ -54,7 +54,7 @@ func (r *contactRow) contact() *rubrica.Contact {
 		FirstName: nullable(r.FirstName), LastName: nullable(r.LastName),
 		ProfileName: nullable(r.ProfileName), ProfilePictureURL: nullable(r.ProfilePictureURL),
 		Email: nullable(r.Email), OtherEmails: r.OtherEmails, Phone: nullable(r.Phone), OtherPhones: r.OtherPhones,
-		Country: nullable(r.Country),
+		Country:       nullable(r.Country),
 		CountryManual: r.CountryManual, Language: nullable(r.Language), AssigneeID: nullable(r.AssigneeID),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
