@@ -87,7 +87,9 @@ func TestSeveralPhonesAndEmails(t *testing.T) {
 	t.Run("SearchFindsEveryValue", func(t *testing.T) {
 		for _, term := range []string{"+44 7911 123456", "ada@work"} {
 			var data struct {
-				Contacts struct{ Edges []struct{ Node struct{ ID string } } }
+				Contacts struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
 			}
 			env.MustDo(t, tok, `query($s: String!) { contacts(first: 5, filter: {search: $s}) { edges { node { id } } } }`,
 				map[string]any{"s": term}, &data)
@@ -139,7 +141,9 @@ func TestSecondValueMakesADuplicate(t *testing.T) {
 func phDuplicateValues(tb testing.TB, env *testenv.Env, token, id string) []string {
 	tb.Helper()
 	var data struct {
-		Contact struct{ DuplicateValues []struct{ Field, Value string } }
+		Contact struct {
+			DuplicateValues []struct{ Field, Value string }
+		}
 	}
 	env.MustDo(tb, token, `query($id: ID!) { contact(id: $id) { duplicateValues { field value } } }`, map[string]any{"id": id}, &data)
 	var out []string
@@ -181,7 +185,9 @@ func TestSameLinePhones(t *testing.T) {
 			c := phRead(t, env, tok, r.ContactID)
 			phWant(t, "the new contact's phone (the current form)", c.Phones, []string{tc.key[len("PHONE:"):]})
 			var ch struct {
-				Contact struct{ Channels []struct{ Identifier *string } }
+				Contact struct {
+					Channels []struct{ Identifier *string }
+				}
 			}
 			env.MustDo(t, tok, `query($id: ID!) { contact(id: $id) { channels { identifier } } }`, map[string]any{"id": r.ContactID}, &ch)
 			phWant(t, "the identity's identifier (as it came)", *ch.Contact.Channels[0].Identifier, tc.inbound)
