@@ -23,13 +23,24 @@ type ExportService interface {
 }
 
 // Columns are the keys of the export's columns after the id: the standard and custom fields
-// in the workspace's field order, then "tags".
+// in the workspace's field order, with "otherEmails" right after "email" and "otherPhones"
+// right after "phone" (the values after the primary), then "tags".
 func (e *ContactExport) Columns() []string {
 	keys := make([]string, len(e.Definitions))
 	for i, d := range e.Definitions {
 		keys[i] = d.Key
 	}
-	return append(EffectiveFieldOrder(e.Workspace.FieldOrder, keys), "tags")
+	var out []string
+	for _, k := range EffectiveFieldOrder(e.Workspace.FieldOrder, keys) {
+		out = append(out, k)
+		switch k {
+		case "email":
+			out = append(out, "otherEmails")
+		case "phone":
+			out = append(out, "otherPhones")
+		}
+	}
+	return append(out, "tags")
 }
 
 // Header is the CSV header: "id", then Columns.
@@ -60,6 +71,10 @@ func (e *ContactExport) Record(c *Contact, id string) []string {
 			s = deref(c.Email)
 		case "phone":
 			s = deref(c.Phone)
+		case "otherEmails":
+			s = strings.Join(c.OtherEmails, ", ")
+		case "otherPhones":
+			s = strings.Join(c.OtherPhones, ", ")
 		case "country":
 			s = deref(c.Country)
 		case "language":
