@@ -130,7 +130,7 @@ func TestExportContacts(t *testing.T) {
 
 	zoe := mustCreate(t, env, ws.Owner(), map[string]any{
 		"firstName": `Zoë, "the" Great`, "lastName": "李小龙", "emails": []string{"zoe@example.com", "zoe@work.example"},
-		"phones": []string{"+393331234567", "+447911123456", "+33612345678"},
+		"phones":     []string{"+393331234567", "+447911123456", "+33612345678"},
 		"assigneeId": viewer.Viewer.ID,
 		"customFields": []map[string]any{
 			{"key": "note", "value": "line one\nline two, with a comma and \"quotes\""},
