@@ -61,8 +61,9 @@ type CustomFieldInput struct {
 	Options []string
 }
 
-// StandardFieldKeys are the keys of the standard contact fields, in their default order.
-var StandardFieldKeys = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee"}
+// StandardFieldKeys are the keys of the standard contact fields of the field order, in their
+// default order (see StandardFields).
+var StandardFieldKeys = standardKeys(true)
 
 // ExportOnlyKeys name the CSV export's columns of a contact's other phones and emails (those
 // after the primary, joined with ", "); no custom field may take them.

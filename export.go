@@ -63,22 +63,10 @@ func (e *ContactExport) Record(c *Contact, id string) []string {
 	for _, k := range cols {
 		var s string
 		switch k {
-		case "firstName":
-			s = deref(c.FirstName)
-		case "lastName":
-			s = deref(c.LastName)
-		case "email":
-			s = deref(c.Email)
-		case "phone":
-			s = deref(c.Phone)
 		case "otherEmails":
 			s = strings.Join(c.OtherEmails, ", ")
 		case "otherPhones":
 			s = strings.Join(c.OtherPhones, ", ")
-		case "country":
-			s = deref(c.Country)
-		case "language":
-			s = deref(c.Language)
 		case "assignee":
 			if c.AssigneeID != nil {
 				if m := e.Members[*c.AssigneeID]; m != nil {
@@ -92,7 +80,11 @@ func (e *ContactExport) Record(c *Contact, id string) []string {
 			}
 			s = strings.Join(names, ", ")
 		default:
-			s = values[k]
+			if f := standardFieldByKey[k]; f != nil && f.Ordered { // a custom key may be profileName
+				s = deref(*f.Value(c))
+			} else {
+				s = values[k]
+			}
 		}
 		out = append(out, SafeCell(s))
 	}

@@ -227,30 +227,14 @@ type FieldChoice struct {
 	Side  MergeSide
 }
 
-// MergeableFields are the standard fields a merge combines, by key.
-var MergeableFields = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee", "profilePictureUrl", "profileName"}
+// MergeableFields are the standard fields a merge combines, by key: every standard field
+// (see StandardFields).
+var MergeableFields = standardKeys(false)
 
 // contactField returns a pointer to the contact's value of a standard field.
 func contactField(c *Contact, key string) **string {
-	switch key {
-	case "firstName":
-		return &c.FirstName
-	case "lastName":
-		return &c.LastName
-	case "email":
-		return &c.Email
-	case "phone":
-		return &c.Phone
-	case "country":
-		return &c.Country
-	case "language":
-		return &c.Language
-	case "assignee":
-		return &c.AssigneeID
-	case "profilePictureUrl":
-		return &c.ProfilePictureURL
-	case "profileName":
-		return &c.ProfileName
+	if f := standardFieldByKey[key]; f != nil {
+		return f.Value(c)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"rubrica"
 	"rubrica/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ var (
 	ppTags       = []string{"vip", "lead", "churned", "newsletter", "b2b", "support"}
 	ppPlans      = []string{"gold", "silver", "bronze"}
 	ppCustomKeys = []string{"plan", "score", "since", "vip", "site", "note", "alt_email"}
-	ppStandard   = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee", "profilePictureUrl", "profileName"}
+	ppStandard   = rubrica.MergeableFields
 )
 
 func ppNewWorld(t *testing.T, env *testenv.Env, name string) *ppWorld {
