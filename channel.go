@@ -91,12 +91,15 @@ func isDigits(s string) bool {
 }
 
 // NormalizeIdentifier checks a contact's address on a channel of type t: an E.164 phone for
-// WhatsApp and SMS, an email (lower-cased) for email, a non-blank id of at most 255
+// WhatsApp (or the old form of one, see NormalizeWhatsAppIdentifier) and SMS, an email (lower-cased) for email, a non-blank id of at most 255
 // characters for the others.
 func NormalizeIdentifier(t ChannelType, identifier string) (string, error) {
 	s := strings.TrimSpace(identifier)
 	switch t {
-	case ChannelWhatsApp, ChannelSMS:
+	case ChannelWhatsApp:
+		id, _, err := NormalizeWhatsAppIdentifier(s)
+		return id, err
+	case ChannelSMS:
 		p, _, err := NormalizePhone("identifier", &s)
 		if err != nil {
 			return "", err
@@ -197,6 +200,44 @@ func ContactChannelOf(c *Contact, ch *Channel, links []*ChannelLink) *ContactCha
 		cc.Status, cc.Identifier = StatusInactive, addr
 	}
 	return cc
+}
+
+// PickIdentifier makes identifier the one a message on cc goes to: on an INACTIVE channel,
+// one of the contact's phones (WhatsApp, SMS) or emails (email, compared case-insensitively);
+// on an ACTIVE one, one of the links there. Anything else is BAD_USER_INPUT on identifier.
+func PickIdentifier(cc *ContactChannel, links []*ChannelLink, identifier string) error {
+	s := strings.TrimSpace(identifier)
+	switch cc.Status {
+	case StatusInactive:
+		var values []string
+		switch cc.Channel.Type {
+		case ChannelWhatsApp, ChannelSMS:
+			values = cc.Contact.Phones()
+		case ChannelEmail:
+			values = cc.Contact.Emails()
+			s = strings.ToLower(s)
+		}
+		for _, v := range values {
+			if cc.Channel.Type == ChannelEmail {
+				v = strings.ToLower(v)
+			}
+			if v == s {
+				cc.Identifier = &v
+				return nil
+			}
+		}
+		return InvalidField("identifier", "%s is not one of the contact's %s.", Quoted(identifier), map[bool]string{true: "emails", false: "phones"}[cc.Channel.Type == ChannelEmail])
+	case StatusActive:
+		for _, l := range links {
+			if l.Identifier == s {
+				id := l.Identifier
+				cc.Identifier = &id
+				return nil
+			}
+		}
+		return InvalidField("identifier", "%s is not linked to the contact on %s.", Quoted(identifier), cc.Channel.Name)
+	}
+	return nil
 }
 
 // ConversationURL is the link to a conversation on the provider's own inbox, where there is

@@ -2,6 +2,7 @@ package rubrica
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -19,11 +20,13 @@ type Contact struct {
 	LastName          *string
 	ProfileName       *string // the name the person's channel profile shows
 	ProfilePictureURL *string
-	Email             *string
-	Phone             *string // E.164
-	Country           *string // ISO 3166-1 alpha-2
-	CountryManual     bool    // the country was set by hand and no longer follows the phone
-	Language          *string // BCP 47
+	Email             *string  // the primary email, or nil when the contact has none
+	OtherEmails       []string // the emails after the primary, in order (none without a primary)
+	Phone             *string  // the primary phone (E.164), or nil when the contact has none
+	OtherPhones       []string // the phones after the primary, in order (none without a primary)
+	Country           *string  // ISO 3166-1 alpha-2
+	CountryManual     bool     // the country was set by hand and no longer follows the phone
+	Language          *string  // BCP 47
 	AssigneeID        *string
 	BlockedAt         *time.Time
 	CreatedAt         time.Time
@@ -46,6 +49,33 @@ func (c *Contact) DisplayName() string {
 		return *c.Phone
 	}
 	return "Unknown contact"
+}
+
+// Phones returns every phone of the contact, the primary first.
+func (c *Contact) Phones() []string { return withPrimary(c.Phone, c.OtherPhones) }
+
+// Emails returns every email of the contact, the primary first.
+func (c *Contact) Emails() []string { return withPrimary(c.Email, c.OtherEmails) }
+
+// SetPhones makes list the contact's phones: the first is the primary.
+func (c *Contact) SetPhones(list []string) { c.Phone, c.OtherPhones = splitPrimary(list) }
+
+// SetEmails makes list the contact's emails: the first is the primary.
+func (c *Contact) SetEmails(list []string) { c.Email, c.OtherEmails = splitPrimary(list) }
+
+func withPrimary(primary *string, others []string) []string {
+	if primary == nil {
+		return []string{}
+	}
+	return append([]string{*primary}, others...)
+}
+
+func splitPrimary(list []string) (*string, []string) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	p := list[0]
+	return &p, append([]string(nil), list[1:]...)
 }
 
 // Blocked reports whether the contact is blocked.
@@ -72,8 +102,10 @@ type ContactChanges struct {
 	FirstName         Opt[string]
 	LastName          Opt[string]
 	ProfilePictureURL Opt[string]
-	Email             Opt[string]
-	Phone             Opt[string]
+	Email             Opt[string]   // replaces the primary email, keeping the others
+	Phone             Opt[string]   // replaces the primary phone, keeping the others
+	Emails            Opt[[]string] // the whole list of emails, primary first
+	Phones            Opt[[]string] // the whole list of phones, primary first
 	Country           Opt[string]
 	Language          Opt[string]
 	AssigneeID        Opt[string]
@@ -319,10 +351,8 @@ func ApplyContactChanges(c *Contact, in ContactChanges) error {
 			return err
 		}
 	}
-	if in.Email.Set {
-		if c.Email, err = NormalizeEmail("email", in.Email.Value); err != nil {
-			return err
-		}
+	if err := applyEmails(c, in); err != nil {
+		return err
 	}
 	if in.Language.Set {
 		if c.Language, err = NormalizeLanguage("language", in.Language.Value); err != nil {
@@ -336,14 +366,13 @@ func ApplyContactChanges(c *Contact, in ContactChanges) error {
 		// A country set by hand stays; clearing it hands it back to the phone.
 		c.CountryManual = c.Country != nil
 	}
-	if in.Phone.Set {
-		var region string
-		if c.Phone, region, err = NormalizePhone("phone", in.Phone.Value); err != nil {
+	if in.Phone.Set || in.Phones.Set {
+		if err := applyPhones(c, in); err != nil {
 			return err
 		}
 		if !c.CountryManual {
 			c.Country = nil
-			if c.Phone != nil && region != "" && region != "001" {
+			if _, region, _ := NormalizePhone("phone", c.Phone); region != "" && region != "001" {
 				c.Country = &region
 			}
 		}
@@ -358,6 +387,107 @@ func ApplyContactChanges(c *Contact, in ContactChanges) error {
 		c.AssigneeID = in.AssigneeID.Value
 	}
 	return nil
+}
+
+// MaxContactValues is the most phones, and the most emails, a client may give a contact. A
+// merge never drops a value, so a merged contact may hold more.
+const MaxContactValues = 10
+
+// applyPhones applies phones (the whole list) or phone (the primary alone, the others kept;
+// null drops it and the next phone becomes the primary).
+func applyPhones(c *Contact, in ContactChanges) error {
+	if in.Phone.Set && in.Phones.Set {
+		return InvalidField("phones", "give phone or phones, not both.")
+	}
+	if in.Phones.Set {
+		list, err := normalizeList("phones", in.Phones.Value, func(field string, v *string) (*string, error) {
+			p, _, err := NormalizePhone(field, v)
+			return p, err
+		}, func(s string) string { return s })
+		if err != nil {
+			return err
+		}
+		c.SetPhones(list)
+		return nil
+	}
+	p, _, err := NormalizePhone("phone", in.Phone.Value)
+	if err != nil {
+		return err
+	}
+	c.SetPhones(replacePrimary(c.Phones(), p, func(s string) string { return s }))
+	return nil
+}
+
+// applyEmails applies emails or email as applyPhones does phones; emails compare
+// case-insensitively.
+func applyEmails(c *Contact, in ContactChanges) error {
+	if !in.Email.Set && !in.Emails.Set {
+		return nil
+	}
+	if in.Email.Set && in.Emails.Set {
+		return InvalidField("emails", "give email or emails, not both.")
+	}
+	if in.Emails.Set {
+		list, err := normalizeList("emails", in.Emails.Value, NormalizeEmail, strings.ToLower)
+		if err != nil {
+			return err
+		}
+		c.SetEmails(list)
+		return nil
+	}
+	e, err := NormalizeEmail("email", in.Email.Value)
+	if err != nil {
+		return err
+	}
+	c.SetEmails(replacePrimary(c.Emails(), e, strings.ToLower))
+	return nil
+}
+
+// normalizeList checks a whole list of values: at most MaxContactValues, each valid (errors
+// name field.N), none given twice (as key compares them). A nil list is empty.
+func normalizeList(field string, in *[]string, norm func(string, *string) (*string, error), key func(string) string) ([]string, error) {
+	if in == nil {
+		return nil, nil
+	}
+	if len(*in) > MaxContactValues {
+		return nil, InvalidField(field, "a contact takes at most %d %s; %d were given.", MaxContactValues, field, len(*in))
+	}
+	out := make([]string, 0, len(*in))
+	seen := map[string]int{}
+	for i, v := range *in {
+		name := fmt.Sprintf("%s.%d", field, i)
+		n, err := norm(name, &v)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, InvalidField(name, "%s is empty.", name)
+		}
+		if j, dup := seen[key(*n)]; dup {
+			return nil, InvalidField(name, "%s repeats %s.%d.", Quoted(*n), field, j)
+		}
+		seen[key(*n)] = i
+		out = append(out, *n)
+	}
+	return out, nil
+}
+
+// replacePrimary returns list with its first value replaced by v (a copy of v further down
+// the list moves up instead); a nil v drops the first value, so the next becomes the primary.
+func replacePrimary(list []string, v *string, key func(string) string) []string {
+	if len(list) > 0 {
+		list = list[1:]
+	}
+	if v == nil {
+		return list
+	}
+	out := []string{*v}
+	for _, x := range list {
+		if key(x) != key(*v) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func deref(s *string) string {

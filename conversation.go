@@ -107,7 +107,9 @@ type ConversationService interface {
 	// the contact of its latest message. The same externalId twice changes nothing.
 	ReceiveMessage(ctx context.Context, in InboundMessage) (*Received, error)
 	// SendMessage records an outbound message; channelID nil picks the default channel.
-	SendMessage(ctx context.Context, contactID string, channelID *string, text string) (*Sent, error)
+	// identifier, when given, is which of the contact's phones or emails an INACTIVE channel
+	// connects (on an ACTIVE one, which linked identifier to write to).
+	SendMessage(ctx context.Context, contactID string, channelID, identifier *string, text string) (*Sent, error)
 	// CloseConversation closes a conversation.
 	CloseConversation(ctx context.Context, id string) (*Conversation, error)
 	// FindConversationByID returns a conversation, or NOT_FOUND.
@@ -140,7 +142,13 @@ func ContactFromProfile(workspaceID string, t ChannelType, identifier string, p 
 		ProfilePictureURL: Opt[string]{Set: true, Value: p.PictureURL}, Language: Opt[string]{Set: true, Value: lang},
 	}
 	switch t {
-	case ChannelWhatsApp, ChannelSMS:
+	case ChannelWhatsApp: // an old form of a number is stored in its current form
+		_, phone, err := NormalizeWhatsAppIdentifier(identifier)
+		if err != nil {
+			return nil, err
+		}
+		in.Phone = SetTo(phone)
+	case ChannelSMS:
 		in.Phone = SetTo(identifier)
 	case ChannelEmail:
 		in.Email = SetTo(identifier)

@@ -61,8 +61,13 @@ type CustomFieldInput struct {
 	Options []string
 }
 
-// StandardFieldKeys are the keys of the standard contact fields, in their default order.
-var StandardFieldKeys = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee"}
+// StandardFieldKeys are the keys of the standard contact fields of the field order, in their
+// default order (see StandardFields).
+var StandardFieldKeys = standardKeys(true)
+
+// ExportOnlyKeys name the CSV export's columns of a contact's other phones and emails (those
+// after the primary, joined with ", "); no custom field may take them.
+var ExportOnlyKeys = []string{"otherEmails", "otherPhones"}
 
 var fieldKeyPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]{0,63}$`)
 
@@ -76,7 +81,7 @@ func ValidateCustomFieldInput(in *CustomFieldInput) error {
 	if !fieldKeyPattern.MatchString(in.Key) {
 		return InvalidField("key", "key must start with a lower-case letter and hold only letters, digits and _ (at most 64).")
 	}
-	for _, k := range StandardFieldKeys {
+	for _, k := range append(append([]string{}, StandardFieldKeys...), ExportOnlyKeys...) {
 		if strings.EqualFold(k, in.Key) {
 			return InvalidField("key", "%q is the key of a standard field.", in.Key)
 		}

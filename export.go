@@ -23,13 +23,24 @@ type ExportService interface {
 }
 
 // Columns are the keys of the export's columns after the id: the standard and custom fields
-// in the workspace's field order, then "tags".
+// in the workspace's field order, with "otherEmails" right after "email" and "otherPhones"
+// right after "phone" (the values after the primary), then "tags".
 func (e *ContactExport) Columns() []string {
 	keys := make([]string, len(e.Definitions))
 	for i, d := range e.Definitions {
 		keys[i] = d.Key
 	}
-	return append(EffectiveFieldOrder(e.Workspace.FieldOrder, keys), "tags")
+	var out []string
+	for _, k := range EffectiveFieldOrder(e.Workspace.FieldOrder, keys) {
+		out = append(out, k)
+		switch k {
+		case "email":
+			out = append(out, "otherEmails")
+		case "phone":
+			out = append(out, "otherPhones")
+		}
+	}
+	return append(out, "tags")
 }
 
 // Header is the CSV header: "id", then Columns.
@@ -52,18 +63,10 @@ func (e *ContactExport) Record(c *Contact, id string) []string {
 	for _, k := range cols {
 		var s string
 		switch k {
-		case "firstName":
-			s = deref(c.FirstName)
-		case "lastName":
-			s = deref(c.LastName)
-		case "email":
-			s = deref(c.Email)
-		case "phone":
-			s = deref(c.Phone)
-		case "country":
-			s = deref(c.Country)
-		case "language":
-			s = deref(c.Language)
+		case "otherEmails":
+			s = strings.Join(c.OtherEmails, ", ")
+		case "otherPhones":
+			s = strings.Join(c.OtherPhones, ", ")
 		case "assignee":
 			if c.AssigneeID != nil {
 				if m := e.Members[*c.AssigneeID]; m != nil {
@@ -77,7 +80,11 @@ func (e *ContactExport) Record(c *Contact, id string) []string {
 			}
 			s = strings.Join(names, ", ")
 		default:
-			s = values[k]
+			if f := standardFieldByKey[k]; f != nil && f.Ordered { // a custom key may be profileName
+				s = deref(*f.Value(c))
+			} else {
+				s = values[k]
+			}
 		}
 		out = append(out, SafeCell(s))
 	}

@@ -35,16 +35,33 @@ func ParseDuplicateKey(s string) (DuplicateKey, bool) {
 	return DuplicateKey{Field: DuplicateField(f), Value: v}, true
 }
 
-// DuplicateKeys returns the keys of a contact: its phone and its email, case-folded and trimmed.
+// DuplicateKeys returns the keys of a contact: every phone, in its current same-line form
+// (see PhoneLineForm), and every email, case-folded and trimmed; each once.
 func DuplicateKeys(c *Contact) []DuplicateKey {
 	var keys []DuplicateKey
-	if c.Phone != nil && *c.Phone != "" {
-		keys = append(keys, DuplicateKey{DuplicatePhone, *c.Phone})
+	seen := map[DuplicateKey]bool{}
+	add := func(k DuplicateKey) {
+		if k.Value != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
 	}
-	if c.Email != nil && strings.TrimSpace(*c.Email) != "" {
-		keys = append(keys, DuplicateKey{DuplicateEmail, strings.ToLower(strings.TrimSpace(*c.Email))})
+	for _, p := range c.Phones() {
+		add(DuplicateKey{DuplicatePhone, PhoneLineForm(p)})
+	}
+	for _, e := range c.Emails() {
+		add(DuplicateKey{DuplicateEmail, strings.ToLower(strings.TrimSpace(e))})
 	}
 	return keys
+}
+
+// LookupValues returns the stored values that hold a key: for a phone, every form of its line
+// (see PhoneLineForms); for an email, the key itself (compared case-folded and trimmed).
+func (k DuplicateKey) LookupValues() []string {
+	if k.Field == DuplicatePhone {
+		return PhoneLineForms(k.Value)
+	}
+	return []string{k.Value}
 }
 
 // DuplicateMatch is one value shared by two or more contacts.
@@ -210,30 +227,14 @@ type FieldChoice struct {
 	Side  MergeSide
 }
 
-// MergeableFields are the standard fields a merge combines, by key.
-var MergeableFields = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee", "profilePictureUrl", "profileName"}
+// MergeableFields are the standard fields a merge combines, by key: every standard field
+// (see StandardFields).
+var MergeableFields = standardKeys(false)
 
 // contactField returns a pointer to the contact's value of a standard field.
 func contactField(c *Contact, key string) **string {
-	switch key {
-	case "firstName":
-		return &c.FirstName
-	case "lastName":
-		return &c.LastName
-	case "email":
-		return &c.Email
-	case "phone":
-		return &c.Phone
-	case "country":
-		return &c.Country
-	case "language":
-		return &c.Language
-	case "assignee":
-		return &c.AssigneeID
-	case "profilePictureUrl":
-		return &c.ProfilePictureURL
-	case "profileName":
-		return &c.ProfileName
+	if f := standardFieldByKey[key]; f != nil {
+		return f.Value(c)
 	}
 	return nil
 }
@@ -260,14 +261,21 @@ type FieldChange struct {
 }
 
 // MergeFields combines two contacts' standard fields: each keeps the primary's value where it
-// has one and takes the secondary's otherwise, unless choices pick the secondary's. It returns
-// the merged contact (the primary's id and times) and the changes it made to the primary.
+// has one and takes the secondary's otherwise, unless choices pick the secondary's. Phones and
+// emails are never dropped: the merged contact holds both contacts' (see MergeValues). It
+// returns the merged contact (the primary's id and times) and the changes it made to the
+// primary's single-valued fields.
 // A country follows the side its value came from, with its set-by-hand flag. The result is
 // blocked when either contact is blocked: a merge never silently unblocks.
 func MergeFields(primary, secondary *Contact, choices map[string]MergeSide) (*Contact, map[string]FieldChange) {
 	out := *primary
 	changes := map[string]FieldChange{}
+	out.SetPhones(MergeValues(primary.Phones(), secondary.Phones(), choices["phone"] == SideSecondary, func(s string) string { return s }))
+	out.SetEmails(MergeValues(primary.Emails(), secondary.Emails(), choices["email"] == SideSecondary, strings.ToLower))
 	for _, key := range MergeableFields {
+		if key == "phone" || key == "email" {
+			continue // lists, merged above
+		}
 		p, s := FieldValue(primary, key), FieldValue(secondary, key)
 		take := p == nil && s != nil
 		if side, ok := choices[key]; ok {
@@ -328,6 +336,28 @@ func MergeCustomValues(primary, secondary map[string]string, keyOf map[string]st
 		changes[def] = FieldChange{Old: old, New: val}
 	}
 	return out, changes
+}
+
+// MergeValues is the union of two contacts' phones or emails in a stable order: the primary's
+// primary first (the secondary's when secondaryFirst and it has one), then the rest of the
+// primary's, then the rest of the secondary's; a value both hold (as key compares them) once,
+// as the first holder wrote it.
+func MergeValues(primary, secondary []string, secondaryFirst bool, key func(string) string) []string {
+	var order []string
+	if secondaryFirst && len(secondary) > 0 {
+		order = append(append(append(order, secondary[0]), primary...), secondary[1:]...)
+	} else {
+		order = append(append(order, primary...), secondary...)
+	}
+	out := make([]string, 0, len(order))
+	seen := map[string]bool{}
+	for _, v := range order {
+		if !seen[key(v)] {
+			seen[key(v)] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func equalPtr(a, b *string) bool {

@@ -188,9 +188,9 @@ func TestMergeFields(t *testing.T) {
 		if got.CountryManual {
 			t.Errorf("countryManual: got true, want the primary's false")
 		}
+		// Phones and emails are lists, merged apart (see TestMergeValues): no field change.
 		wantChanges := map[string]rubrica.FieldChange{
 			"lastName": {Old: nil, New: sp("Lovelace")},
-			"phone":    {Old: nil, New: sp("+447700900123")},
 			"language": {Old: nil, New: sp("en")},
 		}
 		if !reflect.DeepEqual(changes, wantChanges) {
@@ -224,8 +224,8 @@ func TestMergeFields(t *testing.T) {
 		if got.AssigneeID != nil {
 			t.Errorf("assignee: got %v, want null", *got.AssigneeID)
 		}
-		if len(changes) != 3 {
-			t.Errorf("changes: got %d (%v), want the 3 gained fields only", len(changes), changes)
+		if len(changes) != 2 {
+			t.Errorf("changes: got %d (%v), want the 2 gained single-valued fields only", len(changes), changes)
 		}
 	})
 	t.Run("BlockedWhenEitherWas", func(t *testing.T) {
@@ -359,4 +359,38 @@ func TestMergeUndoBlocker(t *testing.T) {
 			t.Errorf("UndoBlocker: got %q, want the later merge as the reason (the primary was merged away, not deleted)", why)
 		}
 	})
+}
+
+// TestMergeValues: a merge keeps every phone and email of both contacts, the primary's
+// primary first unless the secondary's is chosen, each value once.
+func TestMergeValues(t *testing.T) {
+	t.Parallel()
+	same := func(s string) string { return s }
+	for _, tc := range []struct {
+		name           string
+		p, s           []string
+		secondaryFirst bool
+		key            func(string) string
+		want           []string
+	}{
+		{"union in order", []string{"p1", "p2"}, []string{"s1", "p2", "s2"}, false, same, []string{"p1", "p2", "s1", "s2"}},
+		{"secondary's primary chosen", []string{"p1", "p2"}, []string{"s1", "s2"}, true, same, []string{"s1", "p1", "p2", "s2"}},
+		{"secondary chosen but has none", []string{"p1"}, nil, true, same, []string{"p1"}},
+		{"primary has none", nil, []string{"s1", "s2"}, false, same, []string{"s1", "s2"}},
+		{"emails compare case-insensitively, first writing kept", []string{"Ada@X.io"}, []string{"ada@x.io", "b@x.io"}, false,
+			strings.ToLower, []string{"Ada@X.io", "b@x.io"}},
+	} {
+		if got := rubrica.MergeValues(tc.p, tc.s, tc.secondaryFirst, tc.key); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	p := &rubrica.Contact{ID: "p", Phone: sp("+393331111111"), OtherPhones: []string{"+393332222222"}, Email: sp("a@x.io")}
+	s := &rubrica.Contact{ID: "s", Phone: sp("+393332222222"), OtherPhones: []string{"+393333333333"}, Email: sp("b@x.io"), OtherEmails: []string{"A@x.io"}}
+	got, _ := rubrica.MergeFields(p, s, map[string]rubrica.MergeSide{"email": rubrica.SideSecondary})
+	if want := []string{"+393331111111", "+393332222222", "+393333333333"}; !reflect.DeepEqual(got.Phones(), want) {
+		t.Errorf("merged phones: got %v, want %v", got.Phones(), want)
+	}
+	if want := []string{"b@x.io", "a@x.io"}; !reflect.DeepEqual(got.Emails(), want) {
+		t.Errorf("merged emails, the secondary's chosen: got %v, want %v", got.Emails(), want)
+	}
 }

@@ -30,7 +30,9 @@ type contactRow struct {
 	ProfileName       sql.NullString `db:"profile_name"`
 	ProfilePictureURL sql.NullString `db:"profile_picture_url"`
 	Email             sql.NullString `db:"email"`
+	OtherEmails       pq.StringArray `db:"other_emails"`
 	Phone             sql.NullString `db:"phone"`
+	OtherPhones       pq.StringArray `db:"other_phones"`
 	Country           sql.NullString `db:"country"`
 	CountryManual     bool           `db:"country_manual"`
 	Language          sql.NullString `db:"language"`
@@ -43,7 +45,7 @@ type contactRow struct {
 
 // contactColumns are the columns contactRow reads, for a table aliased c.
 const contactColumns = `c.id, c.workspace_id, c.first_name, c.last_name, c.profile_name, c.profile_picture_url,
-	c.email, c.phone, c.country, c.country_manual, c.language, c.assignee_id, c.blocked_at,
+	c.email, c.other_emails, c.phone, c.other_phones, c.country, c.country_manual, c.language, c.assignee_id, c.blocked_at,
 	c.created_at, c.updated_at, c.sort_name`
 
 func (r *contactRow) contact() *rubrica.Contact {
@@ -51,7 +53,8 @@ func (r *contactRow) contact() *rubrica.Contact {
 		ID: r.ID, WorkspaceID: r.WorkspaceID,
 		FirstName: nullable(r.FirstName), LastName: nullable(r.LastName),
 		ProfileName: nullable(r.ProfileName), ProfilePictureURL: nullable(r.ProfilePictureURL),
-		Email: nullable(r.Email), Phone: nullable(r.Phone), Country: nullable(r.Country),
+		Email: nullable(r.Email), OtherEmails: r.OtherEmails, Phone: nullable(r.Phone), OtherPhones: r.OtherPhones,
+		Country:       nullable(r.Country),
 		CountryManual: r.CountryManual, Language: nullable(r.Language), AssigneeID: nullable(r.AssigneeID),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
@@ -299,13 +302,90 @@ func (s *ContactService) CreateContact(ctx context.Context, in rubrica.ContactCh
 	return c, nil
 }
 
+// contactWritten are the columns every write of a contact sets from the contact, by name (see
+// contactValues); a statement adds the columns it treats apart.
+var contactWritten = []string{"first_name", "last_name", "profile_name", "profile_picture_url",
+	"email", "other_emails", "phone", "other_phones", "country", "country_manual", "language"}
+
+// contactValues are a contact's stored values by column name, for the named parameters of
+// contact writes.
+func contactValues(c *rubrica.Contact) map[string]any {
+	return map[string]any{
+		"id": c.ID, "workspace_id": c.WorkspaceID, "first_name": c.FirstName, "last_name": c.LastName,
+		"profile_name": c.ProfileName, "profile_picture_url": c.ProfilePictureURL,
+		"email": c.Email, "other_emails": textArray(c.OtherEmails), "phone": c.Phone, "other_phones": textArray(c.OtherPhones),
+		"country": c.Country, "country_manual": c.CountryManual, "language": c.Language, "assignee_id": c.AssigneeID,
+		"blocked_at": c.BlockedAt, "created_at": c.CreatedAt, "updated_at": c.UpdatedAt,
+	}
+}
+
+// textArray is a text[] parameter: empty, never NULL, for no values.
+func textArray(v []string) pq.StringArray {
+	if v == nil {
+		return pq.StringArray{}
+	}
+	return v
+}
+
+// namedInsert is INSERT INTO contacts of contactWritten and the extra columns, each bound to
+// the parameter of its name unless values says otherwise (column → SQL expression).
+func namedInsert(extra []string, exprs map[string]string, returning string) string {
+	cols := append(append([]string{}, contactWritten...), extra...)
+	vals := make([]string, len(cols))
+	for i, col := range cols {
+		vals[i] = ":" + col
+		if e, ok := exprs[col]; ok {
+			vals[i] = e
+		}
+	}
+	return `INSERT INTO contacts (` + strings.Join(cols, ", ") + `) VALUES (` + strings.Join(vals, ", ") + `)` + returning
+}
+
+// namedUpdate is UPDATE contacts SET contactWritten and the extra columns (bound as in
+// namedInsert) and updated_at, of the contact :id.
+func namedUpdate(extra []string, exprs map[string]string, returning string) string {
+	cols := append(append([]string{}, contactWritten...), extra...)
+	sets := make([]string, len(cols))
+	for i, col := range cols {
+		v := ":" + col
+		if e, ok := exprs[col]; ok {
+			v = e
+		}
+		sets[i] = col + " = " + v
+	}
+	return `UPDATE contacts SET ` + strings.Join(sets, ", ") + `, updated_at = clock_timestamp() WHERE id = :id` + returning
+}
+
+// execContact runs a named contact write for c and scans what it returns into dest.
+func execContact(ctx context.Context, tx *sqlx.Tx, q string, c *rubrica.Contact, dest ...any) error {
+	bound, args, err := sqlx.Named(q, contactValues(c))
+	if err != nil {
+		return err
+	}
+	bound = tx.Rebind(bound)
+	if len(dest) == 0 {
+		_, err = tx.ExecContext(ctx, bound, args...)
+		return err
+	}
+	return tx.QueryRowxContext(ctx, bound, args...).Scan(dest...)
+}
+
+// The contact writes.
+var (
+	insertContactSQL = namedInsert([]string{"workspace_id", "assignee_id"}, nil, ` RETURNING id, created_at, updated_at`)
+	updateContactSQL = namedUpdate([]string{"assignee_id"}, nil, ` RETURNING updated_at`)
+	// A merge or an unmerge also writes the blocked mark; an assignee removed since is not
+	// restored.
+	writeContactSQL = namedUpdate([]string{"assignee_id", "blocked_at"},
+		map[string]string{"assignee_id": `(SELECT id FROM members WHERE id = :assignee_id AND removed_at IS NULL)`},
+		` RETURNING updated_at, assignee_id`)
+	restoreContactSQL = namedInsert([]string{"id", "workspace_id", "assignee_id", "blocked_at", "created_at", "updated_at"},
+		map[string]string{"assignee_id": `(SELECT id FROM members WHERE id = :assignee_id AND workspace_id = :workspace_id AND removed_at IS NULL)`}, ``)
+)
+
 // insertContact stores a new contact and sets its id and times.
 func insertContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact) error {
-	const q = `INSERT INTO contacts (workspace_id, first_name, last_name, profile_name, profile_picture_url,
-		email, phone, country, country_manual, language, assignee_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id, created_at, updated_at`
-	if err := tx.QueryRowxContext(ctx, q, c.WorkspaceID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL,
-		c.Email, c.Phone, c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.ID, &c.CreatedAt, &c.UpdatedAt); err != nil {
+	if err := execContact(ctx, tx, insertContactSQL, c, &c.ID, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return fmt.Errorf("db: insert contact: %w", err)
 	}
 	return nil
@@ -335,11 +415,7 @@ func (s *ContactService) UpdateContact(ctx context.Context, id string, in rubric
 		if err != nil {
 			return err
 		}
-		const q = `UPDATE contacts SET first_name = $2, last_name = $3, profile_picture_url = $4, email = $5, phone = $6,
-			country = $7, country_manual = $8, language = $9, assignee_id = $10, updated_at = clock_timestamp()
-			WHERE id = $1 RETURNING updated_at`
-		if err := tx.QueryRowxContext(ctx, q, c.ID, c.FirstName, c.LastName, c.ProfilePictureURL, c.Email, c.Phone,
-			c.Country, c.CountryManual, c.Language, c.AssigneeID).Scan(&c.UpdatedAt); err != nil {
+		if err := execContact(ctx, tx, updateContactSQL, c, &c.UpdatedAt); err != nil {
 			return fmt.Errorf("db: update contact: %w", err)
 		}
 		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {

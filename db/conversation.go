@@ -285,7 +285,7 @@ func insertMessage(ctx context.Context, tx *sqlx.Tx, workspaceID, conversationID
 // SendMessage records an outbound message on the channel, or on the default channel: the one
 // of the latest interaction, else the first connectable channel in the order WhatsApp, SMS,
 // email. Sending on an INACTIVE channel connects it; an UNAVAILABLE one is refused.
-func (s *ConversationService) SendMessage(ctx context.Context, contactID string, channelID *string, text string) (*rubrica.Sent, error) {
+func (s *ConversationService) SendMessage(ctx context.Context, contactID string, channelID, identifier *string, text string) (*rubrica.Sent, error) {
 	a, err := rubrica.RequireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -325,6 +325,11 @@ func (s *ConversationService) SendMessage(ctx context.Context, contactID string,
 			}
 		}
 		cc := rubrica.ContactChannelOf(c, ch, on)
+		if identifier != nil {
+			if err := rubrica.PickIdentifier(cc, on, *identifier); err != nil {
+				return err
+			}
+		}
 		now := time.Now()
 		switch cc.Status {
 		case rubrica.StatusUnavailable:

@@ -74,6 +74,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrateTo applies the migrations not applied yet up to version (for tests of a migration
+// on a database filled by the version before).
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := newProvider(db.DB.DB)
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("db: migrate to %d: %w", version, err)
+	}
+	return nil
+}
+
 // Ready reports an error unless the database answers and every migration is applied.
 func (db *DB) Ready(ctx context.Context) error {
 	p, err := newProvider(db.DB.DB)

@@ -17,25 +17,6 @@ import (
 	"rubrica"
 )
 
-// mergeSnapshot is everything a merge changed, to undo it exactly.
-type mergeSnapshot struct {
-	Secondary              rubrica.Contact                `json:"secondary"`
-	SecondaryCustom        map[string]string              `json:"secondaryCustom"`     // definition id → value
-	SecondaryCustomKeys    map[string]string              `json:"secondaryCustomKeys"` // definition id → key, for the history
-	SecondaryIdentities    []rubrica.Identity             `json:"secondaryIdentities"` // for the history
-	SecondaryTags          []string                       `json:"secondaryTags"`
-	SecondaryLinks         []string                       `json:"secondaryLinks"`
-	SecondaryConversations []string                       `json:"secondaryConversations"`
-	SecondaryWorkflowRuns  []string                       `json:"secondaryWorkflowRuns,omitempty"`
-	ClosedConversation     *string                        `json:"closedConversation,omitempty"` // the secondary's open one, closed by the merge
-	PrimaryFields          map[string]rubrica.FieldChange `json:"primaryFields"`
-	PrimaryCountryManual   bool                           `json:"primaryCountryManual"`
-	PrimaryBlockedAt       *time.Time                     `json:"primaryBlockedAt"`
-	MergedBlockedAt        *time.Time                     `json:"mergedBlockedAt"`
-	PrimaryCustom          map[string]rubrica.FieldChange `json:"primaryCustom"` // definition id → change
-	AddedTags              []string                       `json:"addedTags"`     // tags the primary gained
-}
-
 type mergeRow struct {
 	ID               string         `db:"id"`
 	WorkspaceID      string         `db:"workspace_id"`
@@ -69,11 +50,15 @@ func (r *mergeRow) merge() *rubrica.Merge {
 		m.UndoneAt = &t
 	}
 	var snap mergeSnapshot
-	if json.Unmarshal(r.Snapshot, &snap) == nil {
-		mc := &rubrica.MergedContact{Contact: snap.Secondary, CustomValues: map[string]string{}, TagIDs: snap.SecondaryTags,
-			Identities: snap.SecondaryIdentities, ConversationIDs: snap.SecondaryConversations}
-		for def, v := range snap.SecondaryCustom {
-			key, ok := snap.SecondaryCustomKeys[def]
+	if json.Unmarshal(r.Snapshot, &snap) == nil && len(snap.Secondaries) > 0 {
+		sec := snap.Secondaries[0]
+		mc := &rubrica.MergedContact{Contact: sec.Contact.contact(), CustomValues: map[string]string{}, TagIDs: sec.Tags,
+			ConversationIDs: sec.Conversations}
+		for _, id := range sec.Identities {
+			mc.Identities = append(mc.Identities, rubrica.Identity{ChannelID: id.ChannelID, Identifier: id.Identifier})
+		}
+		for def, v := range sec.Custom {
+			key, ok := sec.CustomKeys[def]
 			if !ok {
 				key = def
 			}
@@ -200,12 +185,7 @@ func keysByDefinition(defs []*rubrica.CustomFieldDefinition) map[string]string {
 // writeContact stores every column a merge or unmerge may change; an assignee removed since
 // the merge is not restored.
 func writeContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact) error {
-	const q = `UPDATE contacts SET first_name = $2, last_name = $3, profile_name = $4, profile_picture_url = $5, email = $6,
-		phone = $7, country = $8, country_manual = $9, language = $10,
-		assignee_id = (SELECT id FROM members WHERE id = $11 AND removed_at IS NULL), blocked_at = $12,
-		updated_at = clock_timestamp() WHERE id = $1 RETURNING updated_at, assignee_id`
-	if err := tx.QueryRowxContext(ctx, q, c.ID, c.FirstName, c.LastName, c.ProfileName, c.ProfilePictureURL, c.Email, c.Phone,
-		c.Country, c.CountryManual, c.Language, c.AssigneeID, c.BlockedAt).Scan(&c.UpdatedAt, &c.AssigneeID); err != nil {
+	if err := execContact(ctx, tx, writeContactSQL, c, &c.UpdatedAt, &c.AssigneeID); err != nil {
 		return fmt.Errorf("db: write contact: %w", err)
 	}
 	return nil
@@ -341,29 +321,31 @@ func (s *MergeService) MergeContacts(ctx context.Context, primaryID, secondaryID
 		keyOf := keysByDefinition(defs)
 		merged, fieldChanges := rubrica.MergeFields(p, sec, cm)
 		_, customChanges := rubrica.MergeCustomValues(pp.custom, sp.custom, keyOf, cm)
-		snap := mergeSnapshot{
-			Secondary: *sec, SecondaryCustom: sp.custom, SecondaryTags: sp.tags, SecondaryConversations: sp.conversations,
-			PrimaryFields: fieldChanges, PrimaryCountryManual: p.CountryManual, PrimaryBlockedAt: p.BlockedAt,
-			MergedBlockedAt: merged.BlockedAt, PrimaryCustom: customChanges, AddedTags: diff(sp.tags, pp.tags),
-		}
+		party := snapshotParty{Contact: toSnapshotContact(sec), Custom: sp.custom, CustomKeys: map[string]string{},
+			Tags: sp.tags, Conversations: sp.conversations}
 		for _, l := range sp.links {
-			snap.SecondaryLinks = append(snap.SecondaryLinks, l.ID)
-			snap.SecondaryIdentities = append(snap.SecondaryIdentities, rubrica.Identity{ChannelID: l.ChannelID, Identifier: l.Identifier})
+			party.Links = append(party.Links, l.ID)
+			party.Identities = append(party.Identities, snapshotIdentity{ChannelID: l.ChannelID, Identifier: l.Identifier})
 		}
-		snap.SecondaryCustomKeys = map[string]string{}
 		for def := range sp.custom {
-			snap.SecondaryCustomKeys[def] = keyOf[def]
+			party.CustomKeys[def] = keyOf[def]
 		}
+		snap := mergeSnapshot{Primary: primaryChanges{
+			Fields: valueChanges(fieldChanges), CountryManual: p.CountryManual, BlockedAt: p.BlockedAt,
+			MergedBlockedAt: merged.BlockedAt, Custom: valueChanges(customChanges), AddedTags: diff(sp.tags, pp.tags),
+			Phones: listChangeOf(p.Phones(), merged.Phones()), Emails: listChangeOf(p.Emails(), merged.Emails()),
+		}}
 		// One open conversation per contact: the primary's stays open, the secondary's closes.
 		if pp.open != nil && sp.open != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'CLOSED', closed_at = clock_timestamp() WHERE id = $1`, *sp.open); err != nil {
 				return fmt.Errorf("db: merge: close conversation: %w", err)
 			}
-			snap.ClosedConversation = sp.open
+			party.ClosedConversation = sp.open
 		}
-		if err := tx.SelectContext(ctx, &snap.SecondaryWorkflowRuns, `SELECT id FROM workflow_runs WHERE contact_id = $1 ORDER BY id`, sec.ID); err != nil {
+		if err := tx.SelectContext(ctx, &party.WorkflowRuns, `SELECT id FROM workflow_runs WHERE contact_id = $1 ORDER BY id`, sec.ID); err != nil {
 			return fmt.Errorf("db: merge: workflow runs: %w", err)
 		}
+		snap.Secondaries = []snapshotParty{party}
 		moves := []string{
 			`UPDATE workflow_runs SET contact_id = $1 WHERE contact_id = $2`,
 			`UPDATE contact_channels SET contact_id = $1 WHERE contact_id = $2`,
@@ -544,20 +526,20 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 		if err := json.Unmarshal(m.Snapshot, &snap); err != nil {
 			return fmt.Errorf("db: unmerge: snapshot: %w", err)
 		}
+		if len(snap.Secondaries) != 1 {
+			return fmt.Errorf("db: unmerge: snapshot of merge %s names %d contacts merged away, want 1", m.ID, len(snap.Secondaries))
+		}
 		before := *p
-		sec := snap.Secondary
+		party, changes := snap.Secondaries[0], snap.Primary
+		sec := party.Contact.contact()
 		// The secondary comes back as it was.
-		const insert = `INSERT INTO contacts (id, workspace_id, first_name, last_name, profile_name, profile_picture_url, email,
-			phone, country, country_manual, language, assignee_id, blocked_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-				(SELECT id FROM members WHERE id = $12 AND workspace_id = $2 AND removed_at IS NULL), $13, $14, $15)`
-		if _, err := tx.ExecContext(ctx, insert, sec.ID, a.WorkspaceID, sec.FirstName, sec.LastName, sec.ProfileName, sec.ProfilePictureURL,
-			sec.Email, sec.Phone, sec.Country, sec.CountryManual, sec.Language, sec.AssigneeID, sec.BlockedAt, sec.CreatedAt, sec.UpdatedAt); err != nil {
+		sec.WorkspaceID = a.WorkspaceID
+		if err := execContact(ctx, tx, restoreContactSQL, &sec); err != nil {
 			return fmt.Errorf("db: unmerge: restore secondary: %w", err)
 		}
-		defs := make([]string, 0, len(snap.SecondaryCustom))
-		vals := make([]string, 0, len(snap.SecondaryCustom))
-		for d, v := range snap.SecondaryCustom {
+		defs := make([]string, 0, len(party.Custom))
+		vals := make([]string, 0, len(party.Custom))
+		for d, v := range party.Custom {
 			defs, vals = append(defs, d), append(vals, v)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO contact_custom_values (contact_id, definition_id, value)
@@ -566,25 +548,27 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 			return fmt.Errorf("db: unmerge: custom values: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO contact_tags (contact_id, tag_id) SELECT $1, id FROM tags WHERE id = ANY($2)`,
-			sec.ID, pq.Array(snap.SecondaryTags)); err != nil {
+			sec.ID, pq.Array(party.Tags)); err != nil {
 			return fmt.Errorf("db: unmerge: tags: %w", err)
 		}
 		// The primary gets back what the merge replaced, unless edited since.
-		for key, ch := range snap.PrimaryFields {
+		for key, ch := range changes.Fields {
 			if equalStr(rubrica.FieldValue(p, key), ch.New) {
 				rubrica.SetFieldValue(p, key, ch.Old)
 				if key == "country" {
-					p.CountryManual = snap.PrimaryCountryManual
+					p.CountryManual = changes.CountryManual
 				}
 			}
 		}
-		if equalTime(p.BlockedAt, snap.MergedBlockedAt) {
-			p.BlockedAt = snap.PrimaryBlockedAt
+		p.SetPhones(changes.Phones.undo(p.Phones(), samePhone))
+		p.SetEmails(changes.Emails.undo(p.Emails(), strings.ToLower))
+		if equalTime(p.BlockedAt, changes.MergedBlockedAt) {
+			p.BlockedAt = changes.BlockedAt
 		}
 		if err := writeContact(ctx, tx, p); err != nil {
 			return err
 		}
-		for def, ch := range snap.PrimaryCustom {
+		for def, ch := range changes.Custom {
 			var cur sql.NullString
 			err := tx.GetContext(ctx, &cur, `SELECT value FROM contact_custom_values WHERE contact_id = $1 AND definition_id = $2`, p.ID, def)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -596,27 +580,27 @@ func (s *MergeService) UnmergeContacts(ctx context.Context, mergeID string) (*ru
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = ANY($2)`, p.ID, pq.Array(snap.AddedTags)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM contact_tags WHERE contact_id = $1 AND tag_id = ANY($2)`, p.ID, pq.Array(changes.AddedTags)); err != nil {
 			return fmt.Errorf("db: unmerge: tags: %w", err)
 		}
 		// Links and conversations go back to the contact that brought them.
 		var links []linkRow
 		if err := tx.SelectContext(ctx, &links, `UPDATE contact_channels l SET contact_id = $1 WHERE l.id = ANY($2) AND l.contact_id = $3
-			RETURNING `+linkColumns, sec.ID, pq.Array(snap.SecondaryLinks), p.ID); err != nil {
+			RETURNING `+linkColumns, sec.ID, pq.Array(party.Links), p.ID); err != nil {
 			return fmt.Errorf("db: unmerge: links: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3`,
-			sec.ID, pq.Array(snap.SecondaryConversations), p.ID); err != nil {
+			sec.ID, pq.Array(party.Conversations), p.ID); err != nil {
 			return fmt.Errorf("db: unmerge: conversations: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE workflow_runs SET contact_id = $1 WHERE id = ANY($2) AND contact_id = $3`,
-			sec.ID, pq.Array(snap.SecondaryWorkflowRuns), p.ID); err != nil {
+			sec.ID, pq.Array(party.WorkflowRuns), p.ID); err != nil {
 			return fmt.Errorf("db: unmerge: workflow runs: %w", err)
 		}
-		if snap.ClosedConversation != nil {
+		if party.ClosedConversation != nil {
 			if _, err := tx.ExecContext(ctx, `UPDATE conversations SET status = 'OPEN', closed_at = NULL WHERE id = $1 AND contact_id = $2
 				AND status = 'CLOSED' AND NOT EXISTS (SELECT 1 FROM conversations WHERE contact_id = $2 AND status = 'OPEN')`,
-				*snap.ClosedConversation, sec.ID); err != nil {
+				*party.ClosedConversation, sec.ID); err != nil {
 				return fmt.Errorf("db: unmerge: reopen conversation: %w", err)
 			}
 		}

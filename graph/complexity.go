@@ -53,8 +53,10 @@ var listSizes = map[string]int{
 	"Contact.customFields":     10, // at most the workspace's definitions
 	"Contact.channels":         5,  // one per channel of the workspace
 	"Contact.workflowRuns":     5,
-	"Contact.mergeSuggestions": 1, // suggestions' groups do not overlap
-	"Contact.duplicateValues":  2, // its phone and its email
+	"Contact.mergeSuggestions": 1,                        // suggestions' groups do not overlap
+	"Contact.duplicateValues":  2,                        // realistically its phone and its email
+	"Contact.phones":           rubrica.MaxContactValues, // scalars: what a client may give
+	"Contact.emails":           rubrica.MaxContactValues,
 	"MergeSuggestion.contacts": rubrica.MaxSuggestionContacts,
 	// A contact holds two values at most, so a suggestion's matches hold at most twice its
 	// contacts' ids: 2 matches of MaxSuggestionContacts ids is that bound.

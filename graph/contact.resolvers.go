@@ -56,6 +56,7 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 	if err != nil {
 		return nil, err
 	}
+	in.Phones, in.Emails = optList(input.Phones), optList(input.Emails)
 	c, err := r.Services.Contacts.CreateContact(ctx, in)
 	if err != nil {
 		return nil, err
@@ -74,6 +75,7 @@ func (r *mutationResolver) UpdateContact(ctx context.Context, input model.Update
 	if err != nil {
 		return nil, err
 	}
+	in.Phones, in.Emails = optList(input.Phones), optList(input.Emails)
 	c, err := r.Services.Contacts.UpdateContact(ctx, id, in)
 	if err != nil {
 		return nil, err

@@ -112,7 +112,7 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMess
 	if err != nil {
 		return nil, err
 	}
-	sent, err := r.Services.Conversations.SendMessage(ctx, contactID, channelID, input.Text)
+	sent, err := r.Services.Conversations.SendMessage(ctx, contactID, channelID, input.Identifier.Value(), input.Text)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,15 @@ func customValues(in graphql.Omittable[[]*model.CustomFieldValueInput]) []rubric
 	return out
 }
 
+// optList turns an omittable list input into a domain change; null is the empty list.
+func optList(o graphql.Omittable[[]string]) rubrica.Opt[[]string] {
+	if !o.IsSet() {
+		return rubrica.Opt[[]string]{}
+	}
+	v := o.Value()
+	return rubrica.Opt[[]string]{Set: true, Value: &v}
+}
+
 // contactChanges turns the fields shared by createContact and updateContact into a domain input.
 func contactChanges(first, last, email, phone, country, language, picture, assignee graphql.Omittable[*string],
 	custom graphql.Omittable[[]*model.CustomFieldValueInput]) (rubrica.ContactChanges, error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"rubrica"
 	"rubrica/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ var (
 	ppTags       = []string{"vip", "lead", "churned", "newsletter", "b2b", "support"}
 	ppPlans      = []string{"gold", "silver", "bronze"}
 	ppCustomKeys = []string{"plan", "score", "since", "vip", "site", "note", "alt_email"}
-	ppStandard   = []string{"firstName", "lastName", "email", "phone", "country", "language", "assignee", "profilePictureUrl", "profileName"}
+	ppStandard   = rubrica.MergeableFields
 )
 
 func ppNewWorld(t *testing.T, env *testenv.Env, name string) *ppWorld {
@@ -86,6 +87,16 @@ func ppNewWorld(t *testing.T, env *testenv.Env, name string) *ppWorld {
 }
 
 func ppPick[T any](rng *rand.Rand, list []T) T { return list[rng.IntN(len(list))] }
+
+// ppValues returns 0 to n distinct values of a pool of n+1 (value(i) for i in 0..n), in a
+// random order: several phones or emails, often shared by the two of a pair.
+func ppValues(rng *rand.Rand, n int, value func(int) string) []string {
+	out := []string{}
+	for _, i := range rng.Perm(n + 1)[:rng.IntN(n+1)] {
+		out = append(out, value(i))
+	}
+	return out
+}
 
 // ppMaybe returns v with probability p, else nil.
 func ppMaybe(rng *rand.Rand, p float64, v any) any {
@@ -126,8 +137,8 @@ func (w *ppWorld) identifier(typ string) string {
 	return fmt.Sprintf("psid-%d", w.serial)
 }
 
-// newContact creates a random contact: random fields (phones and emails from a small pool, so
-// the two of a pair often share them), custom values, tags, identities with conversations and
+// newContact creates a random contact: random fields (several phones and emails from a small
+// pool, so the two of a pair often share some), custom values, tags, identities with conversations and
 // messages in and out, some conversations closed.
 func (w *ppWorld) newContact(t *testing.T, rng *rand.Rand, pool int) *ppContact {
 	t.Helper()
@@ -135,8 +146,8 @@ func (w *ppWorld) newContact(t *testing.T, rng *rand.Rand, pool int) *ppContact 
 	in := map[string]any{
 		"firstName":         ppMaybe(rng, 0.8, ppPick(rng, ppFirstNames)),
 		"lastName":          ppMaybe(rng, 0.6, ppPick(rng, ppLastNames)),
-		"email":             ppMaybe(rng, 0.6, fmt.Sprintf("p%d.%d@example.com", pool, rng.IntN(3))),
-		"phone":             ppMaybe(rng, 0.6, fmt.Sprintf("+39333%03d%04d", pool, rng.IntN(3))),
+		"emails":            ppValues(rng, 3, func(i int) string { return fmt.Sprintf("p%d.%d@example.com", pool, i) }),
+		"phones":            ppValues(rng, 3, func(i int) string { return fmt.Sprintf("+39333%03d%04d", pool, i) }),
 		"language":          ppMaybe(rng, 0.5, ppPick(rng, ppLanguages)),
 		"country":           ppMaybe(rng, 0.3, ppPick(rng, ppCountries)),
 		"assigneeId":        ppMaybe(rng, 0.4, ppPick(rng, w.members)),

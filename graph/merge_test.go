@@ -230,7 +230,7 @@ func mgUnmerge(tb testing.TB, env *testenv.Env, token, mergeID string) mgMergeDa
 // mgSnapshotQuery reads everything the API shows of a contact (its pages are as large as the
 // complexity limit allows; the tests' contacts have far fewer conversations and messages).
 const mgSnapshotQuery = `query($id: ID!) { contact(id: $id) {
-	id displayName firstName lastName email phone country language profilePictureUrl
+	id displayName firstName lastName email emails phone phones country language profilePictureUrl
 	blocked blockedAt createdAt updatedAt conversationStatus assignee { id }
 	tags { id name }
 	customFields { definition { key type } value }

@@ -496,16 +496,19 @@ func mgActor(tb testing.TB, env *testenv.Env, ws *testenv.Workspace, token strin
 func mgExpectedGroups(tb testing.TB, env *testenv.Env, workspaceID string) []string {
 	tb.Helper()
 	var rows []struct {
-		ID    string  `db:"id"`
-		Phone *string `db:"phone"`
-		Email *string `db:"email"`
+		ID          string         `db:"id"`
+		Phone       *string        `db:"phone"`
+		OtherPhones pq.StringArray `db:"other_phones"`
+		Email       *string        `db:"email"`
+		OtherEmails pq.StringArray `db:"other_emails"`
 	}
-	if err := env.DB.SelectContext(context.Background(), &rows, `SELECT id, phone, email FROM contacts WHERE workspace_id = $1 AND blocked_at IS NULL`, workspaceID); err != nil {
+	if err := env.DB.SelectContext(context.Background(), &rows, `SELECT id, phone, other_phones, email, other_emails FROM contacts
+		WHERE workspace_id = $1 AND blocked_at IS NULL`, workspaceID); err != nil {
 		tb.Fatal(err)
 	}
 	var contacts []*rubrica.Contact
 	for _, r := range rows {
-		contacts = append(contacts, &rubrica.Contact{ID: r.ID, Phone: r.Phone, Email: r.Email})
+		contacts = append(contacts, &rubrica.Contact{ID: r.ID, Phone: r.Phone, OtherPhones: r.OtherPhones, Email: r.Email, OtherEmails: r.OtherEmails})
 	}
 	var out []string
 	for _, g := range rubrica.Groups(contacts) {

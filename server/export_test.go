@@ -129,7 +129,8 @@ func TestExportContacts(t *testing.T) {
 	env.MustDo(t, ws.Manager(), `{ viewer { id email } }`, nil, &viewer)
 
 	zoe := mustCreate(t, env, ws.Owner(), map[string]any{
-		"firstName": `Zoë, "the" Great`, "lastName": "李小龙", "email": "zoe@example.com", "phone": "+393331234567",
+		"firstName": `Zoë, "the" Great`, "lastName": "李小龙", "emails": []string{"zoe@example.com", "zoe@work.example"},
+		"phones":     []string{"+393331234567", "+447911123456", "+33612345678"},
 		"assigneeId": viewer.Viewer.ID,
 		"customFields": []map[string]any{
 			{"key": "note", "value": "line one\nline two, with a comma and \"quotes\""},
@@ -168,9 +169,20 @@ func TestExportContacts(t *testing.T) {
 		Workspace struct{ ContactFieldOrder []string }
 	}
 	env.MustDo(t, ws.Agent(), `{ workspace { contactFieldOrder } }`, nil, &order)
-	wantHeader := append(append([]string{"id"}, order.Workspace.ContactFieldOrder...), "tags")
-	if !slices.Equal(wantHeader[:5], []string{"id", "note", "email", "firstName", "tier"}) {
-		t.Fatalf("field order: got %v, want note, email, firstName, tier first", wantHeader)
+	// The other phones and emails follow their primary's column.
+	wantHeader := []string{"id"}
+	for _, k := range order.Workspace.ContactFieldOrder {
+		wantHeader = append(wantHeader, k)
+		switch k {
+		case "email":
+			wantHeader = append(wantHeader, "otherEmails")
+		case "phone":
+			wantHeader = append(wantHeader, "otherPhones")
+		}
+	}
+	wantHeader = append(wantHeader, "tags")
+	if !slices.Equal(wantHeader[:6], []string{"id", "note", "email", "otherEmails", "firstName", "tier"}) {
+		t.Fatalf("field order: got %v, want note, email, otherEmails, firstName, tier first", wantHeader)
 	}
 
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -192,10 +204,11 @@ func TestExportContacts(t *testing.T) {
 			rows := rowsByID(t, records)
 			want := map[string]map[string]string{
 				zoe: {"firstName": `Zoë, "the" Great`, "lastName": "李小龙", "email": "zoe@example.com", "phone": "'+393331234567",
+					"otherEmails": "zoe@work.example", "otherPhones": "'+447911123456, +33612345678",
 					"country": "IT", "assignee": viewer.Viewer.Email, "note": "line one\nline two, with a comma and \"quotes\"",
 					"score": "'-3.5", "tier": "", "tags": "VIP, Ελληνικά"},
 				formula: {"firstName": `'=HYPERLINK("http://evil.example","click")`, "lastName": "'@SUM(1+1)", "note": "'+cmd|' /C calc'!A0",
-					"tier": "Gold", "email": "", "phone": "", "tags": ""},
+					"tier": "Gold", "email": "", "phone": "", "otherEmails": "", "otherPhones": "", "tags": ""},
 				arabic:  {"firstName": "محمد", "lastName": "'-minus", "country": "EG"},
 				control: {"firstName": "'\tTabbed", "lastName": "'\rCarriage"},
 			}

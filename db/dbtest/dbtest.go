@@ -172,6 +172,41 @@ func NewDatabase(tb testing.TB) string {
 	return withDatabase(base, name)
 }
 
+// MustOpenEmptyDB returns a fresh database with no migrations applied, for tests of the
+// migrations themselves; it is dropped when the test ends.
+func MustOpenEmptyDB(tb testing.TB) *db.DB {
+	tb.Helper()
+	base, _ := ServerURL(tb)
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "rubrica_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name)); err != nil {
+		tb.Fatalf("dbtest: create database: %v", err)
+	}
+	d, err := db.Open(context.Background(), withDatabase(base, name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		d.Close()
+		admin, err := sql.Open("postgres", base)
+		if err != nil {
+			tb.Errorf("dbtest: %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`); err != nil {
+			tb.Errorf("dbtest: drop database: %v", err)
+		}
+	})
+	return d
+}
+
 // MustOpenDB returns a fresh, migrated database for one test.
 func MustOpenDB(tb testing.TB) *db.DB {
 	tb.Helper()

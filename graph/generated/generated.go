@@ -105,12 +105,14 @@ type ComplexityRoot struct {
 		DisplayName        func(childComplexity int) int
 		DuplicateValues    func(childComplexity int) int
 		Email              func(childComplexity int) int
+		Emails             func(childComplexity int) int
 		FirstName          func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Language           func(childComplexity int) int
 		LastName           func(childComplexity int) int
 		MergeSuggestions   func(childComplexity int) int
 		Phone              func(childComplexity int) int
+		Phones             func(childComplexity int) int
 		ProfilePictureURL  func(childComplexity int) int
 		Tags               func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
@@ -811,6 +813,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Email(childComplexity), true
+	case "Contact.emails":
+		if e.ComplexityRoot.Contact.Emails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Emails(childComplexity), true
 	case "Contact.firstName":
 		if e.ComplexityRoot.Contact.FirstName == nil {
 			break
@@ -847,6 +855,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Contact.Phone(childComplexity), true
+	case "Contact.phones":
+		if e.ComplexityRoot.Contact.Phones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Contact.Phones(childComplexity), true
 	case "Contact.profilePictureUrl":
 		if e.ComplexityRoot.Contact.ProfilePictureURL == nil {
 			break
@@ -2645,10 +2659,14 @@ type Contact implements Node {
   country: String
   "BCP 47 language tag, from the channel or the browser unless set by hand."
   language: String
-  "Email address, as written; compared case-insensitively."
+  "The primary email address (the first of ` + "`" + `emails` + "`" + `), as written; compared case-insensitively."
   email: String
-  "Phone number in E.164 form, such as ` + "`" + `+393331234567` + "`" + `."
+  "Every email address of the contact, the primary first."
+  emails: [String!]!
+  "The primary phone number (the first of ` + "`" + `phones` + "`" + `) in E.164 form, such as ` + "`" + `+393331234567` + "`" + `."
   phone: String
+  "Every phone number of the contact in E.164 form, the primary first."
+  phones: [String!]!
   "The member the contact is assigned to."
   assignee: Member
   "Whether the contact is blocked: what it sends is stored but hidden (see ` + "`" + `blockContact` + "`" + `). ` + "`" + `contacts(filter: {blocked: true})` + "`" + ` lists the blocked contacts."
@@ -2749,11 +2767,15 @@ input CreateContactInput {
   firstName: String
   "Last name."
   lastName: String
-  "Email address."
+  "Email address: the primary one."
   email: String
-  "Phone number in E.164 form."
+  "Every email address, the primary first (at most 10); instead of ` + "`" + `email` + "`" + `."
+  emails: [String!]
+  "Phone number in E.164 form: the primary one."
   phone: String
-  "ISO 3166-1 alpha-2 country; when given it is kept even if the phone changes. Otherwise it follows the phone."
+  "Every phone number in E.164 form, the primary first (at most 10); instead of ` + "`" + `phone` + "`" + `."
+  phones: [String!]
+  "ISO 3166-1 alpha-2 country; when given it is kept even if the phone changes. Otherwise it follows the primary phone."
   country: String
   "BCP 47 language tag."
   language: String
@@ -2773,10 +2795,14 @@ input UpdateContactInput {
   firstName: String
   "Last name."
   lastName: String
-  "Email address."
+  "The primary email address; the others stay. Null removes it, and the next email becomes the primary."
   email: String
-  "Phone number in E.164 form; the country follows it unless it was set by hand."
+  "Every email address, the primary first (at most 10): the whole list; instead of ` + "`" + `email` + "`" + `."
+  emails: [String!]
+  "The primary phone number in E.164 form; the others stay, and the country follows it unless it was set by hand. Null removes it, and the next phone becomes the primary."
   phone: String
+  "Every phone number in E.164 form, the primary first (at most 10): the whole list; instead of ` + "`" + `phone` + "`" + `."
+  phones: [String!]
   "ISO 3166-1 alpha-2 country, set by hand; null hands the country back to the phone."
   country: String
   "BCP 47 language tag."
@@ -2971,6 +2997,8 @@ input SendMessageInput {
   contactId: ID!
   "The channel; left out, the channel of the latest interaction, else the first connectable channel in the order WhatsApp, SMS, email."
   channelId: ID
+  "Which of the contact's phones or emails an INACTIVE channel connects (on an ACTIVE one, which linked identifier to write to); left out, the primary phone or email."
+  identifier: String
   "The text."
   text: String!
 }
@@ -3803,8 +3831,12 @@ func (ec *executionContext) childFields_Contact(ctx context.Context, field graph
 		return ec.fieldContext_Contact_language(ctx, field)
 	case "email":
 		return ec.fieldContext_Contact_email(ctx, field)
+	case "emails":
+		return ec.fieldContext_Contact_emails(ctx, field)
 	case "phone":
 		return ec.fieldContext_Contact_phone(ctx, field)
+	case "phones":
+		return ec.fieldContext_Contact_phones(ctx, field)
 	case "assignee":
 		return ec.fieldContext_Contact_assignee(ctx, field)
 	case "blocked":
@@ -5836,6 +5868,29 @@ func (ec *executionContext) fieldContext_Contact_email(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
 }
 
+func (ec *executionContext) _Contact_emails(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_emails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Emails(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_emails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, true, false, "String")
+}
+
 func (ec *executionContext) _Contact_phone(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5857,6 +5912,29 @@ func (ec *executionContext) _Contact_phone(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Contact_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Contact", field, false, false, "String")
+}
+
+func (ec *executionContext) _Contact_phones(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Contact_phones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phones(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Contact_phones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Contact", field, true, false, "String")
 }
 
 func (ec *executionContext) _Contact_assignee(ctx context.Context, field graphql.CollectedField, obj *rubrica.Contact) (ret graphql.Marshaler) {
@@ -13688,7 +13766,7 @@ func (ec *executionContext) unmarshalInputCreateContactInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"firstName", "lastName", "email", "phone", "country", "language", "profilePictureUrl", "assigneeId", "customFields"}
+	fieldsInOrder := [...]string{"firstName", "lastName", "email", "emails", "phone", "phones", "country", "language", "profilePictureUrl", "assigneeId", "customFields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13716,6 +13794,13 @@ func (ec *executionContext) unmarshalInputCreateContactInput(ctx context.Context
 				return it, err
 			}
 			it.Email = graphql.OmittableOf(data)
+		case "emails":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emails"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Emails = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -13723,6 +13808,13 @@ func (ec *executionContext) unmarshalInputCreateContactInput(ctx context.Context
 				return it, err
 			}
 			it.Phone = graphql.OmittableOf(data)
+		case "phones":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phones"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phones = graphql.OmittableOf(data)
 		case "country":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14493,7 +14585,7 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"contactId", "channelId", "text"}
+	fieldsInOrder := [...]string{"contactId", "channelId", "identifier", "text"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14514,6 +14606,13 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 				return it, err
 			}
 			it.ChannelID = graphql.OmittableOf(data)
+		case "identifier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identifier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identifier = graphql.OmittableOf(data)
 		case "text":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -14724,7 +14823,7 @@ func (ec *executionContext) unmarshalInputUpdateContactInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "firstName", "lastName", "email", "phone", "country", "language", "profilePictureUrl", "assigneeId", "customFields"}
+	fieldsInOrder := [...]string{"id", "firstName", "lastName", "email", "emails", "phone", "phones", "country", "language", "profilePictureUrl", "assigneeId", "customFields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14759,6 +14858,13 @@ func (ec *executionContext) unmarshalInputUpdateContactInput(ctx context.Context
 				return it, err
 			}
 			it.Email = graphql.OmittableOf(data)
+		case "emails":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emails"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Emails = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -14766,6 +14872,13 @@ func (ec *executionContext) unmarshalInputUpdateContactInput(ctx context.Context
 				return it, err
 			}
 			it.Phone = graphql.OmittableOf(data)
+		case "phones":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phones"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phones = graphql.OmittableOf(data)
 		case "country":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -15197,9 +15310,19 @@ func (ec *executionContext) _Contact(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "emails":
+			out.Values[i] = ec._Contact_emails(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "phone":
 			out.Values[i] = ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Phone)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phones":
+			out.Values[i] = ec._Contact_phones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "assignee":

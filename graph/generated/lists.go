@@ -45,7 +45,7 @@ var FieldsThatMayWait = listexec.Fields{
 	"BlockContactPayload":                {"contact": false},
 	"Channel":                            {"createdAt": false, "id": false, "name": false, "pageId": false, "type": false},
 	"CloseConversationPayload":           {"conversation": false},
-	"Contact":                            {"assignee": true, "blocked": false, "blockedAt": false, "channels": true, "conversationStatus": true, "conversations": true, "country": false, "createdAt": false, "customFields": true, "displayName": false, "duplicateValues": true, "email": false, "firstName": false, "id": false, "language": false, "lastName": false, "mergeSuggestions": true, "phone": false, "profilePictureUrl": false, "tags": true, "updatedAt": false, "workflowRuns": true},
+	"Contact":                            {"assignee": true, "blocked": false, "blockedAt": false, "channels": true, "conversationStatus": true, "conversations": true, "country": false, "createdAt": false, "customFields": true, "displayName": false, "duplicateValues": true, "email": false, "emails": false, "firstName": false, "id": false, "language": false, "lastName": false, "mergeSuggestions": true, "phone": false, "phones": false, "profilePictureUrl": false, "tags": true, "updatedAt": false, "workflowRuns": true},
 	"ContactChannel":                     {"canConnect": false, "channel": false, "connectedAt": false, "conversationUrl": false, "identifier": false, "lastInteractionAt": false, "status": false},
 	"ContactChannelEvent":                {"contact": true, "contactChannel": true, "type": false},
 	"ContactConnection":                  {"edges": false, "pageInfo": false, "totalCount": true},

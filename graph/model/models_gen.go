@@ -183,11 +183,15 @@ type CreateContactInput struct {
 	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
 	// Last name.
 	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
-	// Email address.
+	// Email address: the primary one.
 	Email graphql.Omittable[*string] `json:"email,omitempty"`
-	// Phone number in E.164 form.
+	// Every email address, the primary first (at most 10); instead of `email`.
+	Emails graphql.Omittable[[]string] `json:"emails,omitempty"`
+	// Phone number in E.164 form: the primary one.
 	Phone graphql.Omittable[*string] `json:"phone,omitempty"`
-	// ISO 3166-1 alpha-2 country; when given it is kept even if the phone changes. Otherwise it follows the phone.
+	// Every phone number in E.164 form, the primary first (at most 10); instead of `phone`.
+	Phones graphql.Omittable[[]string] `json:"phones,omitempty"`
+	// ISO 3166-1 alpha-2 country; when given it is kept even if the phone changes. Otherwise it follows the primary phone.
 	Country graphql.Omittable[*string] `json:"country,omitempty"`
 	// BCP 47 language tag.
 	Language graphql.Omittable[*string] `json:"language,omitempty"`
@@ -493,6 +497,8 @@ type SendMessageInput struct {
 	ContactID string `json:"contactId"`
 	// The channel; left out, the channel of the latest interaction, else the first connectable channel in the order WhatsApp, SMS, email.
 	ChannelID graphql.Omittable[*string] `json:"channelId,omitempty"`
+	// Which of the contact's phones or emails an INACTIVE channel connects (on an ACTIVE one, which linked identifier to write to); left out, the primary phone or email.
+	Identifier graphql.Omittable[*string] `json:"identifier,omitempty"`
 	// The text.
 	Text string `json:"text"`
 }
@@ -596,10 +602,14 @@ type UpdateContactInput struct {
 	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
 	// Last name.
 	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
-	// Email address.
+	// The primary email address; the others stay. Null removes it, and the next email becomes the primary.
 	Email graphql.Omittable[*string] `json:"email,omitempty"`
-	// Phone number in E.164 form; the country follows it unless it was set by hand.
+	// Every email address, the primary first (at most 10): the whole list; instead of `email`.
+	Emails graphql.Omittable[[]string] `json:"emails,omitempty"`
+	// The primary phone number in E.164 form; the others stay, and the country follows it unless it was set by hand. Null removes it, and the next phone becomes the primary.
 	Phone graphql.Omittable[*string] `json:"phone,omitempty"`
+	// Every phone number in E.164 form, the primary first (at most 10): the whole list; instead of `phone`.
+	Phones graphql.Omittable[[]string] `json:"phones,omitempty"`
 	// ISO 3166-1 alpha-2 country, set by hand; null hands the country back to the phone.
 	Country graphql.Omittable[*string] `json:"country,omitempty"`
 	// BCP 47 language tag.

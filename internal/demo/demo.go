@@ -180,6 +180,18 @@ func populate(ctx context.Context, s rubrica.Services, members []string) error {
 		if err != nil {
 			return fmt.Errorf("demo: create contact %s: %w", p.describe(), err)
 		}
+		if p.phones != nil || p.emails != nil {
+			var more rubrica.ContactChanges
+			if p.phones != nil {
+				more.Phones = rubrica.SetTo(p.phones)
+			}
+			if p.emails != nil {
+				more.Emails = rubrica.SetTo(p.emails)
+			}
+			if _, err := s.Contacts.UpdateContact(ctx, c.ID, more); err != nil {
+				return fmt.Errorf("demo: second values of %s: %w", p.describe(), err)
+			}
+		}
 		for _, t := range p.tags {
 			tagged[t] = append(tagged[t], c.ID)
 		}
@@ -208,6 +220,9 @@ type person struct {
 	loc      *locale
 	female   bool
 	roman    [2]string // first and last name in Latin letters, for addresses
+	// The values the person gave later: a second phone or email, added after the contact
+	// arrived (the whole lists, primary first).
+	phones, emails []string
 }
 
 func (p *person) describe() string {
@@ -257,9 +272,33 @@ func plan() ([]*person, error) {
 		return nil, err
 	}
 	people = append(people, dups...)
+	if err := g.secondValues(people); err != nil {
+		return nil, err
+	}
 	// Duplicates turn up among the others, as they would in a real inbox.
 	g.r.Shuffle(len(people), func(i, j int) { people[i], people[j] = people[j], people[i] })
 	return people, nil
+}
+
+// secondValues gives some people a second phone (a work line) or a second email, so that
+// the demo shows contacts with several values.
+func (g *planner) secondValues(people []*person) error {
+	for i, p := range people {
+		if i%9 != 4 {
+			continue
+		}
+		if p.phone() != "" {
+			alt, err := g.newPhone(p.loc)
+			if err != nil {
+				return err
+			}
+			p.phones = []string{p.phone(), alt}
+		}
+		if p.email() != "" && i%2 == 0 {
+			p.emails = []string{p.email(), g.newEmail(p.roman[0], p.roman[1]+"work")}
+		}
+	}
+	return nil
 }
 
 func (g *planner) chance(p float64) bool { return g.r.Float64() < p }

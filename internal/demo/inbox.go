@@ -173,7 +173,7 @@ func (b *inbox) memberFirst(ctx context.Context, p *person, c *rubrica.Contact, 
 	if c.FirstName != nil {
 		name = " " + *c.FirstName
 	}
-	sent, err := b.s.Conversations.SendMessage(ctx, c.ID, &ch.ID, fmt.Sprintf(pick(b.r, texts.outreach), name))
+	sent, err := b.s.Conversations.SendMessage(ctx, c.ID, &ch.ID, nil, fmt.Sprintf(pick(b.r, texts.outreach), name))
 	if err != nil {
 		return fmt.Errorf("demo: send message to %s: %w", p.describe(), err)
 	}
@@ -204,7 +204,7 @@ func (b *inbox) carryOn(ctx context.Context, ch *rubrica.Channel, identifier str
 	if !b.chance(0.65) {
 		return nil // still waiting for an answer
 	}
-	if _, err := b.s.Conversations.SendMessage(ctx, rec.Contact.ID, nil, answer); err != nil {
+	if _, err := b.s.Conversations.SendMessage(ctx, rec.Contact.ID, nil, nil, answer); err != nil {
 		return fmt.Errorf("demo: reply: %w", err)
 	}
 	if b.chance(0.5) {
