@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"rubrica"
 	"rubrica/db"
@@ -88,7 +89,7 @@ func event(ws string, kind rubrica.EventKind, typ, contactID string, subject *st
 	return e
 }
 
-// publish commits the events in one transaction.
+// publish commits the events in one transaction, as a service does.
 func publish(tb testing.TB, d *db.DB, events ...rubrica.Event) {
 	tb.Helper()
 	tx, err := d.BeginTxx(context.Background(), nil)
@@ -99,7 +100,7 @@ func publish(tb testing.TB, d *db.DB, events ...rubrica.Event) {
 	if err := db.Publish(context.Background(), tx, events...); err != nil {
 		tb.Fatal(err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.Commit(d, tx); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -240,57 +241,104 @@ func TestBusRollbackAnnouncesNothing(t *testing.T) {
 	}
 }
 
-// TestBusCommitOrder: a transaction that publishes after another waits for that one to commit,
-// so seq follows commit order and a reader never skips an event that commits late.
-func TestBusCommitOrder(t *testing.T) {
-	t.Parallel()
-	env := startBus(t, db.BusConfig{})
-	ws := uuid.NewString()
-	sub := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
-	ctx := context.Background()
+// begin starts a transaction that published events and stays open until the test commits
+// (db.Commit) or rolls it back.
+func begin(tb testing.TB, d *db.DB, events ...rubrica.Event) *sqlx.Tx {
+	tb.Helper()
+	tx, err := d.BeginTxx(context.Background(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { tx.Rollback() })
+	if err := db.Publish(context.Background(), tx, events...); err != nil {
+		tb.Fatal(err)
+	}
+	return tx
+}
 
-	first := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
-	second := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
-	tx1, err := env.DB.BeginTxx(ctx, nil)
+// newContacts creates n contacts in the actor's workspace and returns their ids.
+func newContacts(tb testing.TB, d *db.DB, ctx context.Context, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		c, err := d.Services().Contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo(fmt.Sprintf("N%d", i))})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// TestBusLateCommit: writers of different contacts do not wait for each other; a transaction
+// that commits after later ones (a lower seq, committed last) is delivered when it commits,
+// never skipped; one about the same contact waits for it and comes after it; one rolled back
+// while others committed around it is never delivered.
+func TestBusLateCommit(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{Poll: time.Hour})
+	ctx := newWorkspace(t, env.DB, "late")
+	a, _ := rubrica.ActorFromContext(ctx)
+	ws := a.WorkspaceID
+	sub, err := env.Bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx1.Rollback()
-	if err := db.Publish(ctx, tx1, first); err != nil {
-		t.Fatal(err)
+	ids := newContacts(t, env.DB, ctx, 3)
+	x, y, z := ids[0], ids[1], ids[2]
+	for _, id := range ids {
+		wantEvent(t, next(t, sub), event(ws, rubrica.KindContact, rubrica.ContactCreated, id, nil))
 	}
-	published := make(chan error, 1)
-	go func() {
-		tx2, err := env.DB.BeginTxx(ctx, nil)
-		if err != nil {
-			published <- err
-			return
-		}
-		defer tx2.Rollback()
-		if err := db.Publish(ctx, tx2, second); err != nil {
-			published <- err
-			return
-		}
-		published <- tx2.Commit()
-	}()
+
+	long := event(ws, rubrica.KindContact, rubrica.ContactUpdated, x, nil)
+	longTx := begin(t, env.DB, long)
+	doomed := event(ws, rubrica.KindContact, rubrica.ContactDeleted, z, nil)
+	doomedTx := begin(t, env.DB, doomed)
+
+	// Later writers of another contact commit at once, and are delivered at once.
+	y1 := event(ws, rubrica.KindContact, rubrica.ContactUpdated, y, nil)
+	y2 := event(ws, rubrica.KindContact, rubrica.ContactBlocked, y, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); publish(t, env.DB, y1); publish(t, env.DB, y2) }()
 	select {
-	case err := <-published:
-		t.Fatalf("the second transaction published and committed (%v) while the first held its events uncommitted", err)
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("writers of another contact waited for the open transaction")
+	}
+	gotY1, gotY2 := next(t, sub), next(t, sub)
+	wantEvent(t, gotY1, y1)
+	wantEvent(t, gotY2, y2)
+
+	// A later writer of the same contact waits for the open transaction.
+	x2 := event(ws, rubrica.KindContact, rubrica.ContactBlocked, x, nil)
+	x2Done := make(chan struct{})
+	go func() { defer close(x2Done); publish(t, env.DB, x2) }()
+	select {
+	case <-x2Done:
+		t.Fatal("a writer of the same contact committed while the open transaction held its event")
 	case <-time.After(quiet):
 	}
 	nothing(t, sub)
-	if err := tx1.Commit(); err != nil {
+
+	if err := db.Commit(env.DB, longTx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-published; err != nil {
+	<-x2Done
+	gotLong, gotX2 := next(t, sub), next(t, sub)
+	wantEvent(t, gotLong, long)
+	wantEvent(t, gotX2, x2)
+	if gotLong.Seq >= gotY1.Seq || gotX2.Seq <= gotLong.Seq {
+		t.Fatalf("seqs: long %d, y %d %d, x2 %d; want the late commit's below the ys' (drawn first) and x2 after it",
+			gotLong.Seq, gotY1.Seq, gotY2.Seq, gotX2.Seq)
+	}
+
+	if err := doomedTx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	a, b := next(t, sub), next(t, sub)
-	wantEvent(t, a, first)
-	wantEvent(t, b, second)
-	if a.Seq >= b.Seq {
-		t.Fatalf("seqs: first %d, second %d, want increasing", a.Seq, b.Seq)
-	}
+	last := event(ws, rubrica.KindContact, rubrica.ContactUpdated, z, nil)
+	publish(t, env.DB, last)
+	wantEvent(t, next(t, sub), last)
+	nothing(t, sub)
 }
 
 // TestBusSubscriptionLifetime: a subscription needs an actor, ends with its context, and
