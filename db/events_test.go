@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"rubrica"
 	"rubrica/db"
@@ -821,5 +822,50 @@ func TestBusTwoInstances(t *testing.T) {
 	}
 	for _, sub := range subs {
 		nothing(t, sub)
+	}
+}
+
+// TestWakeupsCoalesced: however many transactions commit events, one pool sends at most one
+// NOTIFY per NotifyInterval, and at least one after the last commit.
+func TestWakeupsCoalesced(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.NewDatabase(t)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	listener := pq.NewListener(dsn, 10*time.Millisecond, time.Second, nil)
+	defer listener.Close()
+	if err := listener.Listen(db.EventsChannel); err != nil {
+		t.Fatal(err)
+	}
+	ws := uuid.NewString()
+	const writers, each = 16, 25
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				publish(t, d, event(ws, rubrica.KindContact, rubrica.ContactUpdated, uuid.NewString(), nil))
+			}
+		}()
+	}
+	wg.Wait()
+	// Every wake-up of the burst arrives within a quiet period after the last commit.
+	var n int
+	for quietUntil := time.Now().Add(quiet); time.Now().Before(quietUntil); {
+		select {
+		case <-listener.Notify:
+			n++
+		case <-time.After(time.Until(quietUntil)):
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("%d commits, %d wake-ups in %v", writers*each, n, elapsed)
+	if limit := int(elapsed/db.NotifyInterval) + 1; n < 1 || n > limit {
+		t.Fatalf("%d wake-ups for %d commits in %v, want between 1 and %d (one per %v at most)", n, writers*each, elapsed, limit, db.NotifyInterval)
 	}
 }

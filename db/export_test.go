@@ -18,3 +18,9 @@ func Commit(d *DB, tx *sqlx.Tx) error {
 func Publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 	return publish(ctx, tx, events...)
 }
+
+// EventsChannel and NotifyInterval are eventsChannel and notifyInterval, for the tests.
+const (
+	EventsChannel  = eventsChannel
+	NotifyInterval = notifyInterval
+)
