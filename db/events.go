@@ -30,8 +30,9 @@ const eventsChannel = "rubrica_events"
 // (FOR NO KEY UPDATE, a no-op when the transaction already locked or changed the contact, as
 // every service does) until commit. So for two transactions A and B with events about the same
 // contact the spans [lock, commit] are disjoint, and seq(A) < seq(B) exactly when A committed
-// before B drew seq(B): per contact, seq order is commit order. Writers of different contacts
-// share nothing: no advisory lock, no NOTIFY in their transaction.
+// before B drew seq(B): per contact, seq order is commit order. The same holds for the events
+// about a job or a suggestion, whose writers update its row before they publish. Writers of
+// different contacts share nothing: no advisory lock, no NOTIFY in their transaction.
 //
 // Waking. After a successful commit the writer's process wakes its notifier, which sends one
 // NOTIFY outside any writer's transaction, at most once per notifyInterval (see notifier). The
