@@ -44,8 +44,11 @@ const (
 )
 
 // Event is a committed change, as subscribers receive it. Events are written in the
-// transaction that makes the change, so an event exists exactly when its change committed,
-// and are numbered in commit order (Seq).
+// transaction that makes the change, so an event exists exactly when its change committed.
+// Seq is unique; the events about one contact are numbered, and delivered, in their commit
+// order, as are two changes of which one committed before the other began. Only changes to
+// different contacts that overlap in time may arrive in an order other than their commit
+// order, and then Seq need not increase.
 type Event struct {
 	Seq         int64
 	WorkspaceID string
@@ -84,8 +87,8 @@ var ErrSubscriberTooSlow = &Error{Code: ELIMIT, Message: "The subscription fell 
 // ErrEventsStopped ends a subscription when the server shuts down.
 var ErrEventsStopped = errors.New("event stream stopped")
 
-// Subscription is a running subscription: events arrive on C in commit order until the
-// subscriber's context ends or the subscription is dropped; Err then says why.
+// Subscription is a running subscription: events arrive on C in commit order (see Event)
+// until the subscriber's context ends or the subscription is dropped; Err then says why.
 type Subscription struct {
 	C   <-chan *Event // shared by every subscriber of the event: read it, never change it
 	Err func() error

@@ -27,6 +27,7 @@ var migrations embed.FS
 // DB is the PostgreSQL database behind every service.
 type DB struct {
 	*sqlx.DB
+	notify *notifier // wakes the event listeners after commits that published events
 }
 
 // Open connects to the database at url, through NewConnector's guard, and checks that it
@@ -51,7 +52,23 @@ func New(ctx context.Context, sqlDB *sql.DB) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("db: ping: %w", err)
 	}
-	return &DB{DB: sqlx.NewDb(sqlDB, "postgres")}, nil
+	x := sqlx.NewDb(sqlDB, "postgres")
+	return &DB{DB: x, notify: newNotifier(x)}, nil
+}
+
+// Close sends the last wake-up due for its events, then closes the pool.
+func (db *DB) Close() error {
+	if db.notify.db == db.DB {
+		db.notify.close()
+	}
+	return db.DB.Close()
+}
+
+// WakeListenersThrough sends the wake-ups due after this pool's commits through other, a pool
+// on the same database (by default a pool sends its own): tests count the statements of one
+// pool, and a wake-up is no request's statement.
+func (db *DB) WakeListenersThrough(other *DB) {
+	db.notify = other.notify
 }
 
 func newProvider(sqlDB *sql.DB) (*goose.Provider, error) {
@@ -129,11 +146,22 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return fmt.Errorf("db: begin: %w", err)
 	}
 	defer tx.Rollback()
+	defer publishedTxs.Delete(tx)
 	if err := fn(tx); err != nil {
 		return translate(err)
 	}
+	return db.commit(tx)
+}
+
+// commit commits tx and, if it published events, wakes the event listeners (after the
+// commit, outside the transaction: see notifier).
+func (db *DB) commit(tx *sqlx.Tx) error {
 	if err := tx.Commit(); err != nil {
+		publishedTxs.Delete(tx)
 		return translate(fmt.Errorf("db: commit: %w", err))
+	}
+	if _, ok := publishedTxs.LoadAndDelete(tx); ok {
+		db.notify.wake()
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +20,47 @@ import (
 // eventsChannel is the NOTIFY channel that wakes every instance's listener.
 const eventsChannel = "rubrica_events"
 
-// eventsLock is the advisory lock event writers hold from their insert to their commit, so
-// that seq follows commit order and a reader that has seen seq N has seen every event below.
-// Writers serialise only over that short tail of their transaction.
-const eventsLock = 7272001
+// How events flow, and why delivery is lossless, exactly once and in order per contact
+// without a lock shared by all writers:
+//
+// Writing. publish inserts the events in the causing transaction, so an event exists exactly
+// when its change committed (a rollback leaves nothing to read). Each row records its writer's
+// top-level transaction id (xid, pg_current_xact_id()) and draws seq from a sequence at its
+// insert. Before drawing seq, publish holds the row lock of every contact its events are about
+// (FOR NO KEY UPDATE, a no-op when the transaction already locked or changed the contact, as
+// every service does) until commit. So for two transactions A and B with events about the same
+// contact the spans [lock, commit] are disjoint, and seq(A) < seq(B) exactly when A committed
+// before B drew seq(B): per contact, seq order is commit order. The same holds for the events
+// about a job or a suggestion, whose writers update its row before they publish. Writers of
+// different contacts share nothing: no advisory lock, no NOTIFY in their transaction.
+//
+// Waking. After a successful commit the writer's process wakes its notifier, which sends one
+// NOTIFY outside any writer's transaction, at most once per notifyInterval (see notifier). The
+// wake-up carries nothing; a lost one (a crash between commit and NOTIFY, a failed NOTIFY, a
+// dropped LISTEN connection) only delays delivery until the next notification, the listener's
+// reconnect or the poll.
+//
+// Reading. A bus remembers the snapshot of its last read, S (pg_current_snapshot(): xmax and
+// the xids in progress, xip). A committed transaction is visible in S exactly when its xid is
+// below xmax(S) and not in xip(S). Each read takes a new snapshot S' (one REPEATABLE READ
+// transaction) and selects, in S', the events with xid >= xmax(S) or xid in xip(S): exactly
+// the events of the transactions that S did not see and S' does. Then S' replaces S. Hence:
+//   - lossless: an event visible in S' was either visible in S (delivered by an earlier read)
+//     or is selected now. A transaction that commits late, after many later ones, stays in xip
+//     of every snapshot taken while it runs, so it is never skipped however its seq compares;
+//   - exactly once: an event is selected by the one read whose snapshot first sees it;
+//   - in order per contact: if A committed before B drew its seq (in particular, A and B are
+//     about the same contact and A committed first), any snapshot that sees B sees A, so A is
+//     delivered in the same read as B or an earlier one, and within a read events go in seq
+//     order, where seq(A) < seq(B). Only transactions that overlap (neither committed before
+//     the other wrote its events) may be delivered in an order other than their commit order,
+//     and they are never about the same contact.
+// A read that fails leaves S unchanged and delivers nothing, so the next one starts from S.
+// Each instance reads with its own S, so this holds on every instance, whoever wrote.
+
+// publishedTxs holds the transactions that published events and have not ended yet
+// (*sqlx.Tx → struct{}), so that the commit in DB.commit knows to wake the listeners.
+var publishedTxs sync.Map
 
 // newEvent returns an event of the workspace about a contact and an optional subject.
 func newEvent(workspaceID string, kind rubrica.EventKind, typ, contactID string, subjectID *string) rubrica.Event {
@@ -32,14 +71,12 @@ func newEvent(workspaceID string, kind rubrica.EventKind, typ, contactID string,
 	return e
 }
 
-// publish writes events into the outbox in the caller's transaction and wakes the listeners
-// when it commits. Call it last in the transaction.
+// publish writes events into the outbox in the caller's transaction; DB.commit wakes the
+// listeners once the transaction committed. It locks the events' contacts until commit
+// (see above).
 func publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 	if len(events) == 0 {
 		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1), pg_notify($2, '')`, eventsLock, eventsChannel); err != nil {
-		return fmt.Errorf("db: lock events: %w", err)
 	}
 	ws, kinds, types := make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
 	contacts, subjects := make([]sql.NullString, len(events)), make([]sql.NullString, len(events))
@@ -52,11 +89,15 @@ func publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 			subjects[i] = sql.NullString{String: *e.SubjectID, Valid: true}
 		}
 	}
-	const q = `INSERT INTO events (workspace_id, kind, type, contact_id, subject_id)
-		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[])`
+	// The lock is an InitPlan: it runs before the first row draws its seq.
+	const q = `WITH locked AS (SELECT id FROM contacts WHERE id = ANY($4::uuid[]) ORDER BY id FOR NO KEY UPDATE)
+		INSERT INTO events (workspace_id, kind, type, contact_id, subject_id)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[])
+		WHERE (SELECT count(*) FROM locked) >= 0`
 	if _, err := tx.ExecContext(ctx, q, pq.Array(ws), pq.Array(kinds), pq.Array(types), pq.Array(contacts), pq.Array(subjects)); err != nil {
 		return fmt.Errorf("db: insert events: %w", err)
 	}
+	publishedTxs.Store(tx, struct{}{})
 	return nil
 }
 
@@ -68,23 +109,25 @@ const maxPruneInterval = 10 * time.Minute
 type BusConfig struct {
 	Buffer    int           // events a subscriber may fall behind before it is dropped (default 256)
 	Retention time.Duration // how long the outbox keeps events (default 24h)
-	Poll      time.Duration // a catch-up read even without notifications (default 30s)
+	Poll      time.Duration // a read even without a wake-up: the bound on a lost one's delay (default 1s)
 	Logger    *slog.Logger
 }
 
-// Bus is one server instance's end of the event flow: one LISTEN connection, reading new
-// events in seq order and fanning them out to the local subscribers of each workspace. After
-// the listener reconnects it reads on from the last seq it delivered, so no event is lost or
-// delivered twice across a dropped connection. It implements rubrica.EventService.
+// Bus is one server instance's end of the event flow: one LISTEN connection, reading the
+// events of the transactions committed since its last read and fanning them out to the local
+// subscribers of each workspace (see "How events flow" above). After the listener reconnects
+// it reads on from the snapshot of its last read, so no event is lost or delivered twice
+// across a dropped connection. It implements rubrica.EventService.
 type Bus struct {
 	db  *DB
 	dsn string
 	cfg BusConfig
 
+	seen snapshot // the snapshot of the last read; only Run's goroutine uses it
+
 	mu       sync.Mutex
 	subs     map[string]map[*subscriber]struct{} // by workspace
 	watchers map[*func(*rubrica.Event)]struct{}  // of auth events, of every workspace
-	lastSeq  int64
 	stopped  bool
 	ready    chan struct{}
 }
@@ -110,7 +153,7 @@ func (c BusConfig) WithDefaults() BusConfig {
 		c.Retention = 24 * time.Hour
 	}
 	if c.Poll <= 0 {
-		c.Poll = 30 * time.Second
+		c.Poll = time.Second
 	}
 	return c
 }
@@ -141,7 +184,12 @@ func listenerDSN(dsn string) string {
 // Run listens and delivers until ctx ends; then it closes every subscription.
 func (b *Bus) Run(ctx context.Context) error {
 	defer b.stop()
-	if err := b.db.GetContext(ctx, &b.lastSeq, `SELECT coalesce(max(seq), 0) FROM events`); err != nil {
+	var start string
+	if err := b.db.GetContext(ctx, &start, `SELECT pg_current_snapshot()::text`); err != nil {
+		return fmt.Errorf("db: events: %w", err)
+	}
+	var err error
+	if b.seen, err = parseSnapshot(start); err != nil {
 		return fmt.Errorf("db: events: %w", err)
 	}
 	listener := pq.NewListener(listenerDSN(b.dsn), 50*time.Millisecond, 2*time.Second, func(ev pq.ListenerEventType, err error) {
@@ -160,7 +208,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	defer prune.Stop()
 	b.prune(ctx)
 	for {
-		// A notification (nil after a reconnect), a poll or a prune: read on from lastSeq.
+		// A notification (nil after a reconnect), a poll or a prune: read on from b.seen.
 		select {
 		case <-ctx.Done():
 			return nil
@@ -175,30 +223,109 @@ func (b *Bus) Run(ctx context.Context) error {
 	}
 }
 
-// catchUp delivers every event after lastSeq.
+// catchUp delivers the events of the transactions committed since the last read, in seq
+// order, and moves b.seen on.
 func (b *Bus) catchUp(ctx context.Context) error {
-	for {
-		var rows []struct {
-			Seq         int64          `db:"seq"`
-			WorkspaceID string         `db:"workspace_id"`
-			Kind        string         `db:"kind"`
-			Type        string         `db:"type"`
-			ContactID   sql.NullString `db:"contact_id"`
-			SubjectID   sql.NullString `db:"subject_id"`
-			CreatedAt   time.Time      `db:"created_at"`
-		}
-		const q = `SELECT seq, workspace_id, kind, type, contact_id, subject_id, created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT 1000`
-		if err := b.db.SelectContext(ctx, &rows, q, b.lastSeq); err != nil {
-			return fmt.Errorf("db: read events: %w", err)
-		}
-		for _, r := range rows {
-			b.deliver(&rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
-				ContactID: nullable(r.ContactID), SubjectID: nullable(r.SubjectID), CreatedAt: r.CreatedAt})
-		}
-		if len(rows) < 1000 {
-			return nil
-		}
+	events, next, err := b.readSince(ctx, b.seen)
+	if err != nil {
+		return err
 	}
+	for _, e := range events {
+		b.deliver(e)
+	}
+	b.seen = next
+	return nil
+}
+
+// readSince returns the events that the snapshot seen did not see and a new snapshot sees,
+// in seq order, and that new snapshot. They are the events of the transactions committed
+// between two reads, a few milliseconds apart while the listener runs.
+func (b *Bus) readSince(ctx context.Context, seen snapshot) ([]*rubrica.Event, snapshot, error) {
+	tx, err := b.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, snapshot{}, fmt.Errorf("db: read events: %w", err)
+	}
+	defer tx.Rollback()
+	var text string // the transaction's snapshot: taken by its first statement, used by both
+	if err := tx.GetContext(ctx, &text, `SELECT pg_current_snapshot()::text`); err != nil {
+		return nil, snapshot{}, fmt.Errorf("db: read events: snapshot: %w", err)
+	}
+	next, err := parseSnapshot(text)
+	if err != nil {
+		return nil, snapshot{}, fmt.Errorf("db: read events: %w", err)
+	}
+	var rows []struct {
+		Seq         int64          `db:"seq"`
+		WorkspaceID string         `db:"workspace_id"`
+		Kind        string         `db:"kind"`
+		Type        string         `db:"type"`
+		ContactID   sql.NullString `db:"contact_id"`
+		SubjectID   sql.NullString `db:"subject_id"`
+		CreatedAt   time.Time      `db:"created_at"`
+	}
+	q := `SELECT seq, workspace_id, kind, type, contact_id, subject_id, created_at FROM events WHERE ` +
+		seen.unseen() + ` ORDER BY seq`
+	if err := tx.SelectContext(ctx, &rows, q); err != nil {
+		return nil, snapshot{}, fmt.Errorf("db: read events: %w", err)
+	}
+	events := make([]*rubrica.Event, len(rows))
+	for i, r := range rows {
+		events[i] = &rubrica.Event{Seq: r.Seq, WorkspaceID: r.WorkspaceID, Kind: rubrica.EventKind(r.Kind), Type: r.Type,
+			ContactID: nullable(r.ContactID), SubjectID: nullable(r.SubjectID), CreatedAt: r.CreatedAt}
+	}
+	return events, next, nil
+}
+
+// snapshot is a pg_snapshot as a reader needs it: a committed transaction is visible in it
+// exactly when its xid is below xmax and not in xip.
+type snapshot struct {
+	xmax uint64
+	xip  []uint64
+}
+
+// parseSnapshot reads pg_snapshot's text form, "xmin:xmax:xip,xip,...".
+func parseSnapshot(text string) (snapshot, error) {
+	parts := strings.Split(text, ":")
+	if len(parts) != 3 {
+		return snapshot{}, fmt.Errorf("snapshot %q: want xmin:xmax:xip", text)
+	}
+	var s snapshot
+	var err error
+	if s.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil {
+		return snapshot{}, fmt.Errorf("snapshot %q: xmax: %w", text, err)
+	}
+	for _, x := range strings.Split(parts[2], ",") {
+		if x == "" {
+			continue
+		}
+		xid, err := strconv.ParseUint(x, 10, 64)
+		if err != nil {
+			return snapshot{}, fmt.Errorf("snapshot %q: xip: %w", text, err)
+		}
+		s.xip = append(s.xip, xid)
+	}
+	return s, nil
+}
+
+// unseen is the condition on events.xid that selects the events of the transactions s did
+// not see. Its numbers are written into the statement, not passed as parameters, so that
+// every read is planned for them (two index range/lookups on events_xid): a generic plan of a
+// prepared statement would not know how few rows they select.
+func (s snapshot) unseen() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(xid >= '%d'::xid8", s.xmax)
+	if len(s.xip) > 0 {
+		b.WriteString(" OR xid = ANY('{")
+		for i, x := range s.xip {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatUint(x, 10))
+		}
+		b.WriteString("}'::xid8[])")
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // deliver hands an event to the matching subscribers without ever blocking: one whose buffer
@@ -206,7 +333,6 @@ func (b *Bus) catchUp(ctx context.Context) error {
 func (b *Bus) deliver(e *rubrica.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.lastSeq = e.Seq
 	if e.Kind == rubrica.KindAuth {
 		for fn := range b.watchers {
 			(*fn)(e)

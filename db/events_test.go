@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"rubrica"
 	"rubrica/db"
@@ -88,7 +90,7 @@ func event(ws string, kind rubrica.EventKind, typ, contactID string, subject *st
 	return e
 }
 
-// publish commits the events in one transaction.
+// publish commits the events in one transaction, as a service does.
 func publish(tb testing.TB, d *db.DB, events ...rubrica.Event) {
 	tb.Helper()
 	tx, err := d.BeginTxx(context.Background(), nil)
@@ -99,7 +101,7 @@ func publish(tb testing.TB, d *db.DB, events ...rubrica.Event) {
 	if err := db.Publish(context.Background(), tx, events...); err != nil {
 		tb.Fatal(err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := db.Commit(d, tx); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -240,57 +242,104 @@ func TestBusRollbackAnnouncesNothing(t *testing.T) {
 	}
 }
 
-// TestBusCommitOrder: a transaction that publishes after another waits for that one to commit,
-// so seq follows commit order and a reader never skips an event that commits late.
-func TestBusCommitOrder(t *testing.T) {
-	t.Parallel()
-	env := startBus(t, db.BusConfig{})
-	ws := uuid.NewString()
-	sub := subscribe(t, env.Bus, ws, rubrica.EventFilter{Kind: rubrica.KindContact})
-	ctx := context.Background()
+// begin starts a transaction that published events and stays open until the test commits
+// (db.Commit) or rolls it back.
+func begin(tb testing.TB, d *db.DB, events ...rubrica.Event) *sqlx.Tx {
+	tb.Helper()
+	tx, err := d.BeginTxx(context.Background(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { tx.Rollback() })
+	if err := db.Publish(context.Background(), tx, events...); err != nil {
+		tb.Fatal(err)
+	}
+	return tx
+}
 
-	first := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
-	second := event(ws, rubrica.KindContact, rubrica.ContactCreated, uuid.NewString(), nil)
-	tx1, err := env.DB.BeginTxx(ctx, nil)
+// newContacts creates n contacts in the actor's workspace and returns their ids.
+func newContacts(tb testing.TB, d *db.DB, ctx context.Context, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		c, err := d.Services().Contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo(fmt.Sprintf("N%d", i))})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// TestBusLateCommit: writers of different contacts do not wait for each other; a transaction
+// that commits after later ones (a lower seq, committed last) is delivered when it commits,
+// never skipped; one about the same contact waits for it and comes after it; one rolled back
+// while others committed around it is never delivered.
+func TestBusLateCommit(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{Poll: time.Hour})
+	ctx := newWorkspace(t, env.DB, "late")
+	a, _ := rubrica.ActorFromContext(ctx)
+	ws := a.WorkspaceID
+	sub, err := env.Bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx1.Rollback()
-	if err := db.Publish(ctx, tx1, first); err != nil {
-		t.Fatal(err)
+	ids := newContacts(t, env.DB, ctx, 3)
+	x, y, z := ids[0], ids[1], ids[2]
+	for _, id := range ids {
+		wantEvent(t, next(t, sub), event(ws, rubrica.KindContact, rubrica.ContactCreated, id, nil))
 	}
-	published := make(chan error, 1)
-	go func() {
-		tx2, err := env.DB.BeginTxx(ctx, nil)
-		if err != nil {
-			published <- err
-			return
-		}
-		defer tx2.Rollback()
-		if err := db.Publish(ctx, tx2, second); err != nil {
-			published <- err
-			return
-		}
-		published <- tx2.Commit()
-	}()
+
+	long := event(ws, rubrica.KindContact, rubrica.ContactUpdated, x, nil)
+	longTx := begin(t, env.DB, long)
+	doomed := event(ws, rubrica.KindContact, rubrica.ContactDeleted, z, nil)
+	doomedTx := begin(t, env.DB, doomed)
+
+	// Later writers of another contact commit at once, and are delivered at once.
+	y1 := event(ws, rubrica.KindContact, rubrica.ContactUpdated, y, nil)
+	y2 := event(ws, rubrica.KindContact, rubrica.ContactBlocked, y, nil)
+	done := make(chan struct{})
+	go func() { defer close(done); publish(t, env.DB, y1); publish(t, env.DB, y2) }()
 	select {
-	case err := <-published:
-		t.Fatalf("the second transaction published and committed (%v) while the first held its events uncommitted", err)
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("writers of another contact waited for the open transaction")
+	}
+	gotY1, gotY2 := next(t, sub), next(t, sub)
+	wantEvent(t, gotY1, y1)
+	wantEvent(t, gotY2, y2)
+
+	// A later writer of the same contact waits for the open transaction.
+	x2 := event(ws, rubrica.KindContact, rubrica.ContactBlocked, x, nil)
+	x2Done := make(chan struct{})
+	go func() { defer close(x2Done); publish(t, env.DB, x2) }()
+	select {
+	case <-x2Done:
+		t.Fatal("a writer of the same contact committed while the open transaction held its event")
 	case <-time.After(quiet):
 	}
 	nothing(t, sub)
-	if err := tx1.Commit(); err != nil {
+
+	if err := db.Commit(env.DB, longTx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-published; err != nil {
+	<-x2Done
+	gotLong, gotX2 := next(t, sub), next(t, sub)
+	wantEvent(t, gotLong, long)
+	wantEvent(t, gotX2, x2)
+	if gotLong.Seq >= gotY1.Seq || gotX2.Seq <= gotLong.Seq {
+		t.Fatalf("seqs: long %d, y %d %d, x2 %d; want the late commit's below the ys' (drawn first) and x2 after it",
+			gotLong.Seq, gotY1.Seq, gotY2.Seq, gotX2.Seq)
+	}
+
+	if err := doomedTx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	a, b := next(t, sub), next(t, sub)
-	wantEvent(t, a, first)
-	wantEvent(t, b, second)
-	if a.Seq >= b.Seq {
-		t.Fatalf("seqs: first %d, second %d, want increasing", a.Seq, b.Seq)
-	}
+	last := event(ws, rubrica.KindContact, rubrica.ContactUpdated, z, nil)
+	publish(t, env.DB, last)
+	wantEvent(t, next(t, sub), last)
+	nothing(t, sub)
 }
 
 // TestBusSubscriptionLifetime: a subscription needs an actor, ends with its context, and
@@ -564,5 +613,259 @@ func TestBusPrune(t *testing.T) {
 			t.Fatalf("%d events left %v after they were older than the retention of 1s", n, wait)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// outboxEvent is one row of the outbox, as the ordering tests compare it.
+type outboxEvent struct {
+	Seq       int64  `db:"seq"`
+	ContactID string `db:"contact_id"`
+}
+
+// outbox returns the workspace's committed events in seq order.
+func outbox(tb testing.TB, d *db.DB, ws string) []outboxEvent {
+	tb.Helper()
+	var rows []outboxEvent
+	if err := d.Select(&rows, `SELECT seq, coalesce(contact_id::text, '') AS contact_id FROM events WHERE workspace_id = $1 ORDER BY seq`, ws); err != nil {
+		tb.Fatal(err)
+	}
+	return rows
+}
+
+// receiveAll reads n events from sub, failing the test if they do not come within 2*wait.
+func receiveAll(tb testing.TB, sub *rubrica.Subscription, n int) []rubrica.Event {
+	tb.Helper()
+	got := make([]rubrica.Event, 0, n)
+	timeout := time.After(2 * wait)
+	for len(got) < n {
+		select {
+		case e, ok := <-sub.C:
+			if !ok {
+				tb.Fatalf("subscription closed after %d of %d events: %v", len(got), n, sub.Err())
+			}
+			got = append(got, *e)
+		case <-timeout:
+			tb.Fatalf("got %d of %d events within %v", len(got), n, 2*wait)
+		}
+	}
+	return got
+}
+
+// wantOutbox checks that got holds every committed event of the outbox exactly once and, for
+// each contact, in the outbox's seq order (its commit order), and returns each contact's seqs.
+func wantOutbox(tb testing.TB, got []rubrica.Event, want []outboxEvent) map[string][]int64 {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("got %d events, want the outbox's %d", len(got), len(want))
+	}
+	contactOf := make(map[int64]string, len(want))
+	wantPer := map[string][]int64{}
+	for _, w := range want {
+		contactOf[w.Seq] = w.ContactID
+		wantPer[w.ContactID] = append(wantPer[w.ContactID], w.Seq)
+	}
+	seen := map[int64]bool{}
+	gotPer := map[string][]int64{}
+	for _, e := range got {
+		c, ok := contactOf[e.Seq]
+		if !ok || seen[e.Seq] {
+			tb.Fatalf("event seq %d: in the outbox %v, delivered before %v; want each outbox event once", e.Seq, ok, seen[e.Seq])
+		}
+		seen[e.Seq] = true
+		if e.ContactID == nil || *e.ContactID != c {
+			tb.Fatalf("event seq %d: contact %v, want %s", e.Seq, e.ContactID, c)
+		}
+		gotPer[c] = append(gotPer[c], e.Seq)
+	}
+	for c, seqs := range wantPer {
+		if fmt.Sprint(gotPer[c]) != fmt.Sprint(seqs) {
+			tb.Fatalf("contact %s: delivered %v, want the commit order %v", c, gotPer[c], seqs)
+		}
+	}
+	return gotPer
+}
+
+// burst runs, at once, writers that each update their own contact `updates` times through
+// services, writers that update one shared contact, and slow transactions that publish an
+// event, wait a few milliseconds and then commit (two in three) or roll back, until all are
+// done. It returns the number of slow transactions committed.
+func burst(tb testing.TB, ctx context.Context, ws string, pools []*db.DB, updates int) int {
+	tb.Helper()
+	own := newContacts(tb, pools[0], ctx, 6)
+	shared := newContacts(tb, pools[0], ctx, 1)[0]
+	slow := newContacts(tb, pools[0], ctx, 2)
+	var wg sync.WaitGroup
+	var committed atomic.Int64
+	update := func(d *db.DB, id, name string) {
+		if _, err := d.Services().Contacts.UpdateContact(ctx, id, rubrica.ContactChanges{FirstName: rubrica.SetTo(name)}); err != nil {
+			tb.Errorf("update %s: %v", id, err)
+		}
+	}
+	for i, id := range own {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range updates {
+				update(pools[i%len(pools)], id, fmt.Sprintf("Own%d", j))
+			}
+		}()
+	}
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range updates {
+				update(pools[i%len(pools)], shared, fmt.Sprintf("Shared%d-%d", i, j))
+			}
+		}()
+	}
+	for i, id := range slow {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := pools[i%len(pools)]
+			for j := range updates / 2 {
+				tx := begin(tb, d, event(ws, rubrica.KindContact, rubrica.ContactUpdated, id, nil))
+				time.Sleep(time.Duration(5+(j*7)%30) * time.Millisecond)
+				if j%3 == 2 {
+					if err := tx.Rollback(); err != nil {
+						tb.Error(err)
+					}
+					continue
+				}
+				if err := db.Commit(d, tx); err != nil {
+					tb.Error(err)
+				}
+				committed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(committed.Load())
+}
+
+// TestBusBurstListenerKilled: while concurrent writers (some slow, committing after later
+// ones or rolling back) publish, the bus's LISTEN connection is killed over and over; with
+// the poll off, the subscriber still gets every committed event exactly once, per contact in
+// commit order, and nothing of the transactions rolled back.
+func TestBusBurstListenerKilled(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{Poll: time.Hour})
+	ctx := newWorkspace(t, env.DB, "burst")
+	a, _ := rubrica.ActorFromContext(ctx)
+	sub, err := env.Bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kills atomic.Int64
+	stop := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			kills.Add(int64(killListeners(t, env.DB)))
+		}
+	}()
+	slow := burst(t, ctx, a.WorkspaceID, []*db.DB{env.DB}, 20)
+	close(stop)
+	<-killed
+
+	want := outbox(t, env.DB, a.WorkspaceID)
+	if n := 9 + 8*20 + slow; len(want) != n {
+		t.Fatalf("outbox: %d events, want %d (9 created, 160 updated, %d slow ones committed)", len(want), n, slow)
+	}
+	wantOutbox(t, receiveAll(t, sub, len(want)), want)
+	nothing(t, sub)
+	t.Logf("%d events, %d listener connections killed", len(want), kills.Load())
+	if kills.Load() < 3 {
+		t.Fatalf("killed %d listener connections, want several", kills.Load())
+	}
+}
+
+// TestBusTwoInstances: two instances (a pool and a bus each) write concurrently, some of them
+// the same contact; each instance's subscriber gets every event exactly once, and both see
+// each contact's events in the same order, its commit order.
+func TestBusTwoInstances(t *testing.T) {
+	t.Parallel()
+	env := startBus(t, db.BusConfig{})
+	other, err := db.Open(context.Background(), env.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	otherBus := runBus(t, other, env.DSN, db.BusConfig{})
+	ctx := newWorkspace(t, env.DB, "two")
+	a, _ := rubrica.ActorFromContext(ctx)
+	subs := []*rubrica.Subscription{}
+	for _, bus := range []*db.Bus{env.Bus, otherBus} {
+		sub, err := bus.Subscribe(ctx, rubrica.EventFilter{Kind: rubrica.KindContact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	slow := burst(t, ctx, a.WorkspaceID, []*db.DB{env.DB, other}, 10)
+
+	want := outbox(t, env.DB, a.WorkspaceID)
+	if n := 9 + 8*10 + slow; len(want) != n {
+		t.Fatalf("outbox: %d events, want %d", len(want), n)
+	}
+	first := wantOutbox(t, receiveAll(t, subs[0], len(want)), want)
+	second := wantOutbox(t, receiveAll(t, subs[1], len(want)), want)
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Fatalf("the instances disagree on an order per contact:\n%v\n%v", first, second)
+	}
+	for _, sub := range subs {
+		nothing(t, sub)
+	}
+}
+
+// TestWakeupsCoalesced: however many transactions commit events, one pool sends at most one
+// NOTIFY per NotifyInterval, and at least one after the last commit.
+func TestWakeupsCoalesced(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.NewDatabase(t)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	listener := pq.NewListener(dsn, 10*time.Millisecond, time.Second, nil)
+	defer listener.Close()
+	if err := listener.Listen(db.EventsChannel); err != nil {
+		t.Fatal(err)
+	}
+	ws := uuid.NewString()
+	const writers, each = 16, 25
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				publish(t, d, event(ws, rubrica.KindContact, rubrica.ContactUpdated, uuid.NewString(), nil))
+			}
+		}()
+	}
+	wg.Wait()
+	// Every wake-up of the burst arrives within a quiet period after the last commit.
+	var n int
+	for quietUntil := time.Now().Add(quiet); time.Now().Before(quietUntil); {
+		select {
+		case <-listener.Notify:
+			n++
+		case <-time.After(time.Until(quietUntil)):
+		}
+	}
+	elapsed := time.Since(start)
+	t.Logf("%d commits, %d wake-ups in %v", writers*each, n, elapsed)
+	if limit := int(elapsed/db.NotifyInterval) + 1; n < 1 || n > limit {
+		t.Fatalf("%d wake-ups for %d commits in %v, want between 1 and %d (one per %v at most)", n, writers*each, elapsed, limit, db.NotifyInterval)
 	}
 }
