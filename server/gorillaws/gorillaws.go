@@ -110,12 +110,6 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 		HandshakeTimeout: u.writeTimeout(),
 		CheckOrigin:      checkOrigin,
 		Subprotocols:     selectSubprotocol(r, opts.Subprotocols),
-		// An idle subscription holds no write buffer (one comes from the pool for a write)
-		// and a small read buffer: clients send little. Without them each connection kept
-		// the HTTP server's 4 KB buffers for its life.
-		ReadBufferSize:  readBufferSize,
-		WriteBufferSize: writeBufferSize,
-		WriteBufferPool: writeBuffers,
 	}
 	ws, err := up.Upgrade(w, r, withRequestID(opts.ResponseHeader, w.Header()))
 	if err != nil {
@@ -127,14 +121,6 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	}
 	return c, nil
 }
-
-const (
-	readBufferSize  = 512
-	writeBufferSize = 4096
-)
-
-// writeBuffers are the connections' write buffers, lent for the time of a write.
-var writeBuffers = &sync.Pool{}
 
 // selectSubprotocol returns, as gorilla's server preference list, the first subprotocol the
 // client offers that gqlgen supports: none when there is no match.
