@@ -42,7 +42,7 @@ const (
 )
 
 // LimitMaxSubscriptions names, in `extensions.limit`, the cap of subscriptions per websocket
-// and of event streams per member (Config.MaxSubscriptions; no environment setting yet).
+// and of event streams per member (Config.MaxSubscriptions, MAX_SUBSCRIPTIONS).
 const LimitMaxSubscriptions = "MAX_SUBSCRIPTIONS"
 
 // isEventStream reports whether r asks /graphql for a graphql-sse event stream.

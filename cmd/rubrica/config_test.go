@@ -30,7 +30,13 @@ func TestLoadConfigHTTPLimits(t *testing.T) {
 	if cfg.MaxRequestBytes != 2048 || cfg.BodyReadTimeout != 3*time.Second || cfg.ReadHeaderTimeout != 4*time.Second || cfg.RequestTimeout != time.Minute {
 		t.Errorf("set: got %d %v %v %v", cfg.MaxRequestBytes, cfg.BodyReadTimeout, cfg.ReadHeaderTimeout, cfg.RequestTimeout)
 	}
-	for name, v := range map[string]string{"MAX_REQUEST_BYTES": "1MiB", "BODY_READ_TIMEOUT": "10", "READ_HEADER_TIMEOUT": "-1s", "REQUEST_TIMEOUT": "0s"} {
+	if cfg, err := loadConfig(env(nil)); err != nil || cfg.MaxSubscriptions != server.DefaultMaxSubscriptions {
+		t.Errorf("MAX_SUBSCRIPTIONS default: got %d, %v", cfg.MaxSubscriptions, err)
+	}
+	if cfg, err := loadConfig(env(map[string]string{"MAX_SUBSCRIPTIONS": "3"})); err != nil || cfg.MaxSubscriptions != 3 {
+		t.Errorf("MAX_SUBSCRIPTIONS=3: got %d, %v", cfg.MaxSubscriptions, err)
+	}
+	for name, v := range map[string]string{"MAX_REQUEST_BYTES": "1MiB", "BODY_READ_TIMEOUT": "10", "READ_HEADER_TIMEOUT": "-1s", "REQUEST_TIMEOUT": "0s", "MAX_SUBSCRIPTIONS": "0"} {
 		if _, err := loadConfig(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: got %v, want an error naming the setting", name, v, err)
 		}

@@ -100,6 +100,9 @@ type config struct {
 	RequestTimeout    time.Duration
 	// Limits bound documents and responses (MAX_DOCUMENT_BYTES, MAX_QUERY_TOKENS, ...).
 	Limits graph.Limits
+	// MaxSubscriptions caps the subscriptions of a websocket and the event streams of a
+	// member (MAX_SUBSCRIPTIONS, the limit its LIMIT_EXCEEDED errors name).
+	MaxSubscriptions int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -110,7 +113,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AuthFailureRate: server.DefaultAuthFailureRate, AuthFailureBurst: server.DefaultAuthFailureBurst,
 		AuthCacheTTL: server.DefaultAuthCacheTTL, AuthCacheSize: server.DefaultAuthCacheSize,
 		MaxRequestBytes: server.DefaultMaxRequestBytes, BodyReadTimeout: server.DefaultBodyReadTimeout,
-		ReadHeaderTimeout: server.DefaultReadHeaderTimeout, RequestTimeout: server.DefaultRequestTimeout}
+		ReadHeaderTimeout: server.DefaultReadHeaderTimeout, RequestTimeout: server.DefaultRequestTimeout,
+		MaxSubscriptions: server.DefaultMaxSubscriptions}
 	if v := getenv("PORT"); v != "" {
 		cfg.Port = v
 	}
@@ -127,7 +131,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	numbers := map[string]*int{"MAX_COMPLEXITY": &cfg.MaxComplexity, "JOB_BATCH_SIZE": &cfg.Jobs.BatchSize,
 		"AUTH_FAILURE_BURST": &cfg.AuthFailureBurst, "MAX_REQUEST_BYTES": &cfg.MaxRequestBytes, "AUTH_CACHE_SIZE": &cfg.AuthCacheSize,
-		graph.LimitDocumentBytes: &cfg.Limits.MaxDocumentBytes, graph.LimitQueryTokens: &cfg.Limits.MaxQueryTokens,
+		server.LimitMaxSubscriptions: &cfg.MaxSubscriptions,
+		graph.LimitDocumentBytes:     &cfg.Limits.MaxDocumentBytes, graph.LimitQueryTokens: &cfg.Limits.MaxQueryTokens,
 		graph.LimitQueryDepth: &cfg.Limits.MaxQueryDepth, graph.LimitAliases: &cfg.Limits.MaxAliases,
 		graph.LimitRepeatedFields: &cfg.Limits.MaxRepeatedFields, graph.LimitFragmentSpreads: &cfg.Limits.MaxFragmentSpreads,
 		graph.LimitQueryFields: &cfg.Limits.MaxQueryFields, graph.LimitErrors: &cfg.Limits.MaxErrors,
@@ -228,7 +233,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int(graph.LimitRepeatedFields, l.MaxRepeatedFields), slog.Int(graph.LimitFragmentSpreads, l.MaxFragmentSpreads),
 		slog.Int(graph.LimitQueryFields, l.MaxQueryFields), slog.Int(graph.LimitErrors, l.MaxErrors),
 		slog.Int(graph.LimitResponseBytes, l.MaxResponseBytes),
-		slog.Int("MAX_REQUEST_BYTES", c.MaxRequestBytes), slog.Duration("BODY_READ_TIMEOUT", c.BodyReadTimeout),
+		slog.Int(server.LimitMaxSubscriptions, c.MaxSubscriptions), slog.Int("MAX_REQUEST_BYTES", c.MaxRequestBytes), slog.Duration("BODY_READ_TIMEOUT", c.BodyReadTimeout),
 		slog.Duration("READ_HEADER_TIMEOUT", c.ReadHeaderTimeout), slog.Duration("REQUEST_TIMEOUT", c.RequestTimeout),
 		slog.String("AUTH_FAILURE_RATE", authFailureRate), slog.Int("AUTH_FAILURE_BURST", c.AuthFailureBurst),
 		slog.String("AUTH_CACHE_TTL", authCacheTTL), slog.Int("AUTH_CACHE_SIZE", c.AuthCacheSize),
@@ -464,7 +469,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, args []string, 
 		AuthCacheTTL: cfg.AuthCacheTTL, AuthCacheSize: cfg.AuthCacheSize,
 		MaxRequestBytes: int64(cfg.MaxRequestBytes), BodyReadTimeout: cfg.BodyReadTimeout,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, RequestTimeout: cfg.RequestTimeout,
-		Limits: cfg.Limits,
+		Limits: cfg.Limits, MaxSubscriptions: cfg.MaxSubscriptions,
 	})
 	logger.Info("serving", "addr", ln.Addr().String(), "explorer", base+"/")
 	if err := srv.Serve(serveCtx, ln); err != nil {
