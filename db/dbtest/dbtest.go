@@ -146,7 +146,27 @@ func repoRoot() (string, error) {
 // and returns its URL.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	base, tmpl := ServerURL(tb)
+	_, tmpl := ServerURL(tb)
+	return createDatabase(tb, tmpl)
+}
+
+// MustOpenEmptyDB returns a fresh database with no migrations applied, for tests of the
+// migrations themselves; it is dropped when the test ends.
+func MustOpenEmptyDB(tb testing.TB) *db.DB {
+	tb.Helper()
+	d, err := db.Open(context.Background(), createDatabase(tb, ""))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() }) // before the drop: cleanups run last first
+	return d
+}
+
+// createDatabase creates a database of a random name on the test server, from template
+// ("": an empty one), drops it when the test ends, and returns its URL.
+func createDatabase(tb testing.TB, template string) string {
+	tb.Helper()
+	base, _ := ServerURL(tb)
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := "rubrica_test_" + hex.EncodeToString(b)
@@ -155,7 +175,11 @@ func NewDatabase(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name) + ` TEMPLATE ` + pq.QuoteIdentifier(tmpl)); err != nil {
+	create := `CREATE DATABASE ` + pq.QuoteIdentifier(name)
+	if template != "" {
+		create += ` TEMPLATE ` + pq.QuoteIdentifier(template)
+	}
+	if _, err := admin.Exec(create); err != nil {
 		tb.Fatalf("dbtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {
@@ -170,41 +194,6 @@ func NewDatabase(tb testing.TB) string {
 		}
 	})
 	return withDatabase(base, name)
-}
-
-// MustOpenEmptyDB returns a fresh database with no migrations applied, for tests of the
-// migrations themselves; it is dropped when the test ends.
-func MustOpenEmptyDB(tb testing.TB) *db.DB {
-	tb.Helper()
-	base, _ := ServerURL(tb)
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "rubrica_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name)); err != nil {
-		tb.Fatalf("dbtest: create database: %v", err)
-	}
-	d, err := db.Open(context.Background(), withDatabase(base, name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		d.Close()
-		admin, err := sql.Open("postgres", base)
-		if err != nil {
-			tb.Errorf("dbtest: %v", err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`); err != nil {
-			tb.Errorf("dbtest: drop database: %v", err)
-		}
-	})
-	return d
 }
 
 // MustOpenDB returns a fresh, migrated database for one test.
