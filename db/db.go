@@ -140,17 +140,29 @@ func (db *DB) Services() rubrica.Services {
 }
 
 // inTx runs fn in one transaction and commits it when fn returns nil.
+// A transaction whose suggestion refresh needed its locks out of order runs again (see
+// dupLocks), so fn must not keep state from one run to the next.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("db: begin: %w", err)
-	}
-	defer tx.Rollback()
-	defer publishedTxs.Delete(tx)
-	if err := fn(tx); err != nil {
-		return translate(err)
-	}
-	return db.commit(tx)
+	return retryLockOrder(func(hint *lockHint) error {
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("db: begin: %w", err)
+		}
+		defer tx.Rollback()
+		defer publishedTxs.Delete(tx)
+		if hint != nil {
+			lockHints.Store(tx, *hint)
+			defer lockHints.Delete(tx)
+		}
+		if err := fn(tx); err != nil {
+			var lo *errLockOrder
+			if errors.As(err, &lo) {
+				return lo
+			}
+			return translate(err)
+		}
+		return db.commit(tx)
+	})
 }
 
 // commit commits tx and, if it published events, wakes the event listeners (after the

@@ -63,31 +63,81 @@ func (r *suggestionRow) suggestion() *rubrica.MergeSuggestion {
 		ContactIDs: r.ContactIDs, Keys: r.Keys, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
-// lockDuplicates serialises the suggestion updates of one workspace until commit. Take it
-// before publish (the events lock) in any transaction that takes both.
-func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error {
-	return lockKey(ctx, tx, "duplicates:"+workspaceID)
-}
-
 // refreshDuplicates brings the merge suggestions up to date after a change to the given
 // contacts (created, edited, merged, unmerged, blocked, unblocked or deleted), in the change's
 // own transaction, and publishes the suggestion events. oldValues are the duplicate keys
 // (rubrica.DuplicateKey.String) the contacts held before the change, so that the groups they
 // left are updated too. Its work is proportional to the contacts that share those values and
-// to the groups they were in, never to the workspace's size. Call it before publish.
+// to the groups they were in, never to the workspace's size; it locks those values and groups
+// only (see dupLocks). Call it before publish.
 func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, oldValues ...string) error {
-	if err := lockDuplicates(ctx, tx, workspaceID); err != nil {
+	locks, err := startDupLocks(ctx, tx, workspaceID)
+	if err != nil {
 		return err
 	}
-	members := map[string]*rubrica.Contact{}
-	seenKeys := map[string]bool{}
-	seenSuggestions := map[string]*suggestionRow{}
+	ids := validIDs(contactIDs)
+	// The changed contacts are this transaction's own rows: their values lock first.
+	var own []dupRow
+	if err := tx.SelectContext(ctx, &own, `SELECT `+dupColumns+` FROM contacts c
+		WHERE c.id = ANY($1) AND c.workspace_id = $2 AND c.blocked_at IS NULL`, pq.Array(ids), workspaceID); err != nil {
+		return fmt.Errorf("db: read duplicate candidates: %w", err)
+	}
+	first := make([]string, 0, len(oldValues)+2*len(own))
+	for _, v := range oldValues {
+		first = append(first, valueLockName(v))
+	}
+	for i := range own {
+		for _, k := range rubrica.DuplicateKeys(own[i].contact()) {
+			first = append(first, valueLockName(k.String()))
+		}
+	}
+	if err := locks.take(ctx, tx, first); err != nil {
+		return err
+	}
+	for {
+		cl, err := readClosure(ctx, tx, workspaceID, ids, oldValues)
+		if err != nil {
+			return err
+		}
+		if missing := locks.missing(cl.lockNames()); len(missing) > 0 {
+			if err := locks.take(ctx, tx, missing); err != nil {
+				return err
+			}
+			continue // read again, under every lock of the closure
+		}
+		return cl.reconcile(ctx, tx, workspaceID)
+	}
+}
+
+// closure is what a refresh reads: the contacts that count and share values with the changed
+// ones, transitively, their keys, and the open suggestions they are in.
+type closure struct {
+	members     map[string]*rubrica.Contact
+	keys        map[string]bool // rubrica.DuplicateKey.String
+	suggestions map[string]*suggestionRow
+}
+
+// lockNames are the locks a refresh of the closure must hold.
+func (cl *closure) lockNames() []string {
+	names := make([]string, 0, len(cl.keys)+len(cl.suggestions))
+	for k := range cl.keys {
+		names = append(names, valueLockName(k))
+	}
+	for id := range cl.suggestions {
+		names = append(names, suggestionLockName(id))
+	}
+	return names
+}
+
+// readClosure reads the closure of the changed contacts and their old values.
+func readClosure(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, oldValues []string) (*closure, error) {
+	cl := &closure{members: map[string]*rubrica.Contact{}, keys: map[string]bool{}, suggestions: map[string]*suggestionRow{}}
 	var phones, emails []string
 	addKey := func(k rubrica.DuplicateKey) {
-		if seenKeys[k.String()] {
+		if cl.keys[k.String()] {
 			return
 		}
-		seenKeys[k.String()] = true
+		cl.keys[k.String()] = true
 		if k.Field == rubrica.DuplicatePhone {
 			phones = append(phones, k.LookupValues()...)
 		} else {
@@ -99,18 +149,18 @@ func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, con
 			addKey(k)
 		}
 	}
-	pending := validIDs(contactIDs) // contacts whose current keys and suggestions to read
+	pending := contactIDs // contacts whose current keys and suggestions to read
 	for len(pending) > 0 || len(phones)+len(emails) > 0 {
 		if len(pending) > 0 {
 			// The contacts themselves (if they still count) and the open groups they are in.
 			var rows []dupRow
 			if err := tx.SelectContext(ctx, &rows, `SELECT `+dupColumns+` FROM contacts c
 				WHERE c.id = ANY($1) AND c.workspace_id = $2 AND c.blocked_at IS NULL`, pq.Array(pending), workspaceID); err != nil {
-				return fmt.Errorf("db: read duplicate candidates: %w", err)
+				return nil, fmt.Errorf("db: read duplicate candidates: %w", err)
 			}
 			for i := range rows {
 				c := rows[i].contact()
-				members[c.ID] = c
+				cl.members[c.ID] = c
 				for _, k := range rubrica.DuplicateKeys(c) {
 					addKey(k)
 				}
@@ -119,16 +169,16 @@ func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, con
 			if err := tx.SelectContext(ctx, &sugs, `SELECT `+suggestionColumns+` FROM merge_suggestions s
 				WHERE s.id IN (SELECT suggestion_id FROM merge_suggestion_contacts WHERE contact_id = ANY($1))
 				AND s.workspace_id = $2 AND s.status = 'OPEN'`, pq.Array(pending), workspaceID); err != nil {
-				return fmt.Errorf("db: read open suggestions: %w", err)
+				return nil, fmt.Errorf("db: read open suggestions: %w", err)
 			}
 			pending = nil
 			for i := range sugs {
-				if seenSuggestions[sugs[i].ID] != nil {
+				if cl.suggestions[sugs[i].ID] != nil {
 					continue
 				}
-				seenSuggestions[sugs[i].ID] = &sugs[i]
+				cl.suggestions[sugs[i].ID] = &sugs[i]
 				for _, id := range sugs[i].ContactIDs {
-					if members[id] == nil {
+					if cl.members[id] == nil {
 						pending = append(pending, id)
 					}
 				}
@@ -140,18 +190,24 @@ func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, con
 		if err := tx.SelectContext(ctx, &rows, `SELECT `+dupColumns+` FROM contacts c
 			WHERE c.workspace_id = $1 AND c.blocked_at IS NULL AND `+holdsAny("$2", "$3")+` LIMIT $4`,
 			workspaceID, textArray(phones), textArray(emails), maxValueHolders); err != nil {
-			return fmt.Errorf("db: read duplicates: %w", err)
+			return nil, fmt.Errorf("db: read duplicates: %w", err)
 		}
 		phones, emails = nil, nil
 		for i := range rows {
-			if members[rows[i].ID] != nil {
+			if cl.members[rows[i].ID] != nil {
 				continue
 			}
 			c := rows[i].contact()
-			members[c.ID] = c
+			cl.members[c.ID] = c
 			pending = append(pending, c.ID)
 		}
 	}
+	return cl, nil
+}
+
+// reconcile turns the closure's groups into suggestions.
+func (cl *closure) reconcile(ctx context.Context, tx *sqlx.Tx, workspaceID string) error {
+	members, seenSuggestions := cl.members, cl.suggestions
 	list := make([]*rubrica.Contact, 0, len(members))
 	for _, c := range members {
 		list = append(list, c)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -658,5 +659,73 @@ func TestSuggestionsIncrementalEqualsRebuild(t *testing.T) {
 	err := env.DB.Services().Merges.RebuildSuggestions(mgActor(t, env, ws, ws.Agent(), rubrica.RoleAgent))
 	if rubrica.ErrorCode(err) != rubrica.EFORBIDDEN {
 		t.Errorf("rebuild by an agent: got %v, want FORBIDDEN", err)
+	}
+}
+
+// TestSuggestionsUnderRacingReceives: first messages from new identities that share values
+// with existing contacts, and edits that join and split their groups, all at once; afterwards
+// the suggestions are the pure rule's, and a rebuild changes nothing. Refreshes lock values,
+// not the workspace: racing ones over one group must still run one after the other.
+func TestSuggestionsUnderRacingReceives(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ws := env.Workspace(t, "Racing")
+	tok := ws.Owner()
+	const groups = 8
+	phone := func(i int) string { return fmt.Sprintf("+3934700%05d", i%groups) }
+	email := func(i int) string { return fmt.Sprintf("r%d@example.com", i%groups) }
+	// Contact i holds phone i and email i: a first message from either joins its group.
+	ids := fxContacts(t, env, tok, groups, func(i int) map[string]any {
+		return map[string]any{"firstName": fmt.Sprintf("R%d", i), "phone": phone(i), "email": email(i)}
+	})
+	for round := range 3 {
+		// New channels: the same values are new identities there, so each message makes a contact.
+		wa := chCreateChannel(t, env, tok, "WHATSAPP", fmt.Sprintf("WhatsApp %d", round))
+		mail := chCreateChannel(t, env, tok, "EMAIL", fmt.Sprintf("Mail %d", round))
+		var requests []func() (*testenv.Response, error)
+		for i := range groups {
+			requests = append(requests,
+				func() (*testenv.Response, error) {
+					return cvPost(env, tok, cvReceiveMutation, map[string]any{"in": map[string]any{"channelId": wa, "identifier": phone(i), "text": "hi"}})
+				},
+				func() (*testenv.Response, error) {
+					return cvPost(env, tok, cvReceiveMutation, map[string]any{"in": map[string]any{"channelId": mail, "identifier": email(i), "text": "hi"}})
+				},
+				func() (*testenv.Response, error) { // joins group i to group i+round+1, leaves group i
+					return cvPost(env, tok, `mutation($in: UpdateContactInput!) { updateContact(input: $in) { contact { id } } }`,
+						map[string]any{"in": map[string]any{"id": ids[i], "email": email(i + round + 1)}})
+				})
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, len(requests))
+		for k, req := range requests {
+			wg.Go(func() {
+				<-start
+				r, err := req()
+				if err == nil && len(r.Errors) > 0 {
+					err = fmt.Errorf("errors %+v", r.Errors)
+				}
+				errs[k] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		for k, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, request %d: %v", round, k, err)
+			}
+		}
+		want := mgExpectedGroups(t, env, ws.ID)
+		got, _ := mgOpenGroups(t, env, tok)
+		mgWantSlice(t, fmt.Sprintf("round %d: suggestions vs the pure rule", round), got, want)
+	}
+	ctx := mgActor(t, env, ws, tok, rubrica.RoleOwner)
+	seq := mgLastSeq(t, env, ws.ID)
+	if err := env.DB.Services().Merges.RebuildSuggestions(ctx); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	if events := mgSuggestionEvents(t, env, ws.ID, seq); len(events) != 0 {
+		t.Errorf("events of a rebuild after racing receives: got %v, want none", events)
 	}
 }

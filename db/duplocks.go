@@ -1,0 +1,181 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Suggestion refreshes lock what they read, not the workspace.
+//
+// A refresh (refreshDuplicates) reads a closure: the changed contacts, the contacts that share
+// a duplicate value with them, transitively, and the open suggestions any of those are in. It
+// holds, until commit, one advisory lock per duplicate value and per suggestion of that closure
+// (dupLocks), and the workspace's duplicates lock in shared mode. Operator actions that
+// rewrite suggestions wholesale (merges, undos, dismissals, the rebuild) take the workspace
+// lock exclusively (lockDuplicates) and so wait for every refresh and stop all of them.
+//
+// Why incremental still equals rebuild. Every transaction that changes a contact's values
+// holds the locks of the contact's old and new values when it refreshes, and every refresh
+// that writes a suggestion holds the locks of the values of all its contacts and of the
+// suggestion. A refresh reads its closure only once it holds every lock of that closure (a
+// pass that finds a value or suggestion it does not hold yet takes it and reads again), so
+// anything another transaction changed in the closure was either committed before the read
+// (and is seen: READ COMMITTED reads the latest commit per statement) or is still waiting for
+// a lock this refresh holds (and will read this refresh's result). Two changes whose closures
+// meet only once both commit still meet in a lock: the path between them crosses a value one
+// of them added or removed, which both hold. So the refreshes over any one group run one
+// after the other, each from the state the previous one committed, exactly as under one
+// workspace lock; refreshes over disjoint groups run at once.
+//
+// Deadlocks. A transaction only ever waits for a value lock larger (as an int64) than every
+// value lock it holds: the first locks are taken in ascending order, later ones above the
+// largest held are too, and those below it are only tried (pg_try_advisory_xact_lock). So no
+// cycle of waits exists. A try that fails rolls the whole transaction back with
+// errLockOrder, and inTx runs it again taking every lock it needed at once, in order.
+
+// dupLocks are the suggestion locks one transaction holds.
+type dupLocks struct {
+	workspaceID string
+	held        map[int64]bool
+	max         int64 // the largest held; meaningful when held is not empty
+	wait        bool  // the last attempt: wait for every lock (PostgreSQL's deadlock check is the backstop)
+}
+
+// maxLockAttempts is how many times inTx runs a transaction that failed on lock order.
+const maxLockAttempts = 6
+
+// errLockOrder is a refresh that needed a lock below one it held while another transaction
+// held it. ids are every lock the refresh needed, for the next attempt to take first.
+type errLockOrder struct{ ids []int64 }
+
+func (e *errLockOrder) Error() string {
+	return fmt.Sprintf("db: %d duplicate locks needed out of order", len(e.ids))
+}
+
+// lockHints are, per transaction, the locks a previous attempt needed (set by inTx).
+var lockHints sync.Map // *sqlx.Tx -> lockHint
+
+type lockHint struct {
+	ids  []int64
+	wait bool
+}
+
+// dupLockID is the advisory lock id of a lock name in a workspace.
+func dupLockID(workspaceID, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(workspaceID))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	return int64(h.Sum64())
+}
+
+// valueLockName and suggestionLockName name the locks of a duplicate key and a suggestion.
+func valueLockName(key string) string     { return "value:" + key }
+func suggestionLockName(id string) string { return "suggestion:" + id }
+
+// lockDuplicates stops every suggestion refresh of the workspace until commit, for the
+// operator actions that rewrite suggestions they did not read through a closure. Take it
+// before publish (the events lock) in any transaction that takes both.
+func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error {
+	return lockKey(ctx, tx, "duplicates:"+workspaceID)
+}
+
+// startDupLocks takes the workspace's duplicates lock in shared mode, then the locks a
+// previous attempt of the transaction needed.
+func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string) (*dupLocks, error) {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, "duplicates:"+workspaceID); err != nil {
+		return nil, fmt.Errorf("db: lock duplicates: %w", err)
+	}
+	l := &dupLocks{workspaceID: workspaceID, held: map[int64]bool{}}
+	if v, ok := lockHints.Load(tx); ok {
+		hint := v.(lockHint)
+		l.wait = hint.wait
+		if err := l.takeIDs(ctx, tx, hint.ids); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// missing returns the names of locks not held yet.
+func (l *dupLocks) missing(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !l.held[dupLockID(l.workspaceID, n)] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// take takes the named locks: those above the largest held by waiting, in order; those below
+// it by trying, failing with errLockOrder.
+func (l *dupLocks) take(ctx context.Context, tx *sqlx.Tx, names []string) error {
+	ids := make([]int64, 0, len(names))
+	for _, n := range names {
+		ids = append(ids, dupLockID(l.workspaceID, n))
+	}
+	return l.takeIDs(ctx, tx, ids)
+}
+
+func (l *dupLocks) takeIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	var below, above []int64
+	for _, id := range ids {
+		switch {
+		case l.held[id]:
+		case len(l.held) > 0 && id < l.max && !l.wait:
+			below = append(below, id)
+		default:
+			above = append(above, id)
+		}
+	}
+	slices.Sort(below)
+	below = slices.Compact(below)
+	slices.Sort(above)
+	above = slices.Compact(above)
+	if len(below) > 0 {
+		var ok bool
+		if err := tx.GetContext(ctx, &ok, `SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k`, pq.Array(below)); err != nil {
+			return fmt.Errorf("db: lock duplicate values: %w", err)
+		}
+		if !ok {
+			all := append(slices.Collect(maps.Keys(l.held)), ids...)
+			return &errLockOrder{ids: all}
+		}
+	}
+	if len(above) > 0 {
+		// unnest returns the array's elements in order, so the locks are taken in order.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, pq.Array(above)); err != nil {
+			return fmt.Errorf("db: lock duplicate values: %w", err)
+		}
+	}
+	for _, id := range append(below, above...) {
+		if len(l.held) == 0 || id > l.max {
+			l.max = id
+		}
+		l.held[id] = true
+	}
+	return nil
+}
+
+// retryLockOrder runs attempt (one whole transaction) until it does not fail on lock order,
+// each new attempt taking first the locks the previous one needed; the last waits for all.
+func retryLockOrder(attempt func(hint *lockHint) error) error {
+	var hint *lockHint
+	for n := 1; ; n++ {
+		err := attempt(hint)
+		var lo *errLockOrder
+		if !errors.As(err, &lo) || n == maxLockAttempts {
+			return err
+		}
+		hint = &lockHint{ids: lo.ids, wait: n == maxLockAttempts-1}
+	}
+}
