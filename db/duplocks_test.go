@@ -138,4 +138,3 @@ func TestDuplicateLocksOutOfOrder(t *testing.T) {
 		t.Errorf("attempts: got %d, want 2", attempts)
 	}
 }
-
