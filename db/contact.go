@@ -291,7 +291,7 @@ func (s *ContactService) CreateContact(ctx context.Context, in rubrica.ContactCh
 		if err := saveCustomValues(ctx, tx, c.ID, values); err != nil {
 			return err
 		}
-		if err := refreshDuplicates(ctx, tx, a.WorkspaceID, []string{c.ID}); err != nil {
+		if err := refreshNewContacts(ctx, tx, a.WorkspaceID, c); err != nil {
 			return err
 		}
 		return publish(ctx, tx, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, c.ID, nil))

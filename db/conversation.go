@@ -177,8 +177,13 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				return fmt.Errorf("db: refresh channel link: %w", err)
 			}
 		}
-		var opened bool
-		if r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID); err != nil {
+		opened := true
+		if r.ContactCreated { // a new contact has no conversation yet
+			r.Conversation, err = insertConversation(ctx, tx, r.Contact, ch.ID)
+		} else {
+			r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
+		}
+		if err != nil {
 			return err
 		}
 		if r.Message, err = insertMessage(ctx, tx, a.WorkspaceID, r.Conversation.ID, ch.ID, identifier, rubrica.Inbound, in.Text, sentAt, externalID); err != nil {
@@ -186,7 +191,7 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		var events []rubrica.Event
 		if r.ContactCreated {
-			if err := refreshDuplicates(ctx, tx, a.WorkspaceID, []string{r.Contact.ID}); err != nil {
+			if err := refreshNewContacts(ctx, tx, a.WorkspaceID, r.Contact); err != nil {
 				return err
 			}
 		}
@@ -261,14 +266,22 @@ func openConversation(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, chan
 	var row conversationRow
 	err = tx.GetContext(ctx, &row, `SELECT `+conversationColumns+` FROM conversations cv WHERE cv.contact_id = $1 AND cv.status = 'OPEN'`, c.ID)
 	if errors.Is(err, sql.ErrNoRows) {
-		opened = true
-		const q = `INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status) VALUES ($1, $2, $3, 'OPEN') RETURNING ` + conversationColumns
-		err = tx.GetContext(ctx, &row, q, c.WorkspaceID, c.ID, channelID)
-	}
-	if err != nil {
+		cv, err := insertConversation(ctx, tx, c, channelID)
+		return cv, true, err
+	} else if err != nil {
 		return nil, false, fmt.Errorf("db: open conversation: %w", err)
 	}
-	return row.conversation(), opened, nil
+	return row.conversation(), false, nil
+}
+
+// insertConversation opens a conversation of a contact that has no open one.
+func insertConversation(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID string) (*rubrica.Conversation, error) {
+	var row conversationRow
+	const q = `INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status) VALUES ($1, $2, $3, 'OPEN') RETURNING ` + conversationColumns
+	if err := tx.GetContext(ctx, &row, q, c.WorkspaceID, c.ID, channelID); err != nil {
+		return nil, fmt.Errorf("db: open conversation: %w", err)
+	}
+	return row.conversation(), nil
 }
 
 func insertMessage(ctx context.Context, tx *sqlx.Tx, workspaceID, conversationID, channelID, identifier string,

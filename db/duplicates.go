@@ -71,10 +71,6 @@ func (r *suggestionRow) suggestion() *rubrica.MergeSuggestion {
 // to the groups they were in, never to the workspace's size; it locks those values and groups
 // only (see dupLocks). Call it before publish.
 func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, oldValues ...string) error {
-	locks, err := startDupLocks(ctx, tx, workspaceID)
-	if err != nil {
-		return err
-	}
 	ids := validIDs(contactIDs)
 	// The changed contacts are this transaction's own rows: their values lock first.
 	var own []dupRow
@@ -87,15 +83,45 @@ func refreshDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string, con
 		first = append(first, valueLockName(v))
 	}
 	for i := range own {
-		for _, k := range rubrica.DuplicateKeys(own[i].contact()) {
-			first = append(first, valueLockName(k.String()))
-		}
+		first = append(first, keyLockNames(own[i].contact())...)
 	}
-	if err := locks.take(ctx, tx, first); err != nil {
+	return refresh(ctx, tx, workspaceID, first, ids, nil, oldValues)
+}
+
+// refreshNewContacts is refreshDuplicates for contacts this transaction created: they are in
+// no suggestion yet and their values are known, so nothing of them is read back, and a
+// contact without a phone or an email costs nothing.
+func refreshNewContacts(ctx context.Context, tx *sqlx.Tx, workspaceID string, contacts ...*rubrica.Contact) error {
+	var first []string
+	for _, c := range contacts {
+		first = append(first, keyLockNames(c)...)
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	return refresh(ctx, tx, workspaceID, first, nil, contacts, nil)
+}
+
+// keyLockNames are the names of the locks of a contact's duplicate keys.
+func keyLockNames(c *rubrica.Contact) []string {
+	keys := rubrica.DuplicateKeys(c)
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = valueLockName(k.String())
+	}
+	return names
+}
+
+// refresh takes the first locks, then reads the closure of the changed contacts (ids, read
+// from the database, and fresh, known) until it holds every lock of what it read, and
+// reconciles the suggestions with it.
+func refresh(ctx context.Context, tx *sqlx.Tx, workspaceID string, first, ids []string, fresh []*rubrica.Contact, oldValues []string) error {
+	locks, err := startDupLocks(ctx, tx, workspaceID, first)
+	if err != nil {
 		return err
 	}
 	for {
-		cl, err := readClosure(ctx, tx, workspaceID, ids, oldValues)
+		cl, err := readClosure(ctx, tx, workspaceID, ids, fresh, oldValues)
 		if err != nil {
 			return err
 		}
@@ -129,8 +155,9 @@ func (cl *closure) lockNames() []string {
 	return names
 }
 
-// readClosure reads the closure of the changed contacts and their old values.
-func readClosure(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, oldValues []string) (*closure, error) {
+// readClosure reads the closure of the changed contacts and their old values; fresh contacts
+// are members as they are, in no suggestion.
+func readClosure(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactIDs []string, fresh []*rubrica.Contact, oldValues []string) (*closure, error) {
 	cl := &closure{members: map[string]*rubrica.Contact{}, keys: map[string]bool{}, suggestions: map[string]*suggestionRow{}}
 	var phones, emails []string
 	addKey := func(k rubrica.DuplicateKey) {
@@ -146,6 +173,12 @@ func readClosure(ctx context.Context, tx *sqlx.Tx, workspaceID string, contactID
 	}
 	for _, v := range oldValues {
 		if k, ok := rubrica.ParseDuplicateKey(v); ok {
+			addKey(k)
+		}
+	}
+	for _, c := range fresh {
+		cl.members[c.ID] = c
+		for _, k := range rubrica.DuplicateKeys(c) {
 			addKey(k)
 		}
 	}

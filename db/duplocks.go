@@ -88,19 +88,38 @@ func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error 
 	return lockKey(ctx, tx, "duplicates:"+workspaceID)
 }
 
-// startDupLocks takes the workspace's duplicates lock in shared mode, then the locks a
-// previous attempt of the transaction needed.
-func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string) (*dupLocks, error) {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, "duplicates:"+workspaceID); err != nil {
-		return nil, fmt.Errorf("db: lock duplicates: %w", err)
-	}
+// startDupLocks takes the workspace's duplicates lock in shared mode, then the named locks
+// and those a previous attempt of the transaction needed, in order, in one statement (a
+// target list is evaluated left to right, unnest returns its array in order).
+func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names []string) (*dupLocks, error) {
 	l := &dupLocks{workspaceID: workspaceID, held: map[int64]bool{}}
+	ids := make([]int64, 0, len(names))
 	if v, ok := lockHints.Load(tx); ok {
 		hint := v.(lockHint)
 		l.wait = hint.wait
-		if err := l.takeIDs(ctx, tx, hint.ids); err != nil {
-			return nil, err
-		}
+		ids = append(ids, hint.ids...)
+	}
+	for _, n := range names {
+		ids = append(ids, dupLockID(workspaceID, n))
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	ws := "duplicates:" + workspaceID
+	var err error
+	if len(ids) == 0 {
+		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, ws)
+	} else {
+		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0)), pg_advisory_xact_lock(k)
+			FROM unnest($2::bigint[]) AS k`, ws, pq.Array(ids))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: lock duplicates: %w", err)
+	}
+	for _, id := range ids {
+		l.held[id] = true
+	}
+	if len(ids) > 0 {
+		l.max = ids[len(ids)-1]
 	}
 	return l, nil
 }

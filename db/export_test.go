@@ -56,7 +56,7 @@ func HoldRefresh(ctx context.Context, d *DB, phone string) (commit func() error,
 // TakeDuplicateLocks takes suggestion locks by id in tx, in one call per slice, as a refresh
 // does; a previous attempt's hint (see InTx) is taken first.
 func TakeDuplicateLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, ids ...[]int64) error {
-	l, err := startDupLocks(ctx, tx, workspaceID)
+	l, err := startDupLocks(ctx, tx, workspaceID, nil)
 	if err != nil {
 		return err
 	}
