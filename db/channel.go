@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -107,6 +108,51 @@ func (s *ChannelService) FindChannelByID(ctx context.Context, id string) (*rubri
 		return nil, err
 	}
 	return findChannel(ctx, s.db, a.WorkspaceID, id, "id")
+}
+
+// channelTypes remember the workspace and type of channels by id, for inbound messages: a
+// channel's type never changes and channels are never deleted, so an entry never goes
+// stale. It holds at most maxCachedChannels entries and starts over when full.
+type channelTypes struct {
+	mu    sync.Mutex
+	known map[string]channelType
+}
+
+type channelType struct {
+	workspaceID string
+	typ         rubrica.ChannelType
+}
+
+const maxCachedChannels = 10000
+
+func (c *channelTypes) get(workspaceID, id string) (rubrica.ChannelType, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.known[id]
+	return t.typ, ok && t.workspaceID == workspaceID
+}
+
+func (c *channelTypes) put(ch *rubrica.Channel) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil || len(c.known) >= maxCachedChannels {
+		c.known = map[string]channelType{}
+	}
+	c.known[ch.ID] = channelType{workspaceID: ch.WorkspaceID, typ: ch.Type}
+}
+
+// channelTypeOf returns the type of a channel of the workspace, from memory when it has been
+// seen; the caller must still check that the channel exists (see readIdentity).
+func (db *DB) channelTypeOf(ctx context.Context, q sqlx.QueryerContext, workspaceID, id string) (rubrica.ChannelType, error) {
+	if t, ok := db.channels.get(workspaceID, id); ok {
+		return t, nil
+	}
+	ch, err := findChannel(ctx, q, workspaceID, id, "channelId")
+	if err != nil {
+		return "", err
+	}
+	db.channels.put(ch)
+	return ch.Type, nil
 }
 
 func findChannel(ctx context.Context, q sqlx.QueryerContext, workspaceID, id, field string) (*rubrica.Channel, error) {

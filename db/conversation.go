@@ -101,10 +101,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 	}
 	var r rubrica.Received
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
-		ch, err := findChannel(ctx, tx, a.WorkspaceID, in.ChannelID, "channelId")
+		chType, err := s.db.channelTypeOf(ctx, tx, a.WorkspaceID, in.ChannelID)
 		if err != nil {
 			return err
 		}
+		ch := &rubrica.Channel{ID: in.ChannelID, WorkspaceID: a.WorkspaceID, Type: chType}
 		identifier, err := rubrica.NormalizeIdentifier(ch.Type, in.Identifier)
 		if err != nil {
 			return err
@@ -129,7 +130,7 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		if err := lockKey(ctx, tx, "identity:"+ch.ID+":"+identifier); err != nil {
 			return err
 		}
-		link, linked, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
+		link, linked, previous, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
 		var relinked bool
 		switch {
 		case err != nil:
@@ -137,10 +138,6 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		case link == nil:
 			// Not linked. An identity a member unlinked is remembered by its messages: it
 			// links again to the contact of its latest message. Otherwise a new contact.
-			previous, err := previousOwner(ctx, tx, ch.ID, identifier)
-			if err != nil {
-				return err
-			}
 			if previous != "" {
 				if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, previous, true); err != nil {
 					return err
@@ -215,49 +212,60 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 	return &r, nil
 }
 
-// lockLinkedContact returns the link of an identity and its contact, locked. The contact is
-// locked first and the link read again under that lock: merges, undos, sends and unlinks lock
-// contacts before their links, so a message racing them waits instead of deadlocking. A link
-// that moved or went while it waited is read anew. No link: nil, nil.
-func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (*linkRow, *rubrica.Contact, error) {
-	const q = `SELECT ` + linkColumns + ` FROM contact_channels l WHERE l.channel_id = $1 AND l.identifier = $2`
-	for range 10 {
-		var link linkRow
-		err := tx.GetContext(ctx, &link, q, channelID, identifier)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, nil
-		} else if err != nil {
-			return nil, nil, fmt.Errorf("db: find channel link: %w", err)
-		}
-		c, err := findContact(ctx, tx, workspaceID, link.ContactID, true)
-		if rubrica.ErrorCode(err) == rubrica.ENOTFOUND {
-			continue // merged away while this waited: the link is elsewhere now
-		} else if err != nil {
-			return nil, nil, err
-		}
-		err = tx.GetContext(ctx, &link, q, channelID, identifier)
-		if err == nil && link.ContactID == c.ID {
-			return &link, c, nil
-		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, nil, fmt.Errorf("db: find channel link: %w", err)
-		}
-	}
-	return nil, nil, &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
+// identityRow is what readIdentity reads of an identity on a channel.
+type identityRow struct {
+	Channel  bool           `db:"channel"`  // the channel exists in the workspace
+	LinkID   sql.NullString `db:"link_id"`  // its link, if linked
+	Linked   sql.NullString `db:"linked"`   // the contact of the link
+	Previous sql.NullString `db:"previous"` // not linked: the contact of its latest message, if any
 }
 
-// previousOwner returns the contact of the latest message through an identity on a channel,
-// or "" when it has none: after removeContactChannel, the messages still know whose the
-// identity was.
-func previousOwner(ctx context.Context, tx *sqlx.Tx, channelID, identifier string) (string, error) {
-	const q = `SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-		WHERE m.channel_id = $1 AND m.identifier = $2 ORDER BY m.created_at DESC, m.id DESC LIMIT 1`
-	var id string
-	if err := tx.GetContext(ctx, &id, q, channelID, identifier); errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+// readIdentity reads, in one statement, whether the channel exists in the workspace, the link
+// of the identity on it and, when it has none, the contact of its latest message: after
+// removeContactChannel, the messages still know whose the identity was. No channel:
+// NOT_FOUND on channelId.
+func readIdentity(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (*identityRow, error) {
+	const q = `SELECT true AS channel, l.id AS link_id, l.contact_id AS linked,
+			CASE WHEN l.id IS NULL THEN (SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.channel_id = ch.id AND m.identifier = $3 ORDER BY m.created_at DESC, m.id DESC LIMIT 1) END AS previous
+		FROM channels ch LEFT JOIN contact_channels l ON l.channel_id = ch.id AND l.identifier = $3
+		WHERE ch.id = $1 AND ch.workspace_id = $2`
+	var row identityRow
+	if err := tx.GetContext(ctx, &row, q, channelID, workspaceID, identifier); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("channelId", "Channel")
 	} else if err != nil {
-		return "", fmt.Errorf("db: find previous owner: %w", err)
+		return nil, fmt.Errorf("db: find identity: %w", err)
 	}
-	return id, nil
+	return &row, nil
+}
+
+// lockLinkedContact returns the link of an identity and its contact, locked, or, when it has
+// no link, the contact of its latest message ("" if none). The contact and the link are
+// locked in one statement, contact first, and its join is checked again on their latest
+// versions once locked (PostgreSQL rechecks a locked row that changed): merges, undos, sends
+// and unlinks lock contacts before their links, so a message racing them waits instead of
+// deadlocking, and a link that moved or went while it waited is read anew.
+func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (link *linkRow, c *rubrica.Contact, previous string, err error) {
+	const q = `SELECT ` + contactColumns + ` FROM contacts c JOIN contact_channels l ON l.contact_id = c.id
+		WHERE c.id = $1 AND c.workspace_id = $2 AND l.id = $3 FOR UPDATE OF c FOR NO KEY UPDATE OF l`
+	for range 10 {
+		id, err := readIdentity(ctx, tx, workspaceID, channelID, identifier)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if !id.LinkID.Valid {
+			return nil, nil, id.Previous.String, nil
+		}
+		var row contactRow
+		err = tx.GetContext(ctx, &row, q, id.Linked.String, workspaceID, id.LinkID.String)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // merged away, moved or unlinked while this waited
+		} else if err != nil {
+			return nil, nil, "", fmt.Errorf("db: lock linked contact: %w", err)
+		}
+		return &linkRow{ID: id.LinkID.String, ContactID: id.Linked.String, ChannelID: channelID, Identifier: identifier}, row.contact(), "", nil
+	}
+	return nil, nil, "", &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
 }
 
 // openConversation returns the contact's open conversation, opening one on the channel when

@@ -27,7 +27,8 @@ var migrations embed.FS
 // DB is the PostgreSQL database behind every service.
 type DB struct {
 	*sqlx.DB
-	notify *notifier // wakes the event listeners after commits that published events
+	notify   *notifier    // wakes the event listeners after commits that published events
+	channels channelTypes // the types of channels seen, which never change
 }
 
 // Open connects to the database at url, through NewConnector's guard, and checks that it

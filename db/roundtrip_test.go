@@ -233,3 +233,34 @@ func TestMergeSnapshotUnderBinaryParameters(t *testing.T) {
 		t.Fatalf("unmerge: %v", err)
 	}
 }
+
+// TestReceiveMessageRoundTrips: once its statements are prepared, a first message from a new
+// number (which creates a contact, its link, conversation and suggestions refresh) waits for
+// the server 11 times, BEGIN and COMMIT included, and one from a linked number 8 times. The
+// comparable transaction of ../shared/bench/pgbench/tx-plain.sql waits 5 times: every round
+// trip here is a share of the write path's cost (see issue 11's figures in README).
+func TestReceiveMessageRoundTrips(t *testing.T) {
+	t.Parallel()
+	d, counter := oneConnection(t)
+	ctx := newWorkspace(t, d, "Receives")
+	ch, err := d.Services().Channels.CreateChannel(ctx, rubrica.ChannelInput{Type: rubrica.ChannelWhatsApp, Name: "WhatsApp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive := func(identifier string) int {
+		t.Helper()
+		counter.Reset()
+		if _, err := d.Services().Conversations.ReceiveMessage(ctx, rubrica.InboundMessage{ChannelID: ch.ID, Identifier: identifier, Text: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		return counter.RoundTrips()
+	}
+	receive("+393331112220") // prepares the statements of a new number's message
+	receive("+393331112220") // and of a linked one's
+	if got := receive("+393331112221"); got != 11 {
+		t.Errorf("a first message from a new number: %d round trips, want 11 (%q)", got, counter.Statements())
+	}
+	if got := receive("+393331112221"); got != 8 {
+		t.Errorf("a message from a linked number: %d round trips, want 8 (%q)", got, counter.Statements())
+	}
+}
