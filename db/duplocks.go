@@ -35,6 +35,11 @@ import (
 // after the other, each from the state the previous one committed, exactly as under one
 // workspace lock; refreshes over disjoint groups run at once.
 //
+// Bounded. PostgreSQL's lock table is shared and sized for some 64 locks per connection: a
+// refresh that would need more than maxDupLocks (a shared line or mailbox, a batch of a
+// delete-all job) runs again holding the workspace's lock exclusively instead, as every
+// refresh did before.
+//
 // Deadlocks. A transaction only ever waits for a value lock larger (as an int64) than every
 // value lock it holds: the first locks are taken in ascending order, later ones above the
 // largest held are too, and those below it are only tried (pg_try_advisory_xact_lock). So no
@@ -47,14 +52,22 @@ type dupLocks struct {
 	held        map[int64]bool
 	max         int64 // the largest held; meaningful when held is not empty
 	wait        bool  // the last attempt: wait for every lock (PostgreSQL's deadlock check is the backstop)
+	exclusive   bool  // holds the workspace's lock exclusively: needs no other
 }
+
+// maxDupLocks is the most value and suggestion locks one refresh takes.
+const maxDupLocks = 100
 
 // maxLockAttempts is how many times inTx runs a transaction that failed on lock order.
 const maxLockAttempts = 6
 
 // errLockOrder is a refresh that needed a lock below one it held while another transaction
-// held it. ids are every lock the refresh needed, for the next attempt to take first.
-type errLockOrder struct{ ids []int64 }
+// held it, or more than maxDupLocks (exclusive). ids are every lock the refresh needed, for
+// the next attempt to take first.
+type errLockOrder struct {
+	ids       []int64
+	exclusive bool
+}
 
 func (e *errLockOrder) Error() string {
 	return fmt.Sprintf("db: %d duplicate locks needed out of order", len(e.ids))
@@ -64,8 +77,9 @@ func (e *errLockOrder) Error() string {
 var lockHints sync.Map // *sqlx.Tx -> lockHint
 
 type lockHint struct {
-	ids  []int64
-	wait bool
+	ids       []int64
+	wait      bool
+	exclusive bool
 }
 
 // dupLockID is the advisory lock id of a lock name in a workspace.
@@ -82,7 +96,8 @@ func valueLockName(key string) string     { return "value:" + key }
 func suggestionLockName(id string) string { return "suggestion:" + id }
 
 // lockDuplicates stops every suggestion refresh of the workspace until commit, for the
-// operator actions that rewrite suggestions they did not read through a closure. Take it
+// operator actions that rewrite suggestions they did not read through a closure and for
+// refreshes too large for value locks. Take it
 // before publish (the events lock) in any transaction that takes both.
 func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error {
 	return lockKey(ctx, tx, "duplicates:"+workspaceID)
@@ -96,7 +111,7 @@ func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names [
 	ids := make([]int64, 0, len(names))
 	if v, ok := lockHints.Load(tx); ok {
 		hint := v.(lockHint)
-		l.wait = hint.wait
+		l.wait, l.exclusive = hint.wait, hint.exclusive
 		ids = append(ids, hint.ids...)
 	}
 	for _, n := range names {
@@ -104,6 +119,10 @@ func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names [
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
+	if l.exclusive || len(ids) > maxDupLocks {
+		l.exclusive = true
+		return l, lockDuplicates(ctx, tx, workspaceID)
+	}
 	ws := "duplicates:" + workspaceID
 	var err error
 	if len(ids) == 0 {
@@ -126,6 +145,9 @@ func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names [
 
 // missing returns the names of locks not held yet.
 func (l *dupLocks) missing(names []string) []string {
+	if l.exclusive {
+		return nil
+	}
 	var out []string
 	for _, n := range names {
 		if !l.held[dupLockID(l.workspaceID, n)] {
@@ -146,6 +168,9 @@ func (l *dupLocks) take(ctx context.Context, tx *sqlx.Tx, names []string) error 
 }
 
 func (l *dupLocks) takeIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	if l.exclusive {
+		return nil
+	}
 	var below, above []int64
 	for _, id := range ids {
 		switch {
@@ -160,6 +185,9 @@ func (l *dupLocks) takeIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error 
 	below = slices.Compact(below)
 	slices.Sort(above)
 	above = slices.Compact(above)
+	if len(l.held)+len(below)+len(above) > maxDupLocks {
+		return &errLockOrder{exclusive: true}
+	}
 	if len(below) > 0 {
 		var ok bool
 		if err := tx.GetContext(ctx, &ok, `SELECT bool_and(pg_try_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k`, pq.Array(below)); err != nil {
@@ -195,6 +223,6 @@ func retryLockOrder(attempt func(hint *lockHint) error) error {
 		if !errors.As(err, &lo) || n == maxLockAttempts {
 			return err
 		}
-		hint = &lockHint{ids: lo.ids, wait: n == maxLockAttempts-1}
+		hint = &lockHint{ids: lo.ids, wait: n == maxLockAttempts-1, exclusive: lo.exclusive}
 	}
 }

@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -136,5 +137,59 @@ func TestDuplicateLocksOutOfOrder(t *testing.T) {
 	}
 	if attempts != 2 {
 		t.Errorf("attempts: got %d, want 2", attempts)
+	}
+}
+
+// TestRefreshTooLargeForValueLocks: a refresh that would need more value locks than the lock
+// table should give one transaction runs again holding the workspace's duplicates lock
+// exclusively, and only that; the suggestion it makes is the same.
+func TestRefreshTooLargeForValueLocks(t *testing.T) {
+	t.Parallel()
+	d := dbtest.MustOpenDB(t)
+	ctx := newWorkspace(t, d, "Large")
+	a, err := rubrica.RequireActor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := make([]int64, 101)
+	for i := range many {
+		many[i] = int64(i + 1)
+	}
+	var locks []string
+	attempts := 0
+	err = db.InTx(ctx, d, func(tx *sqlx.Tx) error {
+		attempts++
+		if err := db.TakeDuplicateLocks(ctx, tx, a.WorkspaceID, many); err != nil {
+			return err
+		}
+		return tx.SelectContext(ctx, &locks, `SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)
+	})
+	if err != nil || attempts != 2 || !slices.Equal(locks, []string{"ExclusiveLock"}) {
+		t.Errorf("101 locks: got err %v, %d attempts, advisory locks %v; want nil, 2, the workspace's alone, exclusive", err, attempts, locks)
+	}
+
+	// Six contacts sharing an email, each with 10 phones and 10 emails of its own: 121 values.
+	var ids []string
+	for i := range 6 {
+		var phones, emails []string
+		for j := range 10 {
+			phones = append(phones, fmt.Sprintf("+3933355%02d%03d", i, j))
+			emails = append(emails, fmt.Sprintf("c%d.%d@large.test", i, j))
+		}
+		emails[9] = "shared@large.test"
+		c, err := d.Services().Contacts.CreateContact(ctx, rubrica.ContactChanges{Phones: rubrica.SetTo(phones), Emails: rubrica.SetTo(emails)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	ten := 10
+	open, err := d.Services().Merges.FindSuggestions(ctx, rubrica.SuggestionOpen, rubrica.Page{First: &ten})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	if len(open.Edges) != 1 || !slices.Equal(open.Edges[0].Node.ContactIDs, ids) || !slices.Equal(open.Edges[0].Node.Keys, []string{"EMAIL:shared@large.test"}) {
+		t.Errorf("open suggestions: got %+v, want one of the six by the shared email", open.Edges)
 	}
 }

@@ -110,7 +110,9 @@ func instances(t *testing.T, n int) ([]string, string, string) {
 }
 
 // TestTwoInstances runs two `rubrica serve` on one database: a mutation on either reaches the
-// subscribers of both, all in the same (commit) order.
+// subscribers of both, each event exactly once. (Events of different contacts committed at
+// once may reach the two in either order: writers of different contacts share no lock. The
+// order per contact is TestListenerKilledEndToEnd's and db's TestBusTwoInstances'.)
 func TestTwoInstances(t *testing.T) {
 	t.Parallel()
 	bases, token, _ := instances(t, 2)
@@ -151,20 +153,17 @@ func TestTwoInstances(t *testing.T) {
 	for id := range ids {
 		want[id] = true
 	}
-	var orders [2][]string
-	for i, c := range subs {
+	for _, c := range subs {
+		seen := map[string]bool{}
 		for range 2 * perInstance {
 			var ev created
 			c.NextData("s", &ev)
-			if !want[ev.ContactEvents.ContactID] {
-				t.Fatalf("%s subscriber: got %+v, not one of the contacts created", c.Protocol, ev)
+			if !want[ev.ContactEvents.ContactID] || seen[ev.ContactEvents.ContactID] {
+				t.Fatalf("%s subscriber: got %+v, not one of the contacts created or twice", c.Protocol, ev)
 			}
-			orders[i] = append(orders[i], ev.ContactEvents.ContactID)
+			seen[ev.ContactEvents.ContactID] = true
 		}
 		c.ExpectNothing("s", 300*time.Millisecond)
-	}
-	if fmt.Sprint(orders[0]) != fmt.Sprint(orders[1]) {
-		t.Fatalf("the two instances delivered in different orders:\n%v\n%v", orders[0], orders[1])
 	}
 }
 
