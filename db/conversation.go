@@ -156,11 +156,6 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				}
 				r.ContactCreated = true
 			}
-			const q = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`
-			if _, err := tx.ExecContext(ctx, q, a.WorkspaceID, r.Contact.ID, ch.ID, identifier, sentAt); err != nil {
-				return fmt.Errorf("db: link channel: %w", err)
-			}
 			relinked = true
 		default:
 			r.Contact = linked
@@ -169,16 +164,17 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				r.Conversation, r.Message, err = receiveHidden(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID)
 				return err
 			}
-			const q = `UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $2) WHERE id = $1`
-			if _, err := tx.ExecContext(ctx, q, link.ID, sentAt); err != nil {
-				return fmt.Errorf("db: refresh channel link: %w", err)
-			}
 		}
 		opened := true
-		if r.ContactCreated { // a new contact has no conversation yet
-			r.Conversation, err = insertConversation(ctx, tx, r.Contact, ch.ID)
-		} else {
-			r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
+		switch {
+		case r.ContactCreated: // a new contact has no conversation yet
+			r.Conversation, err = linkNewContact(ctx, tx, r.Contact, ch.ID, identifier, sentAt)
+		case relinked:
+			if err = insertLink(ctx, tx, r.Contact, ch.ID, identifier, sentAt); err == nil {
+				r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
+			}
+		default:
+			r.Conversation, opened, err = touchLink(ctx, tx, link.ID, r.Contact, ch.ID, sentAt)
 		}
 		if err != nil {
 			return err
@@ -278,6 +274,47 @@ func openConversation(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, chan
 		return cv, true, err
 	} else if err != nil {
 		return nil, false, fmt.Errorf("db: open conversation: %w", err)
+	}
+	return row.conversation(), false, nil
+}
+
+// linkStatement links an identity to a contact ($1 workspace, $2 contact, $3 channel, $4
+// identifier, $5 time of the message).
+const linkStatement = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
+	VALUES ($1, $2, $3, $4, $5, $5)`
+
+// insertLink links an identity to a contact.
+func insertLink(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, linkStatement, c.WorkspaceID, c.ID, channelID, identifier, at); err != nil {
+		return fmt.Errorf("db: link channel: %w", err)
+	}
+	return nil
+}
+
+// linkNewContact links an identity to the contact its first message created and opens its
+// first conversation, in one statement.
+func linkNewContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier string, at time.Time) (*rubrica.Conversation, error) {
+	const q = `WITH linked AS (` + linkStatement + `)
+		INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status) VALUES ($1, $2, $3, 'OPEN') RETURNING ` + conversationColumns
+	var row conversationRow
+	if err := tx.GetContext(ctx, &row, q, c.WorkspaceID, c.ID, channelID, identifier, at); err != nil {
+		return nil, fmt.Errorf("db: link new contact: %w", err)
+	}
+	return row.conversation(), nil
+}
+
+// touchLink moves a link's last interaction to a message's time and returns the contact's
+// open conversation, in one statement; with none open, it opens one on the channel.
+func touchLink(ctx context.Context, tx *sqlx.Tx, linkID string, c *rubrica.Contact, channelID string, at time.Time) (cv *rubrica.Conversation, opened bool, err error) {
+	const q = `WITH touched AS (UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $2) WHERE id = $1)
+		SELECT ` + conversationColumns + ` FROM conversations cv WHERE cv.contact_id = $3 AND cv.status = 'OPEN'`
+	var row conversationRow
+	err = tx.GetContext(ctx, &row, q, linkID, at, c.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		cv, err := insertConversation(ctx, tx, c, channelID)
+		return cv, true, err
+	} else if err != nil {
+		return nil, false, fmt.Errorf("db: refresh channel link: %w", err)
 	}
 	return row.conversation(), false, nil
 }
