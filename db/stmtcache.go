@@ -106,7 +106,11 @@ func stale(err error) bool {
 // go by the simple query protocol, one round trip and no parse of parameters) and is not a
 // COPY, which lib/pq prepares in a way of its own.
 func cacheable(text string, args []driver.NamedValue) bool {
-	return len(args) > 0 && !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(text)), "COPY")
+	if len(args) == 0 {
+		return false
+	}
+	text = strings.TrimLeft(text, " \t\r\n")
+	return len(text) < 4 || !strings.EqualFold(text[:4], "COPY")
 }
 
 var keyValueCacheParam = regexp.MustCompile(`(?:^|\s)` + statementCacheParam + `\s*=\s*(\S*)`)

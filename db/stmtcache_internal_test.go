@@ -1,6 +1,9 @@
 package db
 
-import "testing"
+import (
+	"database/sql/driver"
+	"testing"
+)
 
 // TestSplitStatementCache: statement_cache_capacity comes out of a URL or key=value DSN,
 // the rest unchanged; absent, the default; a bad value is refused.
@@ -24,6 +27,29 @@ func TestSplitStatementCache(t *testing.T) {
 	for _, bad := range []string{"postgres://h/d?statement_cache_capacity=-1", "host=h statement_cache_capacity=many", "postgres://h/d?statement_cache_capacity="} {
 		if _, _, err := splitStatementCache(bad); err == nil {
 			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestCacheable: statements with parameters are prepared, COPY (in any case, after any
+// leading space) and statements without parameters are not.
+func TestCacheable(t *testing.T) {
+	one := []driver.NamedValue{{Ordinal: 1, Value: 1}}
+	for _, c := range []struct {
+		text string
+		args []driver.NamedValue
+		want bool
+	}{
+		{"SELECT $1", one, true},
+		{"SELECT 1", nil, false},
+		{"COPY t FROM STDIN", one, false},
+		{" \n\tcopy t (a) FROM STDIN", one, false},
+		{"COPYRIGHT", one, false},
+		{"WITH x AS (SELECT $1) SELECT * FROM x", one, true},
+		{"SEL", one, true},
+	} {
+		if got := cacheable(c.text, c.args); got != c.want {
+			t.Errorf("cacheable(%q, %d args) = %v, want %v", c.text, len(c.args), got, c.want)
 		}
 	}
 }
