@@ -131,6 +131,7 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		link, linked, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
 		var relinked bool
+		var holder *rubrica.Contact // the contact an automatic merge merges a new contact into
 		switch {
 		case err != nil:
 			return err
@@ -152,6 +153,9 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				}
 			} else {
 				if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+					return err
+				}
+				if holder, err = autoMergeHolder(ctx, tx, a.WorkspaceID, ch, r.Contact); err != nil {
 					return err
 				}
 				if err := insertContact(ctx, tx, r.Contact); err != nil {
@@ -176,6 +180,12 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			if _, err := tx.ExecContext(ctx, q, link.ID, sentAt); err != nil {
 				return fmt.Errorf("db: refresh channel link: %w", err)
 			}
+		}
+		if holder != nil { // merged at once into the one contact holding its number or email
+			if r.Contact, err = autoMerge(ctx, tx, a.WorkspaceID, holder, r.Contact); err != nil {
+				return err
+			}
+			r.ContactCreated, relinked = false, false
 		}
 		var opened bool
 		if r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID); err != nil {
