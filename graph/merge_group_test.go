@@ -200,10 +200,10 @@ func TestMergeGroup(t *testing.T) {
 			gmChoice{"firstName", d}, // a later secondary over the primary's own value
 			gmChoice{"lastName", b},  // the first secondary over a later one
 			gmChoice{"language", c},
-			gmChoice{"country", a},  // the primary's (from its phone), not D's GB
-			gmChoice{"phone", d},    // D's first number becomes the primary one
-			gmChoice{"plan", d},     // D has no plan: cleared
-			gmChoice{"email", a})    // A has none: the merged list keeps B's (phones and emails are never dropped)
+			gmChoice{"country", a}, // the primary's (from its phone), not D's GB
+			gmChoice{"phone", d},   // D's first number becomes the primary one
+			gmChoice{"plan", d},    // D has no plan: cleared
+			gmChoice{"email", a})   // A has none: the merged list keeps B's (phones and emails are never dropped)
 		merged := mgSnapshot(t, env, g.token, a)
 		mgWant(t, "firstName", mgStr(merged, "firstName"), "Countess")
 		mgWant(t, "lastName", mgStr(merged, "lastName"), "Lovelace")
