@@ -986,11 +986,19 @@ func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, ch *r
 	} else {
 		emails = key.LookupValues()
 	}
+	// The holders are read as refreshDuplicates reads them (the same statement, so the same
+	// plan on the GIN indexes: a LIMIT of 2 made the planner walk the workspace's contacts
+	// looking for two that a new number never has).
 	holders := func() ([]string, error) {
-		var ids []string
-		if err := tx.SelectContext(ctx, &ids, `SELECT c.id FROM contacts c WHERE c.workspace_id = $1 AND c.blocked_at IS NULL AND `+
-			holdsAny("$2", "$3")+` LIMIT 2`, workspaceID, textArray(phones), textArray(emails)); err != nil {
+		var rows []dupRow
+		if err := tx.SelectContext(ctx, &rows, `SELECT `+dupColumns+` FROM contacts c
+			WHERE c.workspace_id = $1 AND c.blocked_at IS NULL AND `+holdsAny("$2", "$3")+` LIMIT $4`,
+			workspaceID, textArray(phones), textArray(emails), maxValueHolders); err != nil {
 			return nil, fmt.Errorf("db: auto merge holders: %w", err)
+		}
+		ids := make([]string, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
 		}
 		return ids, nil
 	}
