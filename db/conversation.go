@@ -100,7 +100,8 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		externalID = &e
 	}
 	var r rubrica.Received
-	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	receive := func(tx *sqlx.Tx) error {
+		r = rubrica.Received{}
 		ch, err := findChannel(ctx, tx, a.WorkspaceID, in.ChannelID, "channelId")
 		if err != nil {
 			return err
@@ -155,7 +156,7 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
 					return err
 				}
-				if holder, err = autoMergeHolder(ctx, tx, a.WorkspaceID, ch, r.Contact); err != nil {
+				if holder, err = autoMergeHolder(ctx, tx, a.WorkspaceID, ch, identifier, r.Contact); err != nil {
 					return err
 				}
 				if err := insertContact(ctx, tx, r.Contact); err != nil {
@@ -213,7 +214,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
 		}
 		return publish(ctx, tx, events...)
-	})
+	}
+	err = s.db.inTx(ctx, receive)
+	if errors.Is(err, errLinkedMeanwhile) { // linked while an automatic merge waited for the holder: through the link now
+		err = s.db.inTx(ctx, receive)
+	}
 	if err != nil {
 		return nil, err
 	}

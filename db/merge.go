@@ -958,7 +958,7 @@ func globalMergeID(id string) string {
 // contact is made and suggested as usual. It locks the holder before the message's link is
 // written (contact rows before links, as sends and merges lock them), and checks again under
 // the lock. Call autoMerge once the new contact and its link are written.
-func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, ch *rubrica.Channel, c *rubrica.Contact) (*rubrica.Contact, error) {
+func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, ch *rubrica.Channel, identifier string, c *rubrica.Contact) (*rubrica.Contact, error) {
 	if ch.Type != rubrica.ChannelWhatsApp && ch.Type != rubrica.ChannelSMS && ch.Type != rubrica.ChannelEmail {
 		return nil, nil
 	}
@@ -1020,11 +1020,27 @@ func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, ch *r
 	} else if err != nil {
 		return nil, err
 	}
+	// A member's first message to the holder may have connected this very identity while
+	// this waited for the holder's lock: the message then goes through that link, received
+	// again (see errLinkedMeanwhile).
+	var linked bool
+	if err := tx.GetContext(ctx, &linked, `SELECT EXISTS (SELECT 1 FROM contact_channels WHERE channel_id = $1 AND identifier = $2)`,
+		ch.ID, identifier); err != nil {
+		return nil, fmt.Errorf("db: auto merge: link: %w", err)
+	}
+	if linked {
+		return nil, errLinkedMeanwhile
+	}
 	if again, err := holders(); err != nil || len(again) != 1 || again[0] != holder.ID || holder.Blocked() {
 		return nil, err
 	}
 	return holder, nil
 }
+
+// errLinkedMeanwhile is autoMergeHolder's answer when the message's identity was linked while
+// it waited for the holder: ReceiveMessage receives the message again, in a new transaction,
+// through that link.
+var errLinkedMeanwhile = errors.New("db: the identity was linked while the message waited")
 
 // autoMerge merges a contact just created by a first inbound message (with its link, before
 // its conversation) into the holder autoMergeHolder locked, in the message's transaction: the

@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"rubrica/internal/testenv"
 )
@@ -244,4 +246,46 @@ func TestAutoMerge(t *testing.T) {
 		mgWant(t, "merges after off", len(amMerges(t, env, w.token)), 0)
 		_ = b
 	})
+}
+
+// TestAutoMergeRacingSend: a member's first message to the holder on WhatsApp (which
+// connects the number) races the number's own first message. Whichever commits first, both
+// succeed, and every message ends up with the holder: the holder is locked before the
+// message's link is written, as the send locks it, so neither waits for the other in a cycle.
+func TestAutoMergeRacingSend(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	w := amSetup(t, env, "RacingSend", map[string]any{"verifiedPhone": true, "verifiedEmail": true})
+	for round := range 8 {
+		number := fmt.Sprintf("+39333555%04d", round)
+		holder := mgCreate(t, env, w.token, map[string]any{"firstName": "Ada", "phone": number})
+		var received mgReceived
+		var sendErr, receiveErr []testenv.Error
+		ccRun(t, 2, 30*time.Second, func(g int) {
+			if g == 0 {
+				r := env.Do(t, w.token, `mutation($in: ReceiveMessageInput!) { receiveMessage(input: $in) { contact { id } message { id } } }`,
+					map[string]any{"in": map[string]any{"channelId": w.whatsapp, "identifier": number, "text": "hi"}})
+				receiveErr = r.Errors
+				var data struct {
+					ReceiveMessage struct {
+						Contact struct{ ID string }
+						Message struct{ ID string }
+					}
+				}
+				if len(r.Errors) == 0 {
+					r.Decode(t, &data)
+					received = mgReceived{ContactID: data.ReceiveMessage.Contact.ID, MessageID: data.ReceiveMessage.Message.ID}
+				}
+				return
+			}
+			r := env.Do(t, w.token, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }`,
+				map[string]any{"in": map[string]any{"contactId": holder, "channelId": w.whatsapp, "text": "hello"}})
+			sendErr = r.Errors
+		})
+		if len(receiveErr) > 0 || len(sendErr) > 0 {
+			t.Fatalf("round %d: receive errors %+v, send errors %+v, want both to succeed", round, receiveErr, sendErr)
+		}
+		mgWant(t, fmt.Sprintf("round %d: contact of the first message", round), received.ContactID, holder)
+		mgWant(t, fmt.Sprintf("round %d: messages of the holder", round), len(mgMessageIDs(mgSnapshot(t, env, w.token, holder))), 2)
+	}
 }
