@@ -220,11 +220,120 @@ const (
 	SideSecondary MergeSide = "SECONDARY"
 )
 
-// FieldChoice picks the side whose value a merged field takes; Field is a standard field key
-// (see MergeableFields) or a custom field's key.
+// FieldChoice picks whose value a merged field takes; Field is a standard field key (see
+// MergeableFields) or a custom field's key. ContactID names one contact of the merge (the
+// primary or a secondary); Side, for a merge of two, says which of the two. One of them is set.
 type FieldChoice struct {
-	Field string
-	Side  MergeSide
+	Field     string
+	Side      MergeSide
+	ContactID string
+}
+
+// MaxMergeSecondaries is the most contacts one merge merges into its primary.
+const MaxMergeSecondaries = 9
+
+// ValidateMergeGroup checks the contacts of a merge: 1 to MaxMergeSecondaries secondaries,
+// each once, none of them the primary. field names the secondaries' input field.
+func ValidateMergeGroup(primaryID string, secondaryIDs []string, field string) error {
+	if len(secondaryIDs) == 0 || len(secondaryIDs) > MaxMergeSecondaries {
+		return InvalidField(field, "merge 1 to %d contacts into the primary, not %d.", MaxMergeSecondaries, len(secondaryIDs))
+	}
+	seen := map[string]bool{primaryID: true}
+	for _, id := range secondaryIDs {
+		if id == primaryID {
+			return InvalidField(field, "A contact cannot be merged with itself.")
+		}
+		if seen[id] {
+			return InvalidField(field, "each contact may be named once.")
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// stepChoices turns choices by contact (field → id of the contact whose value it takes) into
+// the sides of step i of a group merge, which merges secondaries[i] into what the steps before
+// made of the primary: SECONDARY where the chosen contact is secondaries[i], PRIMARY where it
+// is the primary or an earlier secondary (whose value the merge already took), and no choice
+// where it is a later one (whose step takes it).
+func stepChoices(primaryID string, secondaries []*Contact, i int, choices map[string]string) map[string]MergeSide {
+	out := make(map[string]MergeSide, len(choices))
+	for field, id := range choices {
+		switch {
+		case id == secondaries[i].ID:
+			out[field] = SideSecondary
+		case id == primaryID:
+			out[field] = SidePrimary
+		default:
+			for _, s := range secondaries[:i] {
+				if s.ID == id {
+					out[field] = SidePrimary
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MergeGroup combines a primary with secondaries, in their order, as MergeFields combines two:
+// a field the primary lacks takes the value of the first secondary that has one, unless
+// choices (field → id of one of the contacts) pick whose value it takes; phones and emails
+// are the union of all. It returns the merged contact and the changes made to the primary's
+// single-valued fields (its value before, the merged one after).
+func MergeGroup(primary *Contact, secondaries []*Contact, choices map[string]string) (*Contact, map[string]FieldChange) {
+	out := primary
+	for i, s := range secondaries {
+		out, _ = MergeFields(out, s, stepChoices(primary.ID, secondaries, i, choices))
+	}
+	changes := map[string]FieldChange{}
+	for _, key := range MergeableFields {
+		if key == "phone" || key == "email" {
+			continue
+		}
+		if p, m := FieldValue(primary, key), FieldValue(out, key); !equalPtr(p, m) {
+			changes[key] = FieldChange{Old: p, New: m}
+		}
+	}
+	return out, changes
+}
+
+// MergeGroupCustomValues combines custom values (definition id → value) of a primary and its
+// secondaries (ids in the same order) as MergeGroup combines fields, and returns the merged
+// values and the changes to the primary's.
+func MergeGroupCustomValues(primaryID string, primary map[string]string, secondaryIDs []string, secondaries []map[string]string,
+	keyOf map[string]string, choices map[string]string) (map[string]string, map[string]FieldChange) {
+	steps := make([]*Contact, len(secondaryIDs))
+	for i, id := range secondaryIDs {
+		steps[i] = &Contact{ID: id}
+	}
+	out := primary
+	for i, s := range secondaries {
+		out, _ = MergeCustomValues(out, s, keyOf, stepChoices(primaryID, steps, i, choices))
+	}
+	changes := map[string]FieldChange{}
+	defs := map[string]bool{}
+	for d := range primary {
+		defs[d] = true
+	}
+	for d := range out {
+		defs[d] = true
+	}
+	for d := range defs {
+		p, hasP := primary[d]
+		m, hasM := out[d]
+		if hasP == hasM && p == m {
+			continue
+		}
+		var ch FieldChange
+		if hasP {
+			ch.Old = &p
+		}
+		if hasM {
+			ch.New = &m
+		}
+		changes[d] = ch
+	}
+	return out, changes
 }
 
 // MergeableFields are the standard fields a merge combines, by key: every standard field
@@ -389,7 +498,9 @@ type Merge struct {
 	ID               string
 	WorkspaceID      string
 	PrimaryContactID string
-	MergedContactID  string
+	MergedContactID  string         // the first contact merged away
+	MergedContactIDs []string       // every contact merged away, in the order given
+	Automatic        bool           // made by an automatic merge (see AutoMergeSettings), by no member
 	Snapshot         []byte         // everything needed to undo it, in the store's own form
 	Merged           *MergedContact // the secondary as it was, read from the snapshot
 	MergedBy         *string
@@ -434,9 +545,10 @@ type MergeResult struct {
 	// For an unmerge: the contact brought back, the lists (tags with their counts, custom
 	// values, links) of both contacts, and the members the payload names (the merge's and
 	// the contacts' assignees), by id.
-	Restored *Contact
-	Lists    ContactLists
-	Members  map[string]*Member
+	Restored    *Contact
+	RestoredAll []*Contact // every contact brought back, in the merge's order (Restored first)
+	Lists       ContactLists
+	Members     map[string]*Member
 }
 
 // MergeService finds duplicates and merges them.
@@ -459,6 +571,11 @@ type MergeService interface {
 	PreviewMerge(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergePreview, error)
 	// MergeContacts merges the secondary into the primary.
 	MergeContacts(ctx context.Context, primaryID, secondaryID string, choices []FieldChoice) (*MergeResult, error)
+	// PreviewGroupMerge returns what merging the secondaries into the primary would produce.
+	PreviewGroupMerge(ctx context.Context, primaryID string, secondaryIDs []string, choices []FieldChoice) (*MergePreview, error)
+	// MergeGroup merges 1 to MaxMergeSecondaries secondaries into the primary, in one
+	// transaction and one Merge.
+	MergeGroup(ctx context.Context, primaryID string, secondaryIDs []string, choices []FieldChoice) (*MergeResult, error)
 	// UnmergeContacts undoes a merge and returns what its transaction committed, both contacts
 	// and their lists included.
 	UnmergeContacts(ctx context.Context, mergeID string) (*MergeResult, error)

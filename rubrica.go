@@ -93,6 +93,7 @@ type Workspace struct {
 	ID         string
 	Name       string
 	FieldOrder []string // stored order of field keys; see EffectiveFieldOrder
+	AutoMerge  AutoMergeSettings
 	CreatedAt  time.Time
 }
 

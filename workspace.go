@@ -19,6 +19,9 @@ type WorkspaceService interface {
 	// SetContactFieldOrder stores the order of the contact fields (owners and managers) and
 	// returns the workspace.
 	SetContactFieldOrder(ctx context.Context, keys []string) (*Workspace, error)
+	// SetAutoMerge changes the workspace's automatic merges (owners and managers); a nil
+	// setting stays as it is. It returns the workspace.
+	SetAutoMerge(ctx context.Context, verifiedPhone, verifiedEmail *bool) (*Workspace, error)
 	// FindMembers lists the workspace's members (removed ones left out), oldest first; any
 	// member may.
 	FindMembers(ctx context.Context) ([]*Member, error)
@@ -33,6 +36,26 @@ type WorkspaceService interface {
 	// RemoveMember removes a member of the workspace (owners only; see Admin.RemoveWorkspaceMember
 	// for what removal does). An owner cannot remove themself.
 	RemoveMember(ctx context.Context, id string) (*Member, error)
+}
+
+// AutoMergeSettings say which first messages merge at once into the one contact holding
+// their identity (see the README's Merging): with VerifiedPhone, a WHATSAPP or SMS number;
+// with VerifiedEmail, an EMAIL address. Both are off by default.
+type AutoMergeSettings struct {
+	VerifiedPhone bool
+	VerifiedEmail bool
+}
+
+// AutoMergeField returns the duplicate field whose value a first message on a channel of the
+// type merges by under the settings, or false when such messages do not merge automatically.
+func (s AutoMergeSettings) AutoMergeField(t ChannelType) (DuplicateField, bool) {
+	switch {
+	case s.VerifiedPhone && (t == ChannelWhatsApp || t == ChannelSMS):
+		return DuplicatePhone, true
+	case s.VerifiedEmail && t == ChannelEmail:
+		return DuplicateEmail, true
+	}
+	return "", false
 }
 
 // CustomFieldCreated is what createCustomFieldDefinition did, read in its transaction.

@@ -100,7 +100,8 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		externalID = &e
 	}
 	var r rubrica.Received
-	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
+	receive := func(tx *sqlx.Tx) error {
+		r = rubrica.Received{}
 		chType, err := s.db.channelTypeOf(ctx, tx, a.WorkspaceID, in.ChannelID)
 		if err != nil {
 			return err
@@ -130,15 +131,16 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		if err := lockKey(ctx, tx, "identity:"+ch.ID+":"+identifier); err != nil {
 			return err
 		}
-		link, linked, previous, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
+		link, linked, identity, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
 		var relinked bool
+		var holder *rubrica.Contact // the contact an automatic merge merges a new contact into
 		switch {
 		case err != nil:
 			return err
 		case link == nil:
 			// Not linked. An identity a member unlinked is remembered by its messages: it
 			// links again to the contact of its latest message. Otherwise a new contact.
-			if previous != "" {
+			if previous := identity.Previous.String; previous != "" {
 				if r.Contact, err = findContact(ctx, tx, a.WorkspaceID, previous, true); err != nil {
 					return err
 				}
@@ -149,6 +151,9 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				}
 			} else {
 				if r.Contact, err = rubrica.ContactFromProfile(a.WorkspaceID, ch.Type, identifier, in.Profile); err != nil {
+					return err
+				}
+				if holder, err = autoMergeHolder(ctx, tx, a.WorkspaceID, identity.autoMerge(), ch, identifier, r.Contact); err != nil {
 					return err
 				}
 				if err := insertContact(ctx, tx, r.Contact); err != nil {
@@ -167,6 +172,15 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		opened := true
 		switch {
+		case holder != nil: // merged at once into the one contact holding its number or email
+			if err = insertLink(ctx, tx, r.Contact, ch.ID, identifier, sentAt); err != nil {
+				return err
+			}
+			if r.Contact, err = autoMerge(ctx, tx, a.WorkspaceID, holder, r.Contact); err != nil {
+				return err
+			}
+			r.ContactCreated, relinked = false, false
+			r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
 		case r.ContactCreated: // a new contact has no conversation yet
 			r.Conversation, err = linkNewContact(ctx, tx, r.Contact, ch.ID, identifier, sentAt)
 		case relinked:
@@ -201,7 +215,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactUpdated, r.Contact.ID, nil))
 		}
 		return publish(ctx, tx, events...)
-	})
+	}
+	err = s.db.inTx(ctx, receive)
+	if errors.Is(err, errLinkedMeanwhile) { // linked while an automatic merge waited for the holder: through the link now
+		err = s.db.inTx(ctx, receive)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,21 +228,30 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 
 // identityRow is what readIdentity reads of an identity on a channel.
 type identityRow struct {
-	Channel  bool           `db:"channel"`  // the channel exists in the workspace
-	LinkID   sql.NullString `db:"link_id"`  // its link, if linked
-	Linked   sql.NullString `db:"linked"`   // the contact of the link
-	Previous sql.NullString `db:"previous"` // not linked: the contact of its latest message, if any
+	Channel        bool           `db:"channel"`          // the channel exists in the workspace
+	LinkID         sql.NullString `db:"link_id"`          // its link, if linked
+	Linked         sql.NullString `db:"linked"`           // the contact of the link
+	Previous       sql.NullString `db:"previous"`         // not linked: the contact of its latest message, if any
+	AutoMergePhone bool           `db:"auto_merge_phone"` // the workspace's automatic merges
+	AutoMergeEmail bool           `db:"auto_merge_email"`
+}
+
+// autoMerge returns the workspace's automatic merge settings read with the identity.
+func (r *identityRow) autoMerge() rubrica.AutoMergeSettings {
+	return rubrica.AutoMergeSettings{VerifiedPhone: r.AutoMergePhone, VerifiedEmail: r.AutoMergeEmail}
 }
 
 // readIdentity reads, in one statement, whether the channel exists in the workspace, the link
-// of the identity on it and, when it has none, the contact of its latest message: after
-// removeContactChannel, the messages still know whose the identity was. No channel:
-// NOT_FOUND on channelId.
+// of the identity on it and, when it has none, the contact of its latest message (after
+// removeContactChannel, the messages still know whose the identity was), and the workspace's
+// automatic merge settings. No channel: NOT_FOUND on channelId.
 func readIdentity(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (*identityRow, error) {
 	const q = `SELECT true AS channel, l.id AS link_id, l.contact_id AS linked,
 			CASE WHEN l.id IS NULL THEN (SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-				WHERE m.channel_id = ch.id AND m.identifier = $3 ORDER BY m.created_at DESC, m.id DESC LIMIT 1) END AS previous
-		FROM channels ch LEFT JOIN contact_channels l ON l.channel_id = ch.id AND l.identifier = $3
+				WHERE m.channel_id = ch.id AND m.identifier = $3 ORDER BY m.created_at DESC, m.id DESC LIMIT 1) END AS previous,
+			w.auto_merge_phone, w.auto_merge_email
+		FROM channels ch JOIN workspaces w ON w.id = ch.workspace_id
+			LEFT JOIN contact_channels l ON l.channel_id = ch.id AND l.identifier = $3
 		WHERE ch.id = $1 AND ch.workspace_id = $2`
 	var row identityRow
 	if err := tx.GetContext(ctx, &row, q, channelID, workspaceID, identifier); errors.Is(err, sql.ErrNoRows) {
@@ -236,32 +263,31 @@ func readIdentity(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, iden
 }
 
 // lockLinkedContact returns the link of an identity and its contact, locked, or, when it has
-// no link, the contact of its latest message ("" if none). The contact and the link are
+// no link, nil and nil; the identity as readIdentity read it last in both cases. The contact and the link are
 // locked in one statement, contact first, and its join is checked again on their latest
 // versions once locked (PostgreSQL rechecks a locked row that changed): merges, undos, sends
 // and unlinks lock contacts before their links, so a message racing them waits instead of
 // deadlocking, and a link that moved or went while it waited is read anew.
-func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (link *linkRow, c *rubrica.Contact, previous string, err error) {
+func lockLinkedContact(ctx context.Context, tx *sqlx.Tx, workspaceID, channelID, identifier string) (link *linkRow, c *rubrica.Contact, id *identityRow, err error) {
 	const q = `SELECT ` + contactColumns + ` FROM contacts c JOIN contact_channels l ON l.contact_id = c.id
 		WHERE c.id = $1 AND c.workspace_id = $2 AND l.id = $3 FOR UPDATE OF c FOR NO KEY UPDATE OF l`
 	for range 10 {
-		id, err := readIdentity(ctx, tx, workspaceID, channelID, identifier)
-		if err != nil {
-			return nil, nil, "", err
+		if id, err = readIdentity(ctx, tx, workspaceID, channelID, identifier); err != nil {
+			return nil, nil, nil, err
 		}
 		if !id.LinkID.Valid {
-			return nil, nil, id.Previous.String, nil
+			return nil, nil, id, nil
 		}
 		var row contactRow
 		err = tx.GetContext(ctx, &row, q, id.Linked.String, workspaceID, id.LinkID.String)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // merged away, moved or unlinked while this waited
 		} else if err != nil {
-			return nil, nil, "", fmt.Errorf("db: lock linked contact: %w", err)
+			return nil, nil, nil, fmt.Errorf("db: lock linked contact: %w", err)
 		}
-		return &linkRow{ID: id.LinkID.String, ContactID: id.Linked.String, ChannelID: channelID, Identifier: identifier}, row.contact(), "", nil
+		return &linkRow{ID: id.LinkID.String, ContactID: id.Linked.String, ChannelID: channelID, Identifier: identifier}, row.contact(), id, nil
 	}
-	return nil, nil, "", &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
+	return nil, nil, nil, &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The contact of this identity kept changing; try again."}
 }
 
 // openConversation returns the contact's open conversation, opening one on the channel when

@@ -28,14 +28,20 @@ var (
 func (db *DB) Admin() rubrica.Admin { return &WorkspaceService{db: db} }
 
 type workspaceRow struct {
-	ID         string         `db:"id"`
-	Name       string         `db:"name"`
-	FieldOrder pq.StringArray `db:"field_order"`
-	CreatedAt  time.Time      `db:"created_at"`
+	ID             string         `db:"id"`
+	Name           string         `db:"name"`
+	FieldOrder     pq.StringArray `db:"field_order"`
+	AutoMergePhone bool           `db:"auto_merge_phone"`
+	AutoMergeEmail bool           `db:"auto_merge_email"`
+	CreatedAt      time.Time      `db:"created_at"`
 }
 
+// workspaceColumns are the columns workspaceRow reads.
+const workspaceColumns = `id, name, field_order, auto_merge_phone, auto_merge_email, created_at`
+
 func (r *workspaceRow) workspace() *rubrica.Workspace {
-	return &rubrica.Workspace{ID: r.ID, Name: r.Name, FieldOrder: r.FieldOrder, CreatedAt: r.CreatedAt}
+	return &rubrica.Workspace{ID: r.ID, Name: r.Name, FieldOrder: r.FieldOrder, CreatedAt: r.CreatedAt,
+		AutoMerge: rubrica.AutoMergeSettings{VerifiedPhone: r.AutoMergePhone, VerifiedEmail: r.AutoMergeEmail}}
 }
 
 // memberRow is a members row, scanned (db) or decoded from readContactLists' JSON (json).
@@ -93,7 +99,7 @@ func (s *WorkspaceService) FindWorkspace(ctx context.Context) (*rubrica.Workspac
 
 func findWorkspace(ctx context.Context, q sqlx.QueryerContext, id string) (*rubrica.Workspace, error) {
 	var row workspaceRow
-	if err := sqlx.GetContext(ctx, q, &row, `SELECT id, name, field_order, created_at FROM workspaces WHERE id = $1`, id); errors.Is(err, sql.ErrNoRows) {
+	if err := sqlx.GetContext(ctx, q, &row, `SELECT `+workspaceColumns+` FROM workspaces WHERE id = $1`, id); errors.Is(err, sql.ErrNoRows) {
 		return nil, rubrica.NotFound("workspace", "Workspace")
 	} else if err != nil {
 		return nil, fmt.Errorf("db: find workspace: %w", err)
@@ -216,6 +222,24 @@ func (s *WorkspaceService) SetContactFieldOrder(ctx context.Context, keys []stri
 	return ws, err
 }
 
+// SetAutoMerge changes the workspace's automatic merges; owners and managers only. A nil
+// setting stays as it is.
+func (s *WorkspaceService) SetAutoMerge(ctx context.Context, verifiedPhone, verifiedEmail *bool) (*rubrica.Workspace, error) {
+	a, err := rubrica.RequireManager(ctx, "change automatic merges")
+	if err != nil {
+		return nil, err
+	}
+	var row workspaceRow
+	const q = `UPDATE workspaces SET auto_merge_phone = coalesce($2, auto_merge_phone), auto_merge_email = coalesce($3, auto_merge_email)
+		WHERE id = $1 RETURNING ` + workspaceColumns
+	if err := s.db.GetContext(ctx, &row, q, a.WorkspaceID, verifiedPhone, verifiedEmail); errors.Is(err, sql.ErrNoRows) {
+		return nil, rubrica.NotFound("workspace", "Workspace")
+	} else if err != nil {
+		return nil, fmt.Errorf("db: set auto merge: %w", err)
+	}
+	return row.workspace(), nil
+}
+
 func definitionKeys(defs []*rubrica.CustomFieldDefinition) []string {
 	keys := make([]string, len(defs))
 	for i, d := range defs {
@@ -238,7 +262,7 @@ func (s *WorkspaceService) CreateWorkspace(ctx context.Context, name, ownerEmail
 	var token string
 	err = s.db.inTx(ctx, func(tx *sqlx.Tx) error {
 		var row workspaceRow
-		if err := tx.GetContext(ctx, &row, `INSERT INTO workspaces (name) VALUES ($1) RETURNING id, name, field_order, created_at`, name); err != nil {
+		if err := tx.GetContext(ctx, &row, `INSERT INTO workspaces (name) VALUES ($1) RETURNING `+workspaceColumns, name); err != nil {
 			return fmt.Errorf("db: insert workspace: %w", err)
 		}
 		ws = row.workspace()
@@ -257,7 +281,7 @@ func (s *WorkspaceService) CreateToken(ctx context.Context, workspaceID, email s
 // FindWorkspaceByName returns the oldest workspace with that name.
 func (s *WorkspaceService) FindWorkspaceByName(ctx context.Context, name string) (*rubrica.Workspace, error) {
 	var row workspaceRow
-	const q = `SELECT id, name, field_order, created_at FROM workspaces WHERE name = $1 ORDER BY created_at, id LIMIT 1`
+	const q = `SELECT ` + workspaceColumns + ` FROM workspaces WHERE name = $1 ORDER BY created_at, id LIMIT 1`
 	if err := s.db.GetContext(ctx, &row, q, name); errors.Is(err, sql.ErrNoRows) {
 		return nil, rubrica.NotFound("name", "Workspace")
 	} else if err != nil {

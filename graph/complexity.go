@@ -72,6 +72,8 @@ var listSizes = map[string]int{
 	"Workspace.members":                       20,
 	"Workspace.apiTokens":                     50, // a few per member, revoked ones included
 	"Query.nodes":                             MaxNodeIDs,
+	"Merge.mergedContactIds":                  rubrica.MaxMergeSecondaries,
+	"UnmergeContactsPayload.restoredContacts": rubrica.MaxMergeSecondaries,
 }
 
 // listArgs names, for a list whose items are the values of one of its arguments, that

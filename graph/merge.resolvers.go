@@ -51,6 +51,14 @@ func (r *mergeResolver) MergedContactID(ctx context.Context, obj *rubrica.Merge)
 	return globalid.Encode(typeContact, obj.MergedContactID), nil
 }
 
+func (r *mergeResolver) MergedContactIds(ctx context.Context, obj *rubrica.Merge) ([]string, error) {
+	out := make([]string, len(obj.MergedContactIDs))
+	for i, id := range obj.MergedContactIDs {
+		out[i] = globalid.Encode(typeContact, id)
+	}
+	return out, nil
+}
+
 func (r *mergeResolver) MergedContactSnapshot(ctx context.Context, obj *rubrica.Merge) (string, error) {
 	return mergedContactJSON(obj.Merged)
 }
@@ -115,11 +123,16 @@ func (r *mergeSuggestionConnectionResolver) TotalCount(ctx context.Context, obj 
 }
 
 func (r *mutationResolver) MergeContacts(ctx context.Context, input model.MergeContactsInput) (*model.MergeContactsPayload, error) {
-	p, s, choices, err := mergeArgs(input.PrimaryContactID, input.SecondaryContactID, input.FieldChoices.Value())
+	p, secs, group, choices, err := mergeArgs(input.PrimaryContactID, input.SecondaryContactID.Value(), input.SecondaryContactIds.Value(), input.FieldChoices.Value())
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.Services.Merges.MergeContacts(ctx, p, s, choices)
+	var res *rubrica.MergeResult
+	if group {
+		res, err = r.Services.Merges.MergeGroup(ctx, p, secs, choices)
+	} else {
+		res, err = r.Services.Merges.MergeContacts(ctx, p, secs[0], choices)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +151,8 @@ func (r *mutationResolver) UnmergeContacts(ctx context.Context, input model.Unme
 	}
 	ready := r.primeLists(ctx, res.Lists, res.Contact, res.Restored)
 	r.primeMembers(ctx, res.Members)
-	r.prefetchPayload(ctx, ready, []*rubrica.Contact{res.Contact, res.Restored}, "UnmergeContactsPayload", "primaryContact", "restoredContact")
-	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: res.Restored, Merge: res.Merge}, nil
+	r.prefetchPayload(ctx, ready, append([]*rubrica.Contact{res.Contact}, res.RestoredAll...), "UnmergeContactsPayload", "primaryContact", "restoredContact", "restoredContacts")
+	return &model.UnmergeContactsPayload{PrimaryContact: res.Contact, RestoredContact: res.Restored, RestoredContacts: res.RestoredAll, Merge: res.Merge}, nil
 }
 
 func (r *mutationResolver) DismissMergeSuggestion(ctx context.Context, input model.DismissMergeSuggestionInput) (*model.DismissMergeSuggestionPayload, error) {
@@ -166,12 +179,17 @@ func (r *queryResolver) MergeSuggestions(ctx context.Context, status *rubrica.Me
 	return suggestionConnection(conn, st), nil
 }
 
-func (r *queryResolver) MergePreview(ctx context.Context, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error) {
-	p, s, choices, err := mergeArgs(primaryContactID, secondaryContactID, fieldChoices)
+func (r *queryResolver) MergePreview(ctx context.Context, primaryContactID string, secondaryContactID *string, secondaryContactIds []string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error) {
+	p, secs, group, choices, err := mergeArgs(primaryContactID, secondaryContactID, secondaryContactIds, fieldChoices)
 	if err != nil {
 		return nil, err
 	}
-	preview, err := r.Services.Merges.PreviewMerge(ctx, p, s, choices)
+	var preview *rubrica.MergePreview
+	if group {
+		preview, err = r.Services.Merges.PreviewGroupMerge(ctx, p, secs, choices)
+	} else {
+		preview, err = r.Services.Merges.PreviewMerge(ctx, p, secs[0], choices)
+	}
 	if err != nil {
 		return nil, err
 	}

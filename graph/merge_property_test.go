@@ -456,3 +456,122 @@ func TestMergeUnmergePropertyWithNewMessages(t *testing.T) {
 		})
 	}
 }
+
+// ppGroupChoices returns random field choices by contact over the standard and custom fields.
+func ppGroupChoices(rng *rand.Rand, ids []string) []gmChoice {
+	var out []gmChoice
+	for _, f := range append(slices.Clone(ppStandard), ppCustomKeys...) {
+		if rng.IntN(2) == 0 {
+			out = append(out, gmChoice{f, ppPick(rng, ids)})
+		}
+	}
+	return out
+}
+
+// TestGroupMergeUnmergeProperty: random groups of 2 to 6 contacts merged in one call, with
+// random choices by contact, and undone: every contact comes back exactly as it was; where
+// messages arrived and left between the merge and the undo, each follows the identity it
+// came through and the contacts are otherwise exactly as they were.
+func TestGroupMergeUnmergeProperty(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	rng := rand.New(rand.NewPCG(ppSeed(t), 3))
+	w := ppNewWorld(t, env, "GroupProperty")
+	const groups = 12
+	for i := range groups {
+		t.Run(fmt.Sprintf("Group%02d", i), func(t *testing.T) {
+			n := 2 + rng.IntN(5)
+			cs := make([]*ppContact, n)
+			ids := make([]string, n)
+			for j := range cs {
+				cs[j] = w.newContact(t, rng, 100+i)
+				ids[j] = cs[j].id
+			}
+			before := make([]map[string]any, n)
+			var wantMsgs []string
+			for j, id := range ids {
+				before[j] = mgSnapshot(t, env, w.token, id)
+				wantMsgs = append(wantMsgs, mgMessageIDs(before[j])...)
+			}
+			homes := ppMessageHomes(t, env, w.ws.ID)
+			links := ppLinks(t, env, w.ws.ID)
+			choices := ppGroupChoices(rng, ids)
+			m := gmMerge(t, env, w.token, ids[0], ids[1:], choices...)
+			mgWantSlice(t, "mergedContactIds", m.MergedContactIDs, ids[1:])
+			mgWantSlice(t, "messages of the merged contact", mgMessageIDs(mgSnapshot(t, env, w.token, ids[0])), mgSorted(wantMsgs...))
+
+			// Half the time, messages arrive and leave between the merge and the undo.
+			type newMessage struct {
+				id    string
+				via   ppIdentity
+				owner string // the contact whose identity it came through, "" if sent since
+			}
+			var news []newMessage
+			if rng.IntN(2) == 0 {
+				for range 1 + rng.IntN(6) {
+					owners := []int{}
+					for j, c := range cs {
+						if len(c.identities) > 0 {
+							owners = append(owners, j)
+						}
+					}
+					switch k := rng.IntN(3); {
+					case k < 2 && len(owners) > 0:
+						c := cs[ppPick(rng, owners)]
+						via := ppPick(rng, c.identities)
+						r := w.receive(t, via, "after the group merge", false)
+						mgWant(t, "contact of a message after the merge", r.ContactID, ids[0])
+						news = append(news, newMessage{id: r.MessageID, via: via, owner: c.id})
+					default:
+						ch := w.channels[ppPick(rng, []string{"WHATSAPP", "EMAIL", "FACEBOOK"})]
+						if s := w.trySend(t, ids[0], ch, "answer after the group merge"); s != nil {
+							news = append(news, newMessage{id: s.messageID, via: s.identity})
+						}
+					}
+				}
+			}
+			for i := range news {
+				if news[i].owner == "" {
+					news[i].owner = ids[0]
+					if o, ok := links[news[i].via]; ok {
+						news[i].owner = o
+					}
+				}
+			}
+			restored := gmUnmerge(t, env, w.token, m.ID)
+			mgWantSlice(t, "restoredContacts", restored, ids[1:])
+
+			what := fmt.Sprintf("group of %d (choices %v, %d new messages)", n, choices, len(news))
+			except := []string{}
+			if len(news) > 0 {
+				except = []string{"conversations", "channels", "conversationStatus"}
+			}
+			mgSameSnapshot(t, what+": primary", mgSnapshot(t, env, w.token, ids[0]), before[0], append(except, "updatedAt")...)
+			for j := 1; j < n; j++ {
+				mgSameSnapshot(t, fmt.Sprintf("%s: secondary %d", what, j), mgSnapshot(t, env, w.token, ids[j]), before[j], except...)
+			}
+			after := ppMessageHomes(t, env, w.ws.ID)
+			mgWant(t, "messages in the workspace", len(after), len(homes)+len(news))
+			for id, home := range homes {
+				if after[id] != home {
+					t.Errorf("message %s from before the merge: got in %v, want in %v", id, after[id], home)
+				}
+			}
+			for _, nm := range news {
+				if now := ppIdentityOwner(t, env, nm.via); now != nm.owner {
+					t.Errorf("identity %v: got linked to %s after the undo, want %s", nm.via, now, nm.owner)
+				}
+				if got := after[nm.id][1]; got != nm.owner {
+					t.Errorf("message %s through %v: got on contact %s, want %s (group %v)", nm.id, nm.via, got, nm.owner, ids)
+				}
+			}
+			mgWant(t, "empty conversations", mgCount(t, env, `SELECT count(*) FROM conversations cv WHERE workspace_id = $1
+				AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = cv.id)`, w.ws.ID), 0)
+			for _, id := range ids {
+				if n := mgCount(t, env, `SELECT count(*) FROM conversations WHERE contact_id = $1 AND status = 'OPEN'`, mgLocal(t, id)); n > 1 {
+					t.Errorf("open conversations of %s: got %d, want at most 1", id, n)
+				}
+			}
+		})
+	}
+}

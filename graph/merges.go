@@ -17,21 +17,53 @@ const (
 	typeSuggestion = "MergeSuggestion"
 )
 
-// mergeArgs reads the contact ids and field choices of a merge or its preview.
-func mergeArgs(primary, secondary string, choices []*model.MergeFieldChoice) (string, string, []rubrica.FieldChoice, error) {
+// mergeArgs reads the contact ids and field choices of a merge or its preview: a primary and
+// either one secondary or a list of them. It returns the secondaries and whether they came as
+// the list.
+func mergeArgs(primary string, secondary *string, secondaries []string, choices []*model.MergeFieldChoice) (string, []string, bool, []rubrica.FieldChoice, error) {
 	p, err := localID(primary, typeContact, "primaryContactId")
 	if err != nil {
-		return "", "", nil, err
+		return "", nil, false, nil, err
 	}
-	s, err := localID(secondary, typeContact, "secondaryContactId")
-	if err != nil {
-		return "", "", nil, err
+	var secs []string
+	switch {
+	case secondary != nil && secondaries != nil:
+		return "", nil, false, nil, rubrica.InvalidField("secondaryContactIds", "give secondaryContactId or secondaryContactIds, not both.")
+	case secondary != nil:
+		s, err := localID(*secondary, typeContact, "secondaryContactId")
+		if err != nil {
+			return "", nil, false, nil, err
+		}
+		secs = []string{s}
+	case secondaries == nil:
+		return "", nil, false, nil, rubrica.InvalidField("secondaryContactIds", "give secondaryContactId or secondaryContactIds.")
+	default:
+		if len(secondaries) > rubrica.MaxMergeSecondaries {
+			return "", nil, false, nil, rubrica.InvalidField("secondaryContactIds", "merge 1 to %d contacts into the primary, not %d.", rubrica.MaxMergeSecondaries, len(secondaries))
+		}
+		for _, gid := range secondaries {
+			s, err := localID(gid, typeContact, "secondaryContactIds")
+			if err != nil {
+				return "", nil, false, nil, err
+			}
+			secs = append(secs, s)
+		}
 	}
 	out := make([]rubrica.FieldChoice, len(choices))
 	for i, c := range choices {
-		out[i] = rubrica.FieldChoice{Field: c.Field, Side: c.Use}
+		out[i] = rubrica.FieldChoice{Field: c.Field}
+		if use := c.Use.Value(); use != nil {
+			out[i].Side = *use
+		}
+		if gid := c.ContactID.Value(); gid != nil {
+			id, err := localID(*gid, typeContact, "fieldChoices")
+			if err != nil {
+				return "", nil, false, nil, err
+			}
+			out[i].ContactID = id
+		}
 	}
-	return p, s, out, nil
+	return p, secs, secondary == nil, out, nil
 }
 
 // suggestionContacts returns the contacts of a suggestion that still exist, in its order.

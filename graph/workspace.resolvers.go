@@ -25,6 +25,14 @@ func (r *memberResolver) ID(ctx context.Context, obj *rubrica.Member) (string, e
 	return globalid.Encode(typeMember, obj.ID), nil
 }
 
+func (r *mutationResolver) SetAutoMerge(ctx context.Context, input model.SetAutoMergeInput) (*model.SetAutoMergePayload, error) {
+	ws, err := r.Services.Workspaces.SetAutoMerge(ctx, input.VerifiedPhone.Value(), input.VerifiedEmail.Value())
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetAutoMergePayload{Workspace: ws}, nil
+}
+
 func (r *mutationResolver) CreateCustomFieldDefinition(ctx context.Context, input model.CreateCustomFieldDefinitionInput) (*model.CreateCustomFieldDefinitionPayload, error) {
 	res, err := r.Services.Workspaces.CreateCustomFieldDefinition(ctx, rubrica.CustomFieldInput{
 		Key: input.Key, Label: input.Label, Type: input.Type, Options: input.Options.Value(),

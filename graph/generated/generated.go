@@ -76,6 +76,11 @@ type ComplexityRoot struct {
 		RevokedAt func(childComplexity int) int
 	}
 
+	AutoMergeSettings struct {
+		VerifiedEmail func(childComplexity int) int
+		VerifiedPhone func(childComplexity int) int
+	}
+
 	BlockContactPayload struct {
 		Contact func(childComplexity int) int
 	}
@@ -247,11 +252,13 @@ type ComplexityRoot struct {
 	}
 
 	Merge struct {
+		Automatic             func(childComplexity int) int
 		CanUndo               func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		MergedAt              func(childComplexity int) int
 		MergedBy              func(childComplexity int) int
 		MergedContactID       func(childComplexity int) int
+		MergedContactIds      func(childComplexity int) int
 		MergedContactSnapshot func(childComplexity int) int
 		PrimaryContact        func(childComplexity int) int
 		UndoBlockedReason     func(childComplexity int) int
@@ -339,6 +346,7 @@ type ComplexityRoot struct {
 		RemoveTagFromContact        func(childComplexity int, input model.RemoveTagFromContactInput) int
 		RevokeToken                 func(childComplexity int, input model.RevokeTokenInput) int
 		SendMessage                 func(childComplexity int, input model.SendMessageInput) int
+		SetAutoMerge                func(childComplexity int, input model.SetAutoMergeInput) int
 		SetContactFieldOrder        func(childComplexity int, input model.SetContactFieldOrderInput) int
 		StartWorkflowRun            func(childComplexity int, input model.StartWorkflowRunInput) int
 		UnblockContact              func(childComplexity int, input model.UnblockContactInput) int
@@ -359,7 +367,7 @@ type ComplexityRoot struct {
 		Contact          func(childComplexity int, id string) int
 		Contacts         func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) int
 		Job              func(childComplexity int, id string) int
-		MergePreview     func(childComplexity int, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) int
+		MergePreview     func(childComplexity int, primaryContactID string, secondaryContactID *string, secondaryContactIds []string, fieldChoices []*model.MergeFieldChoice) int
 		MergeSuggestions func(childComplexity int, status *rubrica.MergeSuggestionStatus, first *int, after *string) int
 		Merges           func(childComplexity int, first *int, after *string) int
 		Node             func(childComplexity int, id string) int
@@ -403,6 +411,10 @@ type ComplexityRoot struct {
 		Message        func(childComplexity int) int
 	}
 
+	SetAutoMergePayload struct {
+		Workspace func(childComplexity int) int
+	}
+
 	SetContactFieldOrderPayload struct {
 		Workspace func(childComplexity int) int
 	}
@@ -441,9 +453,10 @@ type ComplexityRoot struct {
 	}
 
 	UnmergeContactsPayload struct {
-		Merge           func(childComplexity int) int
-		PrimaryContact  func(childComplexity int) int
-		RestoredContact func(childComplexity int) int
+		Merge            func(childComplexity int) int
+		PrimaryContact   func(childComplexity int) int
+		RestoredContact  func(childComplexity int) int
+		RestoredContacts func(childComplexity int) int
 	}
 
 	UpdateContactPayload struct {
@@ -462,6 +475,7 @@ type ComplexityRoot struct {
 
 	Workspace struct {
 		APITokens              func(childComplexity int) int
+		AutoMerge              func(childComplexity int) int
 		ContactFieldOrder      func(childComplexity int) int
 		CustomFieldDefinitions func(childComplexity int) int
 		ID                     func(childComplexity int) int
@@ -531,6 +545,8 @@ type MergeResolver interface {
 	ID(ctx context.Context, obj *rubrica.Merge) (string, error)
 	PrimaryContact(ctx context.Context, obj *rubrica.Merge) (*rubrica.Contact, error)
 	MergedContactID(ctx context.Context, obj *rubrica.Merge) (string, error)
+	MergedContactIds(ctx context.Context, obj *rubrica.Merge) ([]string, error)
+
 	MergedContactSnapshot(ctx context.Context, obj *rubrica.Merge) (string, error)
 	MergedBy(ctx context.Context, obj *rubrica.Merge) (*rubrica.Member, error)
 
@@ -581,6 +597,7 @@ type MutationResolver interface {
 	CreateTag(ctx context.Context, input model.CreateTagInput) (*model.CreateTagPayload, error)
 	AddTagsToContacts(ctx context.Context, input model.AddTagsToContactsInput) (*model.AddTagsToContactsPayload, error)
 	RemoveTagFromContact(ctx context.Context, input model.RemoveTagFromContactInput) (*model.RemoveTagFromContactPayload, error)
+	SetAutoMerge(ctx context.Context, input model.SetAutoMergeInput) (*model.SetAutoMergePayload, error)
 	CreateCustomFieldDefinition(ctx context.Context, input model.CreateCustomFieldDefinitionInput) (*model.CreateCustomFieldDefinitionPayload, error)
 	SetContactFieldOrder(ctx context.Context, input model.SetContactFieldOrderInput) (*model.SetContactFieldOrderPayload, error)
 	RevokeToken(ctx context.Context, input model.RevokeTokenInput) (*model.RevokeTokenPayload, error)
@@ -597,7 +614,7 @@ type QueryResolver interface {
 	Contacts(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.ContactFilter, orderBy *model.ContactOrder) (*model.ContactConnection, error)
 	Job(ctx context.Context, id string) (*rubrica.Job, error)
 	MergeSuggestions(ctx context.Context, status *rubrica.MergeSuggestionStatus, first *int, after *string) (*model.MergeSuggestionConnection, error)
-	MergePreview(ctx context.Context, primaryContactID string, secondaryContactID string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error)
+	MergePreview(ctx context.Context, primaryContactID string, secondaryContactID *string, secondaryContactIds []string, fieldChoices []*model.MergeFieldChoice) (*rubrica.Contact, error)
 	Merges(ctx context.Context, first *int, after *string) (*model.MergeConnection, error)
 	Tags(ctx context.Context, search *string, first *int, after *string) (*model.TagConnection, error)
 }
@@ -690,6 +707,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiToken.RevokedAt(childComplexity), true
+
+	case "AutoMergeSettings.verifiedEmail":
+		if e.ComplexityRoot.AutoMergeSettings.VerifiedEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMergeSettings.VerifiedEmail(childComplexity), true
+	case "AutoMergeSettings.verifiedPhone":
+		if e.ComplexityRoot.AutoMergeSettings.VerifiedPhone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoMergeSettings.VerifiedPhone(childComplexity), true
 
 	case "BlockContactPayload.contact":
 		if e.ComplexityRoot.BlockContactPayload.Contact == nil {
@@ -1296,6 +1326,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Member.Role(childComplexity), true
 
+	case "Merge.automatic":
+		if e.ComplexityRoot.Merge.Automatic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.Automatic(childComplexity), true
 	case "Merge.canUndo":
 		if e.ComplexityRoot.Merge.CanUndo == nil {
 			break
@@ -1326,6 +1362,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merge.MergedContactID(childComplexity), true
+	case "Merge.mergedContactIds":
+		if e.ComplexityRoot.Merge.MergedContactIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merge.MergedContactIds(childComplexity), true
 	case "Merge.mergedContactSnapshot":
 		if e.ComplexityRoot.Merge.MergedContactSnapshot == nil {
 			break
@@ -1751,6 +1793,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
+	case "Mutation.setAutoMerge":
+		if e.ComplexityRoot.Mutation.SetAutoMerge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAutoMerge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAutoMerge(childComplexity, args["input"].(model.SetAutoMergeInput)), true
 	case "Mutation.setContactFieldOrder":
 		if e.ComplexityRoot.Mutation.SetContactFieldOrder == nil {
 			break
@@ -1893,7 +1946,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MergePreview(childComplexity, args["primaryContactId"].(string), args["secondaryContactId"].(string), args["fieldChoices"].([]*model.MergeFieldChoice)), true
+		return e.ComplexityRoot.Query.MergePreview(childComplexity, args["primaryContactId"].(string), args["secondaryContactId"].(*string), args["secondaryContactIds"].([]string), args["fieldChoices"].([]*model.MergeFieldChoice)), true
 	case "Query.mergeSuggestions":
 		if e.ComplexityRoot.Query.MergeSuggestions == nil {
 			break
@@ -2064,6 +2117,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
 
+	case "SetAutoMergePayload.workspace":
+		if e.ComplexityRoot.SetAutoMergePayload.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetAutoMergePayload.Workspace(childComplexity), true
+
 	case "SetContactFieldOrderPayload.workspace":
 		if e.ComplexityRoot.SetContactFieldOrderPayload.Workspace == nil {
 			break
@@ -2200,6 +2260,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UnmergeContactsPayload.RestoredContact(childComplexity), true
+	case "UnmergeContactsPayload.restoredContacts":
+		if e.ComplexityRoot.UnmergeContactsPayload.RestoredContacts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnmergeContactsPayload.RestoredContacts(childComplexity), true
 
 	case "UpdateContactPayload.contact":
 		if e.ComplexityRoot.UpdateContactPayload.Contact == nil {
@@ -2257,6 +2323,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Workspace.APITokens(childComplexity), true
+	case "Workspace.autoMerge":
+		if e.ComplexityRoot.Workspace.AutoMerge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Workspace.AutoMerge(childComplexity), true
 	case "Workspace.contactFieldOrder":
 		if e.ComplexityRoot.Workspace.ContactFieldOrder == nil {
 			break
@@ -2320,6 +2392,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RemoveTagFromContactInput", ec.unmarshalInputRemoveTagFromContactInput),
 			graphql.NewInputUnmarshaler("RevokeTokenInput", ec.unmarshalInputRevokeTokenInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
+			graphql.NewInputUnmarshaler("SetAutoMergeInput", ec.unmarshalInputSetAutoMergeInput),
 			graphql.NewInputUnmarshaler("SetContactFieldOrderInput", ec.unmarshalInputSetContactFieldOrderInput),
 			graphql.NewInputUnmarshaler("StartWorkflowRunInput", ec.unmarshalInputStartWorkflowRunInput),
 			graphql.NewInputUnmarshaler("UnblockContactInput", ec.unmarshalInputUnblockContactInput),
@@ -3211,17 +3284,21 @@ type MergeSuggestionEdge {
   node: MergeSuggestion!
 }
 
-"A merge of one contact into another, with everything needed to undo it."
+"A merge of one or more contacts into another, with everything needed to undo it."
 type Merge implements Node {
   "The merge's global id."
   id: ID!
   "The contact the other was merged into; null once deleted."
   primaryContact: Contact
-  "The id of the contact merged away (it comes back with this id when the merge is undone)."
+  "The id of the contact merged away (it comes back with this id when the merge is undone); for a group merge, the first of ` + "`" + `mergedContactIds` + "`" + `."
   mergedContactId: ID!
-  "The merged contact as it was, as a JSON object: ` + "`" + `id` + "`" + `, ` + "`" + `displayName` + "`" + `, ` + "`" + `firstName` + "`" + `, ` + "`" + `lastName` + "`" + `, ` + "`" + `email` + "`" + `, ` + "`" + `phone` + "`" + `, ` + "`" + `country` + "`" + `, ` + "`" + `language` + "`" + `, ` + "`" + `profilePictureUrl` + "`" + `, ` + "`" + `assigneeId` + "`" + `, ` + "`" + `blockedAt` + "`" + `, ` + "`" + `createdAt` + "`" + `, ` + "`" + `updatedAt` + "`" + `, ` + "`" + `customFields` + "`" + ` (value by field key), ` + "`" + `tagIds` + "`" + `, ` + "`" + `channels` + "`" + ` (` + "`" + `channelId` + "`" + ` and ` + "`" + `identifier` + "`" + ` of each identity) and ` + "`" + `conversationIds` + "`" + `, with the API's ids."
+  "Every contact merged away, in the order given (each comes back with its id when the merge is undone)."
+  mergedContactIds: [ID!]!
+  "Whether the workspace's automatic merges made it (see ` + "`" + `Workspace.autoMerge` + "`" + `); ` + "`" + `mergedBy` + "`" + ` is null then."
+  automatic: Boolean!
+  "The (first) merged contact as it was, as a JSON object: ` + "`" + `id` + "`" + `, ` + "`" + `displayName` + "`" + `, ` + "`" + `firstName` + "`" + `, ` + "`" + `lastName` + "`" + `, ` + "`" + `email` + "`" + `, ` + "`" + `phone` + "`" + `, ` + "`" + `country` + "`" + `, ` + "`" + `language` + "`" + `, ` + "`" + `profilePictureUrl` + "`" + `, ` + "`" + `assigneeId` + "`" + `, ` + "`" + `blockedAt` + "`" + `, ` + "`" + `createdAt` + "`" + `, ` + "`" + `updatedAt` + "`" + `, ` + "`" + `customFields` + "`" + ` (value by field key), ` + "`" + `tagIds` + "`" + `, ` + "`" + `channels` + "`" + ` (` + "`" + `channelId` + "`" + ` and ` + "`" + `identifier` + "`" + ` of each identity) and ` + "`" + `conversationIds` + "`" + `, with the API's ids."
   mergedContactSnapshot: String!
-  "Who merged."
+  "Who merged; null for an automatic merge."
   mergedBy: Member
   "When."
   mergedAt: DateTime!
@@ -3261,21 +3338,25 @@ enum MergeSide {
   SECONDARY
 }
 
-"The value one field takes in a merge."
+"The value one field takes in a merge: give ` + "`" + `contactId` + "`" + ` or, for a merge of two contacts, ` + "`" + `use` + "`" + `."
 input MergeFieldChoice {
   "A standard field (` + "`" + `firstName` + "`" + `, ` + "`" + `lastName` + "`" + `, ` + "`" + `email` + "`" + `, ` + "`" + `phone` + "`" + `, ` + "`" + `country` + "`" + `, ` + "`" + `language` + "`" + `, ` + "`" + `assignee` + "`" + `, ` + "`" + `profilePictureUrl` + "`" + `, ` + "`" + `profileName` + "`" + `) or a custom field's key."
   field: String!
-  "Whose value it takes."
-  use: MergeSide!
+  "Whose value it takes, for a merge of two contacts (SECONDARY is ambiguous in a group merge: BAD_USER_INPUT)."
+  use: MergeSide
+  "The contact whose value it takes: the primary or one of the secondaries."
+  contactId: ID
 }
 
-"Two contacts to merge."
+"Contacts to merge: a primary and either one ` + "`" + `secondaryContactId` + "`" + ` or a list ` + "`" + `secondaryContactIds` + "`" + `."
 input MergeContactsInput {
   "The contact that stays."
   primaryContactId: ID!
-  "The contact merged into it, which disappears."
-  secondaryContactId: ID!
-  "Fields that take the secondary's value (where the secondary has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the secondary's otherwise."
+  "The contact merged into it, which disappears (or give ` + "`" + `secondaryContactIds` + "`" + `)."
+  secondaryContactId: ID
+  "The contacts merged into it, 1 to 9, which disappear, all in one transaction and one ` + "`" + `Merge` + "`" + `; a field the primary lacks takes the value of the first of them, in this order, that has one."
+  secondaryContactIds: [ID!]
+  "Fields that take another contact's value than the default (where that contact has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the first secondary's that has one otherwise."
   fieldChoices: [MergeFieldChoice!]
 }
 
@@ -3297,8 +3378,10 @@ input UnmergeContactsInput {
 type UnmergeContactsPayload {
   "The contact the other had been merged into."
   primaryContact: Contact!
-  "The contact merged away, back with its own id."
+  "The contact merged away, back with its own id (the first, for a group merge)."
   restoredContact: Contact!
+  "Every contact merged away, back with its own id, in the merge's order."
+  restoredContacts: [Contact!]!
   "The merge, now undone."
   merge: Merge!
 }
@@ -3332,13 +3415,15 @@ extend type Query {
     "A cursor: the suggestions after it."
     after: String
   ): MergeSuggestionConnection!
-  "What merging the secondary into the primary would produce: the merged contact with its tags, custom values and channels. Changes nothing."
+  "What merging the secondary (or secondaries) into the primary would produce: the merged contact with its tags, custom values and channels. Changes nothing."
   mergePreview(
     "The contact that would stay."
     primaryContactId: ID!
-    "The contact that would be merged into it."
-    secondaryContactId: ID!
-    "Fields that would take the secondary's value."
+    "The contact that would be merged into it (or give ` + "`" + `secondaryContactIds` + "`" + `)."
+    secondaryContactId: ID
+    "The contacts that would be merged into it, 1 to 9, in order."
+    secondaryContactIds: [ID!]
+    "Fields that would take another contact's value."
     fieldChoices: [MergeFieldChoice!]
   ): Contact!
   "The merge history, newest first (owners and managers)."
@@ -3351,7 +3436,7 @@ extend type Query {
 }
 
 extend type Mutation {
-  "Merges the secondary contact into the primary, in one transaction: fields combined (see ` + "`" + `fieldChoices` + "`" + `), the secondary's channel links, conversations with all their messages, tags and custom values moved to the primary, the secondary gone from every query. The merged contact is blocked when either contact was blocked (a merge never silently unblocks; unblocking stays an owner's or manager's decision). Of two merges racing over the same contact, one wins and the other gets CONFLICT."
+  "Merges the secondary contact (or 1 to 9 ` + "`" + `secondaryContactIds` + "`" + `) into the primary, in one transaction and one ` + "`" + `Merge` + "`" + `: fields combined (see ` + "`" + `fieldChoices` + "`" + `), the secondary's channel links, conversations with all their messages, tags and custom values moved to the primary, the secondary gone from every query. The merged contact is blocked when either contact was blocked (a merge never silently unblocks; unblocking stays an owner's or manager's decision). Of two merges racing over the same contact, one wins and the other gets CONFLICT. The suggestions all of whose contacts were merged become MERGED."
   mergeContacts("The surviving contact, the contacts merged into it and the field choices." input: MergeContactsInput!): MergeContactsPayload!
   "Undoes a merge, at any time: each contact gets what it would have had without the merge, given all that arrived since (fields edited after the merge keep their new value; a message that arrived after the merge stays with the channel identity it came through). The member who merged may undo within 10 minutes; owners and managers any merge. Merges into the same contact are undone newest first."
   unmergeContacts("The merge to undo." input: UnmergeContactsInput!): UnmergeContactsPayload!
@@ -3609,6 +3694,30 @@ type Workspace implements Node {
   members: [Member!]!
   "Every API token of the workspace's members, revoked and expired ones included, newest first (owners only: others get FORBIDDEN)."
   apiTokens: [ApiToken!]!
+  "Which first messages merge at once into the contact that holds their identity. Every member may read it."
+  autoMerge: AutoMergeSettings!
+}
+
+"The workspace's automatic merges, both off by default. A first inbound message from an identity that exactly one contact (not blocked) holds merges the new contact into that one at once, as an undoable ` + "`" + `Merge` + "`" + ` with ` + "`" + `automatic: true` + "`" + `; where two or more hold it, a suggestion is made as usual; blocked contacts are never merged into."
+type AutoMergeSettings {
+  "WHATSAPP and SMS: by the number."
+  verifiedPhone: Boolean!
+  "EMAIL: by the address."
+  verifiedEmail: Boolean!
+}
+
+"New automatic merge settings; a setting left out stays."
+input SetAutoMergeInput {
+  "Merge first WHATSAPP and SMS messages by the number."
+  verifiedPhone: Boolean
+  "Merge first EMAIL messages by the address."
+  verifiedEmail: Boolean
+}
+
+"The result of ` + "`" + `setAutoMerge` + "`" + `."
+type SetAutoMergePayload {
+  "The workspace with its new settings."
+  workspace: Workspace!
 }
 
 "A person who works in a workspace's inbox."
@@ -3738,6 +3847,8 @@ type RemoveMemberPayload {
 }
 
 extend type Mutation {
+  "Changes the workspace's automatic merges (owners and managers; agents get FORBIDDEN)."
+  setAutoMerge("The settings to change." input: SetAutoMergeInput!): SetAutoMergePayload!
   "Adds a custom contact field to the workspace (owners and managers)."
   createCustomFieldDefinition("The new field's key, label, type and options." input: CreateCustomFieldDefinitionInput!): CreateCustomFieldDefinitionPayload!
   "Sets the order in which the workspace shows contact fields (owners and managers)."
@@ -3779,6 +3890,16 @@ func (ec *executionContext) childFields_ApiToken(ctx context.Context, field grap
 		return ec.fieldContext_ApiToken_revokedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
+}
+
+func (ec *executionContext) childFields_AutoMergeSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "verifiedPhone":
+		return ec.fieldContext_AutoMergeSettings_verifiedPhone(ctx, field)
+	case "verifiedEmail":
+		return ec.fieldContext_AutoMergeSettings_verifiedEmail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoMergeSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_BlockContactPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4129,6 +4250,10 @@ func (ec *executionContext) childFields_Merge(ctx context.Context, field graphql
 		return ec.fieldContext_Merge_primaryContact(ctx, field)
 	case "mergedContactId":
 		return ec.fieldContext_Merge_mergedContactId(ctx, field)
+	case "mergedContactIds":
+		return ec.fieldContext_Merge_mergedContactIds(ctx, field)
+	case "automatic":
+		return ec.fieldContext_Merge_automatic(ctx, field)
 	case "mergedContactSnapshot":
 		return ec.fieldContext_Merge_mergedContactSnapshot(ctx, field)
 	case "mergedBy":
@@ -4351,6 +4476,14 @@ func (ec *executionContext) childFields_SendMessagePayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type SendMessagePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetAutoMergePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "workspace":
+		return ec.fieldContext_SetAutoMergePayload_workspace(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetAutoMergePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetContactFieldOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "workspace":
@@ -4417,6 +4550,8 @@ func (ec *executionContext) childFields_UnmergeContactsPayload(ctx context.Conte
 		return ec.fieldContext_UnmergeContactsPayload_primaryContact(ctx, field)
 	case "restoredContact":
 		return ec.fieldContext_UnmergeContactsPayload_restoredContact(ctx, field)
+	case "restoredContacts":
+		return ec.fieldContext_UnmergeContactsPayload_restoredContacts(ctx, field)
 	case "merge":
 		return ec.fieldContext_UnmergeContactsPayload_merge(ctx, field)
 	}
@@ -4465,6 +4600,8 @@ func (ec *executionContext) childFields_Workspace(ctx context.Context, field gra
 		return ec.fieldContext_Workspace_members(ctx, field)
 	case "apiTokens":
 		return ec.fieldContext_Workspace_apiTokens(ctx, field)
+	case "autoMerge":
+		return ec.fieldContext_Workspace_autoMerge(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Workspace", field.Name)
 }
@@ -4881,6 +5018,20 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setAutoMerge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetAutoMergeInput, error) {
+			return ec.unmarshalNSetAutoMergeInput2rubricaᚋgraphᚋmodelᚐSetAutoMergeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setContactFieldOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5073,21 +5224,29 @@ func (ec *executionContext) field_Query_mergePreview_args(ctx context.Context, r
 	}
 	args["primaryContactId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "secondaryContactId",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["secondaryContactId"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "fieldChoices",
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "secondaryContactIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["secondaryContactIds"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "fieldChoices",
 		func(ctx context.Context, v any) ([]*model.MergeFieldChoice, error) {
 			return ec.unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoiceᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["fieldChoices"] = arg2
+	args["fieldChoices"] = arg3
 	return args, nil
 }
 
@@ -5503,6 +5662,52 @@ func (ec *executionContext) _ApiToken_revokedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_ApiToken_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiToken", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AutoMergeSettings_verifiedPhone(ctx context.Context, field graphql.CollectedField, obj *rubrica.AutoMergeSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMergeSettings_verifiedPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerifiedPhone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMergeSettings_verifiedPhone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMergeSettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AutoMergeSettings_verifiedEmail(ctx context.Context, field graphql.CollectedField, obj *rubrica.AutoMergeSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoMergeSettings_verifiedEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerifiedEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoMergeSettings_verifiedEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AutoMergeSettings", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _BlockContactPayload_contact(ctx context.Context, field graphql.CollectedField, obj *model.BlockContactPayload) (ret graphql.Marshaler) {
@@ -8080,6 +8285,52 @@ func (ec *executionContext) fieldContext_Merge_mergedContactId(_ context.Context
 	return graphql.NewScalarFieldContext("Merge", field, true, true, "ID")
 }
 
+func (ec *executionContext) _Merge_mergedContactIds(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_mergedContactIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merge().MergedContactIds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_mergedContactIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Merge_automatic(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merge_automatic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Automatic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merge_automatic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merge", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Merge_mergedContactSnapshot(ctx context.Context, field graphql.CollectedField, obj *rubrica.Merge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9943,6 +10194,50 @@ func (ec *executionContext) fieldContext_Mutation_removeTagFromContact(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setAutoMerge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAutoMerge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetAutoMerge(ctx, fc.Args["input"].(model.SetAutoMergeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetAutoMergePayload) graphql.Marshaler {
+			return ec.marshalNSetAutoMergePayload2ᚖrubricaᚋgraphᚋmodelᚐSetAutoMergePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setAutoMerge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetAutoMergePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setAutoMerge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createCustomFieldDefinition(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10625,7 +10920,7 @@ func (ec *executionContext) _Query_mergePreview(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MergePreview(ctx, fc.Args["primaryContactId"].(string), fc.Args["secondaryContactId"].(string), fc.Args["fieldChoices"].([]*model.MergeFieldChoice))
+			return ec.Resolvers.Query().MergePreview(ctx, fc.Args["primaryContactId"].(string), fc.Args["secondaryContactId"].(*string), fc.Args["secondaryContactIds"].([]string), fc.Args["fieldChoices"].([]*model.MergeFieldChoice))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Contact) graphql.Marshaler {
@@ -11308,6 +11603,38 @@ func (ec *executionContext) fieldContext_SendMessagePayload_connected(_ context.
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _SetAutoMergePayload_workspace(ctx context.Context, field graphql.CollectedField, obj *model.SetAutoMergePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetAutoMergePayload_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workspace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *rubrica.Workspace) graphql.Marshaler {
+			return ec.marshalNWorkspace2ᚖrubricaᚐWorkspace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetAutoMergePayload_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetAutoMergePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Workspace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SetContactFieldOrderPayload_workspace(ctx context.Context, field graphql.CollectedField, obj *model.SetContactFieldOrderPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11866,6 +12193,38 @@ func (ec *executionContext) fieldContext_UnmergeContactsPayload_restoredContact(
 	return fc, nil
 }
 
+func (ec *executionContext) _UnmergeContactsPayload_restoredContacts(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnmergeContactsPayload_restoredContacts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestoredContacts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*rubrica.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚕᚖrubricaᚐContactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnmergeContactsPayload_restoredContacts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnmergeContactsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Contact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UnmergeContactsPayload_merge(ctx context.Context, field graphql.CollectedField, obj *model.UnmergeContactsPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12260,6 +12619,38 @@ func (ec *executionContext) fieldContext_Workspace_apiTokens(_ context.Context, 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Workspace_autoMerge(ctx context.Context, field graphql.CollectedField, obj *rubrica.Workspace) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Workspace_autoMerge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AutoMerge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v rubrica.AutoMergeSettings) graphql.Marshaler {
+			return ec.marshalNAutoMergeSettings2rubricaᚐAutoMergeSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Workspace_autoMerge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Workspace",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoMergeSettings(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14221,7 +14612,7 @@ func (ec *executionContext) unmarshalInputMergeContactsInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"primaryContactId", "secondaryContactId", "fieldChoices"}
+	fieldsInOrder := [...]string{"primaryContactId", "secondaryContactId", "secondaryContactIds", "fieldChoices"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14237,11 +14628,18 @@ func (ec *executionContext) unmarshalInputMergeContactsInput(ctx context.Context
 			it.PrimaryContactID = data
 		case "secondaryContactId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secondaryContactId"))
-			data, err := ec.unmarshalNID2string(ctx, v)
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.SecondaryContactID = data
+			it.SecondaryContactID = graphql.OmittableOf(data)
+		case "secondaryContactIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secondaryContactIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SecondaryContactIds = graphql.OmittableOf(data)
 		case "fieldChoices":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fieldChoices"))
 			data, err := ec.unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋmodelᚐMergeFieldChoiceᚄ(ctx, v)
@@ -14277,7 +14675,7 @@ func (ec *executionContext) unmarshalInputMergeFieldChoice(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"field", "use"}
+	fieldsInOrder := [...]string{"field", "use", "contactId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14293,11 +14691,18 @@ func (ec *executionContext) unmarshalInputMergeFieldChoice(ctx context.Context, 
 			it.Field = data
 		case "use":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("use"))
-			data, err := ec.unmarshalNMergeSide2rubricaᚐMergeSide(ctx, v)
+			data, err := ec.unmarshalOMergeSide2ᚖrubricaᚐMergeSide(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Use = data
+			it.Use = graphql.OmittableOf(data)
+		case "contactId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contactId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContactID = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -14634,6 +15039,55 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 func UnmarshalSendMessageInput(ctx context.Context, raw any) (model.SendMessageInput, error) {
 	var out model.SendMessageInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendMessageInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetAutoMergeInput(ctx context.Context, obj any) (model.SetAutoMergeInput, error) {
+	var it model.SetAutoMergeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"verifiedPhone", "verifiedEmail"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "verifiedPhone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifiedPhone"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerifiedPhone = graphql.OmittableOf(data)
+		case "verifiedEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verifiedEmail"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerifiedEmail = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetAutoMergeInput unmarshals raw into the SetAutoMergeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetAutoMergeInput(ctx context.Context, raw any) (model.SetAutoMergeInput, error) {
+	var out model.SetAutoMergeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetAutoMergeInput", raw, &out)
 	return out, err
 }
 
@@ -15118,6 +15572,44 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec.marshalODateTime2ᚖtimeᚐTime(ctx, field.Selections, obj.RevokedAt)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return marshalObject(fields, out)
+}
+
+var autoMergeSettingsImplementors = []string{"AutoMergeSettings"}
+
+func (ec *executionContext) _AutoMergeSettings(ctx context.Context, sel ast.SelectionSet, obj *rubrica.AutoMergeSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoMergeSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := newDeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoMergeSettings")
+		case "verifiedPhone":
+			out.Values[i] = ec.marshalNBoolean2bool(ctx, field.Selections, obj.VerifiedPhone)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifiedEmail":
+			out.Values[i] = ec.marshalNBoolean2bool(ctx, field.Selections, obj.VerifiedEmail)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16377,6 +16869,17 @@ func (ec *executionContext) _Merge(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Merge_mergedContactId(ctx, field, obj)
 				})
+		case "mergedContactIds":
+			resolveObjectField(ctx, settled, out, ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Merge_mergedContactIds(ctx, field, obj)
+				})
+		case "automatic":
+			out.Values[i] = ec.marshalNBoolean2bool(ctx, field.Selections, obj.Automatic)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "mergedContactSnapshot":
 			resolveObjectField(ctx, settled, out, ec.OperationContext, &deferred, i,
 				true, true,
@@ -17036,6 +17539,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setAutoMerge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setAutoMerge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createCustomFieldDefinition":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createCustomFieldDefinition(ctx, field)
@@ -17505,6 +18015,39 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 	return marshalObject(fields, out)
 }
 
+var setAutoMergePayloadImplementors = []string{"SetAutoMergePayload"}
+
+func (ec *executionContext) _SetAutoMergePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetAutoMergePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setAutoMergePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := newDeferredGroup(ctx, fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetAutoMergePayload")
+		case "workspace":
+			out.Values[i] = ec._SetAutoMergePayload_workspace(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return marshalObject(fields, out)
+}
+
 var setContactFieldOrderPayloadImplementors = []string{"SetContactFieldOrderPayload"}
 
 func (ec *executionContext) _SetContactFieldOrderPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetContactFieldOrderPayload) graphql.Marshaler {
@@ -17785,6 +18328,11 @@ func (ec *executionContext) _UnmergeContactsPayload(ctx context.Context, sel ast
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "restoredContacts":
+			out.Values[i] = ec._UnmergeContactsPayload_restoredContacts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "merge":
 			out.Values[i] = ec._UnmergeContactsPayload_merge(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17953,6 +18501,11 @@ func (ec *executionContext) _Workspace(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Workspace_apiTokens(ctx, field, obj)
 				})
+		case "autoMerge":
+			out.Values[i] = ec._Workspace_autoMerge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18367,6 +18920,10 @@ func (ec *executionContext) marshalNApiToken2ᚖrubricaᚐAPIToken(ctx context.C
 		return graphql.Null
 	}
 	return ec._ApiToken(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAutoMergeSettings2rubricaᚐAutoMergeSettings(ctx context.Context, sel ast.SelectionSet, v rubrica.AutoMergeSettings) graphql.Marshaler {
+	return ec._AutoMergeSettings(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNBlockContactInput2rubricaᚋgraphᚋmodelᚐBlockContactInput(ctx context.Context, v any) (model.BlockContactInput, error) {
@@ -19051,21 +19608,6 @@ func (ec *executionContext) unmarshalNMergeFieldChoice2ᚖrubricaᚋgraphᚋmode
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNMergeSide2rubricaᚐMergeSide(ctx context.Context, v any) (rubrica.MergeSide, error) {
-	tmp, err := graphql.UnmarshalString(v)
-	res := rubrica.MergeSide(tmp)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNMergeSide2rubricaᚐMergeSide(ctx context.Context, sel ast.SelectionSet, v rubrica.MergeSide) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalString(string(v))
-	if res == graphql.Null {
-		graphql.AddInvalidNullFromMarshaler(ctx, "MergeSide!")
-	}
-	return res
-}
-
 func (ec *executionContext) marshalNMergeSuggestion2ᚕᚖrubricaᚐMergeSuggestionᚄ(ctx context.Context, sel ast.SelectionSet, v []*rubrica.MergeSuggestion) graphql.Marshaler {
 	ret := marshalList(ctx, sel, "MergeSuggestion", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -19329,6 +19871,19 @@ func (ec *executionContext) marshalNSendMessagePayload2ᚖrubricaᚋgraphᚋmode
 		return graphql.Null
 	}
 	return ec._SendMessagePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetAutoMergeInput2rubricaᚋgraphᚋmodelᚐSetAutoMergeInput(ctx context.Context, v any) (model.SetAutoMergeInput, error) {
+	res, err := ec.unmarshalInputSetAutoMergeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetAutoMergePayload2ᚖrubricaᚋgraphᚋmodelᚐSetAutoMergePayload(ctx context.Context, sel ast.SelectionSet, v *model.SetAutoMergePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetAutoMergePayload!")
+		return graphql.Null
+	}
+	return ec._SetAutoMergePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSetContactFieldOrderInput2rubricaᚋgraphᚋmodelᚐSetContactFieldOrderInput(ctx context.Context, v any) (model.SetContactFieldOrderInput, error) {
@@ -19906,6 +20461,25 @@ func (ec *executionContext) unmarshalOMergeFieldChoice2ᚕᚖrubricaᚋgraphᚋm
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOMergeSide2ᚖrubricaᚐMergeSide(ctx context.Context, v any) (*rubrica.MergeSide, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := rubrica.MergeSide(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMergeSide2ᚖrubricaᚐMergeSide(ctx context.Context, sel ast.SelectionSet, v *rubrica.MergeSide) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) unmarshalOMergeSuggestionStatus2ᚖrubricaᚐMergeSuggestionStatus(ctx context.Context, v any) (*rubrica.MergeSuggestionStatus, error) {

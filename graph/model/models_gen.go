@@ -315,13 +315,15 @@ type MergeConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
-// Two contacts to merge.
+// Contacts to merge: a primary and either one `secondaryContactId` or a list `secondaryContactIds`.
 type MergeContactsInput struct {
 	// The contact that stays.
 	PrimaryContactID string `json:"primaryContactId"`
-	// The contact merged into it, which disappears.
-	SecondaryContactID string `json:"secondaryContactId"`
-	// Fields that take the secondary's value (where the secondary has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the secondary's otherwise.
+	// The contact merged into it, which disappears (or give `secondaryContactIds`).
+	SecondaryContactID graphql.Omittable[*string] `json:"secondaryContactId,omitempty"`
+	// The contacts merged into it, 1 to 9, which disappear, all in one transaction and one `Merge`; a field the primary lacks takes the value of the first of them, in this order, that has one.
+	SecondaryContactIds graphql.Omittable[[]string] `json:"secondaryContactIds,omitempty"`
+	// Fields that take another contact's value than the default (where that contact has none, the field is cleared: standard and custom fields alike); every other field keeps the primary's value where it has one and takes the first secondary's that has one otherwise.
 	FieldChoices graphql.Omittable[[]*MergeFieldChoice] `json:"fieldChoices,omitempty"`
 }
 
@@ -341,12 +343,14 @@ type MergeEdge struct {
 	Node *rubrica.Merge `json:"node"`
 }
 
-// The value one field takes in a merge.
+// The value one field takes in a merge: give `contactId` or, for a merge of two contacts, `use`.
 type MergeFieldChoice struct {
 	// A standard field (`firstName`, `lastName`, `email`, `phone`, `country`, `language`, `assignee`, `profilePictureUrl`, `profileName`) or a custom field's key.
 	Field string `json:"field"`
-	// Whose value it takes.
-	Use rubrica.MergeSide `json:"use"`
+	// Whose value it takes, for a merge of two contacts (SECONDARY is ambiguous in a group merge: BAD_USER_INPUT).
+	Use graphql.Omittable[*rubrica.MergeSide] `json:"use,omitempty"`
+	// The contact whose value it takes: the primary or one of the secondaries.
+	ContactID graphql.Omittable[*string] `json:"contactId,omitempty"`
 }
 
 // A page of suggestions.
@@ -517,6 +521,20 @@ type SendMessagePayload struct {
 	Connected bool `json:"connected"`
 }
 
+// New automatic merge settings; a setting left out stays.
+type SetAutoMergeInput struct {
+	// Merge first WHATSAPP and SMS messages by the number.
+	VerifiedPhone graphql.Omittable[*bool] `json:"verifiedPhone,omitempty"`
+	// Merge first EMAIL messages by the address.
+	VerifiedEmail graphql.Omittable[*bool] `json:"verifiedEmail,omitempty"`
+}
+
+// The result of `setAutoMerge`.
+type SetAutoMergePayload struct {
+	// The workspace with its new settings.
+	Workspace *rubrica.Workspace `json:"workspace"`
+}
+
 // A new order of the contact fields.
 type SetContactFieldOrderInput struct {
 	// Field keys in the wanted order, each at most once; keys left out follow in their current order.
@@ -588,8 +606,10 @@ type UnmergeContactsInput struct {
 type UnmergeContactsPayload struct {
 	// The contact the other had been merged into.
 	PrimaryContact *rubrica.Contact `json:"primaryContact"`
-	// The contact merged away, back with its own id.
+	// The contact merged away, back with its own id (the first, for a group merge).
 	RestoredContact *rubrica.Contact `json:"restoredContact"`
+	// Every contact merged away, back with its own id, in the merge's order.
+	RestoredContacts []*rubrica.Contact `json:"restoredContacts"`
 	// The merge, now undone.
 	Merge *rubrica.Merge `json:"merge"`
 }
