@@ -984,11 +984,9 @@ func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, setti
 	// plan on the GIN indexes: a LIMIT of 2 made the planner walk the workspace's contacts
 	// looking for two that a new number never has).
 	holders := func() ([]string, error) {
-		var rows []dupRow
-		if err := tx.SelectContext(ctx, &rows, `SELECT `+dupColumns+` FROM contacts c
-			WHERE c.workspace_id = $1 AND c.blocked_at IS NULL AND `+holdsAny("$2", "$3")+` LIMIT $4`,
-			workspaceID, textArray(phones), textArray(emails), maxValueHolders); err != nil {
-			return nil, fmt.Errorf("db: auto merge holders: %w", err)
+		rows, err := readHolders(ctx, tx, workspaceID, phones, emails)
+		if err != nil {
+			return nil, err
 		}
 		ids := make([]string, len(rows))
 		for i := range rows {
