@@ -48,7 +48,8 @@ check-generated:
 	if [ "$$before" != "$$after" ]; then \
 		echo "generated code was stale: run 'go generate ./...' and commit the result"; exit 1; fi
 
-## bench: the benchmarks (dataloader wait, event delivery, the read path on 100,000 contacts).
+## bench: the benchmarks (dataloader wait, event delivery, the read path on 100,000 contacts,
+## writes beside the comparable SQL transaction).
 ## BENCH picks them by name (a go test -bench pattern), PKG the packages, BENCHTIME how long
 ## each runs (go test's default when empty), e.g.
 ##   make bench BENCH=ReadPath PKG=./internal/readpath/ BENCHTIME=5s
