@@ -99,6 +99,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		externalID = &e
 	}
+	if externalID == nil {
+		if r, ok, err := s.receiveLinked(ctx, a.WorkspaceID, in, sentAt); err != nil || ok {
+			return r, err
+		}
+	}
 	var r rubrica.Received
 	receive := func(tx *sqlx.Tx) error {
 		r = rubrica.Received{}
@@ -156,6 +161,13 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				if holder, err = autoMergeHolder(ctx, tx, a.WorkspaceID, identity.autoMerge(), ch, identifier, r.Contact); err != nil {
 					return err
 				}
+				if holder == nil {
+					r.ContactCreated = true
+					if r.Conversation, r.Message, err = createFromFirstMessage(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID); err != nil {
+						return err
+					}
+					return refreshNewContacts(ctx, tx, a.WorkspaceID, r.Contact)
+				}
 				if err := insertContact(ctx, tx, r.Contact); err != nil {
 					return err
 				}
@@ -181,8 +193,6 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			}
 			r.ContactCreated, relinked = false, false
 			r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
-		case r.ContactCreated: // a new contact has no conversation yet
-			r.Conversation, err = linkNewContact(ctx, tx, r.Contact, ch.ID, identifier, sentAt)
 		case relinked:
 			if err = insertLink(ctx, tx, r.Contact, ch.ID, identifier, sentAt); err == nil {
 				r.Conversation, opened, err = openConversation(ctx, tx, r.Contact, ch.ID)
@@ -197,15 +207,7 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			return err
 		}
 		var events []rubrica.Event
-		if r.ContactCreated {
-			if err := refreshNewContacts(ctx, tx, a.WorkspaceID, r.Contact); err != nil {
-				return err
-			}
-		}
 		switch {
-		case r.ContactCreated:
-			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContact, rubrica.ContactCreated, r.Contact.ID, nil),
-				newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
 		case relinked: // linked again after a member removed the link
 			events = append(events, newEvent(a.WorkspaceID, rubrica.KindContactChannel, rubrica.ChannelLinked, r.Contact.ID, &ch.ID))
 			if opened {
@@ -224,6 +226,56 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		return nil, err
 	}
 	return &r, nil
+}
+
+// receiveLinkedSQL receives a message from an identity linked to an unblocked contact with
+// an open conversation, the common case, in one statement, so in one transaction and one
+// round trip: it locks the contact and the link as lockLinkedContact does, inserts the
+// message into the open conversation and moves the link's last interaction, which is all
+// the general path does for such a message (no event: nothing a subscriber sees changes).
+// Anything else (no link, a blocked contact, no open conversation, a link moved by a merge
+// while this waited: the locked rows no longer join) inserts nothing and returns no row, and
+// the message takes the general path in a transaction of its own. Without the identity lock:
+// a linked identity's messages are ordered by the link's row lock, and a first message that
+// is linking the identity meanwhile is not visible yet, so this finds no link and the general
+// path waits for the identity lock. $1 channel, $2 identifier, $3 workspace, $4 text, $5 sent.
+var receiveLinkedSQL = `WITH c AS (SELECT ` + contactColumns + `, l.id AS link_id
+		FROM contact_channels l JOIN contacts c ON c.id = l.contact_id
+		WHERE l.channel_id = $1 AND l.identifier = $2 AND c.workspace_id = $3 AND c.blocked_at IS NULL
+		FOR UPDATE OF c FOR NO KEY UPDATE OF l),
+	cv AS (SELECT ` + conversationColumns + ` FROM conversations cv JOIN c ON cv.contact_id = c.id WHERE cv.status = 'OPEN'),
+	m AS (INSERT INTO messages AS m (workspace_id, conversation_id, channel_id, identifier, direction, text, sent_at)
+		SELECT cv.workspace_id, cv.id, $1, $2, 'INBOUND', $4, $5 FROM cv RETURNING ` + messageColumns + `),
+	touched AS (UPDATE contact_channels SET last_interaction_at = greatest(last_interaction_at, $5)
+		WHERE id = (SELECT link_id FROM c) AND EXISTS (SELECT FROM m))
+	SELECT ` + aliased(contactColumns) + `, ` + aliased(conversationColumns) + `, ` + aliased(messageColumns) + ` FROM c, cv, m`
+
+// linkedReceipt is what receiveLinkedSQL returns.
+type linkedReceipt struct {
+	Contact      contactRow      `db:"c"`
+	Conversation conversationRow `db:"cv"`
+	Message      messageRow      `db:"m"`
+}
+
+// receiveLinked receives a message without an external id by receiveLinkedSQL; ok is false
+// when the message needs the general path.
+func (s *ConversationService) receiveLinked(ctx context.Context, workspaceID string, in rubrica.InboundMessage, sentAt time.Time) (r *rubrica.Received, ok bool, err error) {
+	chType, err := s.db.channelTypeOf(ctx, s.db, workspaceID, in.ChannelID)
+	if err != nil {
+		return nil, false, err
+	}
+	identifier, err := rubrica.NormalizeIdentifier(chType, in.Identifier)
+	if err != nil {
+		return nil, false, err
+	}
+	var row linkedReceipt
+	err = s.db.GetContext(ctx, &row, receiveLinkedSQL, in.ChannelID, identifier, workspaceID, in.Text, sentAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, translate(fmt.Errorf("db: receive from a linked identity: %w", err))
+	}
+	return &rubrica.Received{Contact: row.Contact.contact(), Conversation: row.Conversation.conversation(), Message: row.Message.message()}, true, nil
 }
 
 // identityRow is what readIdentity reads of an identity on a channel.
@@ -317,16 +369,53 @@ func insertLink(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID,
 	return nil
 }
 
-// linkNewContact links an identity to the contact its first message created and opens its
-// first conversation, in one statement.
-func linkNewContact(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier string, at time.Time) (*rubrica.Conversation, error) {
-	const q = `WITH linked AS (` + linkStatement + `)
-		INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status) VALUES ($1, $2, $3, 'OPEN') RETURNING ` + conversationColumns
-	var row conversationRow
-	if err := tx.GetContext(ctx, &row, q, c.WorkspaceID, c.ID, channelID, identifier, at); err != nil {
-		return nil, fmt.Errorf("db: link new contact: %w", err)
+// firstMessageSQL creates the contact of a first message (namedInsert's parameters) with its
+// link, its first conversation, the message and the events CREATED and LINKED, in one
+// statement. The contact is new, so no other transaction sees it before this one commits:
+// its events need no lock to be in order (see publish).
+var firstMessageSQL = `WITH c AS (` + namedInsert([]string{"workspace_id", "assignee_id"}, nil, ` RETURNING id, workspace_id, created_at, updated_at`) + `),
+	l AS (INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
+		SELECT c.workspace_id, c.id, :channel_id, :identifier, :sent_at, :sent_at FROM c),
+	cv AS (INSERT INTO conversations AS cv (workspace_id, contact_id, channel_id, status)
+		SELECT c.workspace_id, c.id, :channel_id, 'OPEN' FROM c RETURNING ` + conversationColumns + `),
+	m AS (INSERT INTO messages AS m (workspace_id, conversation_id, channel_id, identifier, direction, text, sent_at, external_id)
+		SELECT cv.workspace_id, cv.id, cv.channel_id, :identifier, :direction, :text, :sent_at, :external_id FROM cv
+		RETURNING ` + messageColumns + `),
+	e AS (INSERT INTO events (workspace_id, kind, type, contact_id, subject_id)
+		SELECT c.workspace_id, k.kind, k.type, c.id, k.subject FROM c,
+			(VALUES (1, :created_kind, :created_type, NULL), (2, :linked_kind, :linked_type, CAST(:channel_id AS uuid))) AS k (n, kind, type, subject)
+		ORDER BY k.n)
+	SELECT c.id AS "c.id", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at", ` +
+	aliased(conversationColumns) + `, ` + aliased(messageColumns) + ` FROM c, cv, m`
+
+// createFromFirstMessage stores c, the new contact of a first message, by firstMessageSQL and
+// sets its id and times.
+func createFromFirstMessage(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier, text string,
+	sentAt time.Time, externalID *string) (*rubrica.Conversation, *rubrica.Message, error) {
+	args := contactValues(c)
+	for k, v := range map[string]any{"channel_id": channelID, "identifier": identifier, "direction": string(rubrica.Inbound),
+		"text": text, "sent_at": sentAt, "external_id": externalID,
+		"created_kind": string(rubrica.KindContact), "created_type": rubrica.ContactCreated,
+		"linked_kind": string(rubrica.KindContactChannel), "linked_type": rubrica.ChannelLinked} {
+		args[k] = v
 	}
-	return row.conversation(), nil
+	bound, params, err := sqlx.Named(firstMessageSQL, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	var row struct {
+		ID           string          `db:"c.id"`
+		CreatedAt    time.Time       `db:"c.created_at"`
+		UpdatedAt    time.Time       `db:"c.updated_at"`
+		Conversation conversationRow `db:"cv"`
+		Message      messageRow      `db:"m"`
+	}
+	if err := tx.GetContext(ctx, &row, tx.Rebind(bound), params...); err != nil {
+		return nil, nil, fmt.Errorf("db: create the contact of a first message: %w", err)
+	}
+	c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt, row.UpdatedAt
+	publishedTxs.Store(tx, struct{}{})
+	return row.Conversation.conversation(), row.Message.message(), nil
 }
 
 // touchLink moves a link's last interaction to a message's time and returns the contact's

@@ -248,6 +248,19 @@ func getByID[R any](ctx context.Context, q sqlx.QueryerContext, typ, field, quer
 	return &row, nil
 }
 
+// aliased names each column of a list like contactColumns ("c.id, c.workspace_id, ...")
+// after its table alias too (c.id AS "c.id"), so that one row can fill several row structs:
+// sqlx scans "c.id" into the field Contact.ID of a struct whose field Contact is tagged
+// db:"c".
+func aliased(columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = c + ` AS "` + c + `"`
+	}
+	return strings.Join(cols, ", ")
+}
+
 // forUpdate returns the locking clause a read needs.
 func forUpdate(lock bool) string {
 	if lock {
