@@ -112,6 +112,15 @@ type ContactChanges struct {
 	CustomFields      []CustomValueInput
 }
 
+// OwnFieldsOnly reports whether the changes set only fields whose new value needs nothing
+// else of the contact and that no other rule reads (duplicates, channel standing, the country
+// from the phone, the assignee check, custom fields): names, picture and language. Such an
+// edit is stored without reading the contact first.
+func (in ContactChanges) OwnFieldsOnly() bool {
+	return !in.Email.Set && !in.Phone.Set && !in.Emails.Set && !in.Phones.Set && !in.Country.Set &&
+		!in.AssigneeID.Set && len(in.CustomFields) == 0
+}
+
 // ContactOrderField is what a contact list is sorted by.
 type ContactOrderField string
 

@@ -234,13 +234,13 @@ func MigrationsFS() fs.FS { return mustSub(migrations, "migrations") }
 
 // getByID reads the one row query finds for $1 = id and $2 = workspaceID. An id that is no
 // local id, or that names nothing in the workspace (another workspace's included), is
-// NOT_FOUND about field.
-func getByID[R any](ctx context.Context, q sqlx.QueryerContext, typ, field, query, id, workspaceID string) (*R, error) {
+// NOT_FOUND about field. more are the parameters from $3 on.
+func getByID[R any](ctx context.Context, q sqlx.QueryerContext, typ, field, query, id, workspaceID string, more ...any) (*R, error) {
 	if !validID(id) {
 		return nil, rubrica.NotFound(field, typ)
 	}
 	var row R
-	if err := sqlx.GetContext(ctx, q, &row, query, id, workspaceID); errors.Is(err, sql.ErrNoRows) {
+	if err := sqlx.GetContext(ctx, q, &row, query, append([]any{id, workspaceID}, more...)...); errors.Is(err, sql.ErrNoRows) {
 		return nil, rubrica.NotFound(field, typ)
 	} else if err != nil {
 		return nil, fmt.Errorf("db: find %s: %w", typ, err)

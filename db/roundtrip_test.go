@@ -267,3 +267,47 @@ func TestReceiveMessageRoundTrips(t *testing.T) {
 		t.Errorf("a message from a linked number: %d round trips, want 1 (%q)", got, counter.Statements())
 	}
 }
+
+// TestUpdateContactRoundTrips: once prepared, a rename (ContactChanges.OwnFieldsOnly) waits
+// for the server once, updateOwnFieldsSQL being its own transaction; an edit another rule
+// reads (a phone: duplicates, channel standing) takes the transaction of the general path.
+// Both are stored, with their UPDATED events.
+func TestUpdateContactRoundTrips(t *testing.T) {
+	t.Parallel()
+	d, counter := oneConnection(t)
+	ctx := newWorkspace(t, d, "Updates")
+	contacts := d.Services().Contacts
+	c, err := contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo("Ada")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := func(in rubrica.ContactChanges) (*rubrica.Contact, int) {
+		t.Helper()
+		counter.Reset()
+		got, err := contacts.UpdateContact(ctx, c.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, counter.RoundTrips()
+	}
+	update(rubrica.ContactChanges{FirstName: rubrica.SetTo("Ada")}) // prepares the statements
+	update(rubrica.ContactChanges{Phone: rubrica.SetTo("+393331112229")})
+	renamed, trips := update(rubrica.ContactChanges{FirstName: rubrica.SetTo("  Grace "), Language: rubrica.SetTo("it")})
+	if trips != 1 {
+		t.Errorf("a rename: %d round trips, want 1 (%q)", trips, counter.Statements())
+	}
+	if renamed.FirstName == nil || *renamed.FirstName != "Grace" || renamed.Language == nil || *renamed.Language != "it" ||
+		renamed.Phone == nil || *renamed.Phone != "+393331112229" {
+		t.Errorf("renamed: got first name %v, language %v, phone %v; want Grace, it, the phone kept", renamed.FirstName, renamed.Language, renamed.Phone)
+	}
+	if _, trips := update(rubrica.ContactChanges{Phone: rubrica.SetTo("+393331112228")}); trips < 5 {
+		t.Errorf("a phone change: %d round trips, want the general path's transaction (%q)", trips, counter.Statements())
+	}
+	var updated int
+	if err := d.GetContext(context.Background(), &updated, `SELECT count(*) FROM events WHERE contact_id = $1 AND type = 'UPDATED'`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if updated != 4 {
+		t.Errorf("UPDATED events: got %d, want one per update (4)", updated)
+	}
+}
