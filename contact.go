@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -256,24 +257,56 @@ func NormalizePhone(field string, v *string) (phone *string, region string, err 
 	if s == "" {
 		return nil, "", nil
 	}
-	bad := InvalidField(field, "%s is not a valid phone number in E.164 form, such as +393331234567.", Quoted(s))
-	if !strings.HasPrefix(s, "+") || len(s) > 16 {
-		return nil, "", bad
+	if !strings.HasPrefix(s, "+") || len(s) > 16 || !allDigits(s[1:]) {
+		return nil, "", badPhone(field, s)
 	}
-	for _, r := range s[1:] {
-		if r < '0' || r > '9' {
-			return nil, "", bad
-		}
+	check := checkPhone(s)
+	if !check.valid {
+		return nil, "", badPhone(field, s)
 	}
-	num, err := phonenumbers.Parse(s, "")
-	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return nil, "", bad
+	return &s, check.region, nil
+}
+
+func badPhone(field, s string) error {
+	return InvalidField(field, "%s is not a valid phone number in E.164 form, such as +393331234567.", Quoted(s))
+}
+
+// phoneCheck is what libphonenumber says of a number in E.164 form: whether it is a valid
+// number written in its E.164 form, and its region.
+type phoneCheck struct {
+	valid  bool
+	region string
+}
+
+// phoneChecks remembers the checks of recent numbers. Parsing and validating one costs tens
+// of microseconds, and a first message checks its number several times (as its identifier,
+// as its contact's phone, for the contact's country). It holds at most maxPhoneChecks and
+// starts afresh when full.
+var phoneChecks = struct {
+	sync.Mutex
+	m map[string]phoneCheck
+}{m: map[string]phoneCheck{}}
+
+const maxPhoneChecks = 4096
+
+func checkPhone(s string) phoneCheck {
+	phoneChecks.Lock()
+	c, ok := phoneChecks.m[s]
+	phoneChecks.Unlock()
+	if ok {
+		return c
 	}
-	e164 := phonenumbers.Format(num, phonenumbers.E164)
-	if e164 != s {
-		return nil, "", bad
+	if num, err := phonenumbers.Parse(s, ""); err == nil && phonenumbers.IsValidNumber(num) &&
+		phonenumbers.Format(num, phonenumbers.E164) == s {
+		c = phoneCheck{valid: true, region: phonenumbers.GetRegionCodeForNumber(num)}
 	}
-	return &s, phonenumbers.GetRegionCodeForNumber(num), nil
+	phoneChecks.Lock()
+	if len(phoneChecks.m) >= maxPhoneChecks {
+		clear(phoneChecks.m)
+	}
+	phoneChecks.m[s] = c
+	phoneChecks.Unlock()
+	return c
 }
 
 // NormalizeCountry checks an ISO 3166-1 alpha-2 code and returns it upper-cased.

@@ -99,23 +99,23 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		externalID = &e
 	}
+	chType, err := s.db.channelTypeOf(ctx, s.db, a.WorkspaceID, in.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	ch := &rubrica.Channel{ID: in.ChannelID, WorkspaceID: a.WorkspaceID, Type: chType}
+	identifier, err := rubrica.NormalizeIdentifier(ch.Type, in.Identifier)
+	if err != nil {
+		return nil, err
+	}
 	if externalID == nil {
-		if r, ok, err := s.receiveLinked(ctx, a.WorkspaceID, in, sentAt); err != nil || ok {
+		if r, ok, err := s.receiveLinked(ctx, ch, identifier, in.Text, sentAt); err != nil || ok {
 			return r, err
 		}
 	}
 	var r rubrica.Received
 	receive := func(tx *sqlx.Tx) error {
 		r = rubrica.Received{}
-		chType, err := s.db.channelTypeOf(ctx, tx, a.WorkspaceID, in.ChannelID)
-		if err != nil {
-			return err
-		}
-		ch := &rubrica.Channel{ID: in.ChannelID, WorkspaceID: a.WorkspaceID, Type: chType}
-		identifier, err := rubrica.NormalizeIdentifier(ch.Type, in.Identifier)
-		if err != nil {
-			return err
-		}
 		if externalID != nil {
 			if err := lockKey(ctx, tx, "message:"+ch.ID+":"+*externalID); err != nil {
 				return err
@@ -257,19 +257,11 @@ type linkedReceipt struct {
 	Message      messageRow      `db:"m"`
 }
 
-// receiveLinked receives a message without an external id by receiveLinkedSQL; ok is false
-// when the message needs the general path.
-func (s *ConversationService) receiveLinked(ctx context.Context, workspaceID string, in rubrica.InboundMessage, sentAt time.Time) (r *rubrica.Received, ok bool, err error) {
-	chType, err := s.db.channelTypeOf(ctx, s.db, workspaceID, in.ChannelID)
-	if err != nil {
-		return nil, false, err
-	}
-	identifier, err := rubrica.NormalizeIdentifier(chType, in.Identifier)
-	if err != nil {
-		return nil, false, err
-	}
+// receiveLinked receives a message without an external id from identifier on ch by
+// receiveLinkedSQL; ok is false when the message needs the general path.
+func (s *ConversationService) receiveLinked(ctx context.Context, ch *rubrica.Channel, identifier, text string, sentAt time.Time) (r *rubrica.Received, ok bool, err error) {
 	var row linkedReceipt
-	err = s.db.GetContext(ctx, &row, receiveLinkedSQL, in.ChannelID, identifier, workspaceID, in.Text, sentAt)
+	err = s.db.GetContext(ctx, &row, receiveLinkedSQL, ch.ID, identifier, ch.WorkspaceID, text, sentAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	} else if err != nil {
