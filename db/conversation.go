@@ -78,7 +78,11 @@ func checkText(text string) error {
 	return nil
 }
 
-// ReceiveMessage records an inbound message.
+// ReceiveMessage records an inbound message. A message from a linked identity is one
+// statement (receiveLinkedSQL); any other takes a transaction. First messages from one new
+// identity racing each other are not serialised by a lock: the unique link of an identifier
+// on a channel lets one of them link it, and the others, whose link insert waited for that
+// one's commit and failed, are received again through the new link (errLinkedMeanwhile).
 func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.InboundMessage) (*rubrica.Received, error) {
 	a, err := rubrica.RequireActor(ctx)
 	if err != nil {
@@ -132,9 +136,6 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 			} else if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("db: find message by external id: %w", err)
 			}
-		}
-		if err := lockKey(ctx, tx, "identity:"+ch.ID+":"+identifier); err != nil {
-			return err
 		}
 		link, linked, identity, err := lockLinkedContact(ctx, tx, a.WorkspaceID, ch.ID, identifier)
 		var relinked bool
@@ -218,11 +219,15 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 		}
 		return publish(ctx, tx, events...)
 	}
-	err = s.db.inTx(ctx, receive)
-	if errors.Is(err, errLinkedMeanwhile) { // linked while an automatic merge waited for the holder: through the link now
-		err = s.db.inTx(ctx, receive)
+	for range 3 {
+		// Linked meanwhile, by a racing first message or a send: through the link now.
+		if err = s.db.inTx(ctx, receive); !errors.Is(err, errLinkedMeanwhile) {
+			break
+		}
 	}
-	if err != nil {
+	if errors.Is(err, errLinkedMeanwhile) {
+		return nil, &rubrica.Error{Code: rubrica.ECONFLICT, Message: "The identity kept being linked and unlinked; try again."}
+	} else if err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -353,10 +358,20 @@ func openConversation(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, chan
 const linkStatement = `INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
 	VALUES ($1, $2, $3, $4, $5, $5)`
 
+// linkedMeanwhile is errLinkedMeanwhile when err is the unique violation of an identity's
+// link (another transaction linked it first), else err.
+func linkedMeanwhile(err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" && pqErr.Constraint == "contact_channels_channel_id_identifier_key" {
+		return errLinkedMeanwhile
+	}
+	return err
+}
+
 // insertLink links an identity to a contact.
 func insertLink(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier string, at time.Time) error {
 	if _, err := tx.ExecContext(ctx, linkStatement, c.WorkspaceID, c.ID, channelID, identifier, at); err != nil {
-		return fmt.Errorf("db: link channel: %w", err)
+		return linkedMeanwhile(fmt.Errorf("db: link channel: %w", err))
 	}
 	return nil
 }
@@ -403,7 +418,7 @@ func createFromFirstMessage(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact
 		Message      messageRow      `db:"m"`
 	}
 	if err := tx.GetContext(ctx, &row, tx.Rebind(bound), params...); err != nil {
-		return nil, nil, fmt.Errorf("db: create the contact of a first message: %w", err)
+		return nil, nil, linkedMeanwhile(fmt.Errorf("db: create the contact of a first message: %w", err))
 	}
 	c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt, row.UpdatedAt
 	publishedTxs.Store(tx, struct{}{})

@@ -1029,9 +1029,9 @@ func autoMergeHolder(ctx context.Context, tx *sqlx.Tx, workspaceID string, setti
 	return holder, nil
 }
 
-// errLinkedMeanwhile is autoMergeHolder's answer when the message's identity was linked while
-// it waited for the holder: ReceiveMessage receives the message again, in a new transaction,
-// through that link.
+// errLinkedMeanwhile is the answer of autoMergeHolder, and of a link insert (linkedMeanwhile),
+// when the message's identity was linked by another transaction while this one waited:
+// ReceiveMessage receives the message again, in a new transaction, through that link.
 var errLinkedMeanwhile = errors.New("db: the identity was linked while the message waited")
 
 // autoMerge merges a contact just created by a first inbound message (with its link, before
