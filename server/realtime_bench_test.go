@@ -50,6 +50,10 @@ const (
 // event (testenv.WSWait); a failure names the client, its protocol and the cause.
 // BenchmarkDelivery in db/ is the event bus alone, without websockets or resolution.
 //
+// Measured on 2026-12-03, 2 shared CPUs at load 12-19, three runs of `make bench`: 1,000
+// websockets p50 14-18 ms and p99 44-105 ms from the reply; 10,000 websockets p50 118-142 ms
+// and p99 408-625 ms; 55 KB and 6 goroutines per idle subscription at both.
+//
 //	make bench BENCH=Delivery PKG=./server/
 //	go test -run '^$' -bench Delivery/websockets=10000 -benchtime 1x ./server/
 func BenchmarkDelivery(b *testing.B) {
