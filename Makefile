@@ -48,11 +48,13 @@ check-generated:
 	if [ "$$before" != "$$after" ]; then \
 		echo "generated code was stale: run 'go generate ./...' and commit the result"; exit 1; fi
 
-## bench: the benchmarks (dataloader wait, event delivery, the read path on 100,000 contacts,
-## writes beside the comparable SQL transaction).
+## bench: the benchmarks (dataloader wait, event delivery on the bus and over 1,000 and 10,000
+## websockets, the read path on 100,000 contacts, writes beside the comparable SQL transaction).
 ## BENCH picks them by name (a go test -bench pattern), PKG the packages, BENCHTIME how long
 ## each runs (go test's default when empty), e.g.
 ##   make bench BENCH=ReadPath PKG=./internal/readpath/ BENCHTIME=5s
+##   make bench BENCH=Writes PKG=./graph/
+##   make bench BENCH=Delivery PKG=./server/
 BENCH     ?= .
 PKG       ?= ./...
 BENCHTIME ?=

@@ -1,18 +1,12 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
-	"rubrica"
 	"rubrica/internal/testenv"
 )
 
@@ -20,99 +14,116 @@ import (
 // time, each once every subscriber has the previous one.
 const eventsPerOp = 20
 
-// BenchmarkDelivery measures delivery over real websockets on one server: 1,000 websockets
-// (half of each protocol) with one contactEvents subscription each, on loopback in this
-// process. It reports the latency from the start of a createContact to the receipt of its
-// event by each client (p50-ms, p99-ms; mutation-ms is the mutation's own median, which that
-// includes), and the memory of an idle websocket with its subscription (bytes/ws: heap and
-// goroutine stacks after GC, the server's side and the test client's together;
-// bytes/bare-ws is the same for a bare gorilla websocket pair, the client's share's upper
-// bound). The 10,000-subscriber case is measured at the bus (BenchmarkDelivery in db/): ten
-// thousand websockets in one process would need 20,000 file descriptors.
+// Issue 11's targets for 10,000 subscribers on one instance.
+const (
+	targetP99Ms       = 100       // p99 commit-to-client, from the mutation's reply
+	targetBytesPerSub = 20 * 1000 // memory per idle subscription (20 KB)
+)
+
+// BenchmarkDelivery measures event delivery over real websockets to 1,000 and 10,000
+// clients of one server, half graphql-transport-ws and half graphql-ws, each with one
+// `contactEvents { type contactId }` subscription. The server is testenv's (real handler,
+// real PostgreSQL) in this process; the clients run in a child process, this test binary run
+// again with only TestDeliveryClientsProcess (realtime_clients_test.go), because 10,000
+// websockets with both ends in one process need 20,000 file descriptors and the hard limit
+// may be just that. Re-running the test binary needs no build step and no toolchain at bench
+// time, and the child uses testenv's websocket client as it is; it ends when its stdin does,
+// so it cannot outlive the benchmark. Both processes raise their open-files limit to the hard
+// limit.
 //
-//	go test -run '^$' -bench Delivery -benchtime 1x ./server/
+// Each event is an updateContact of one contact over HTTP through the handler; the next is
+// sent once every client has the previous one. The child reports when each client read each
+// event, as wall-clock UnixNano, which the parent compares with its own wall clock around the
+// mutation: one machine, one clock (only a clock step during the run would skew it). It
+// reports p50-ms and p99-ms from the mutation's reply to each client (commit-to-client as a
+// client sees it, the figure issue 11 names; it can be negative when an event overtakes the
+// reply), p50-start-ms and p99-start-ms from the mutation's start, mutation-ms (the median
+// mutation), connect-s (opening every websocket, 32 at a time), and, for the server alone,
+// bytes/sub (Go heap and stacks after GC, per idle subscription) and goroutines/sub. A log
+// line sets p99 and bytes/sub beside issue 11's targets (p99 < 100 ms and at most 20 KB per
+// idle subscription, at 10,000).
+//
+// The server runs as tests build it: one subscription per websocket is far below
+// MaxSubscriptions (50 per websocket), nothing caps connections, and with no authentication
+// cache every connection_init reads its token from PostgreSQL. Connecting is bounded (each
+// dial and acknowledgement by testenv.WSWait, all of them by a few minutes), and so is every
+// event (testenv.WSWait); a failure names the client, its protocol and the cause.
+// BenchmarkDelivery in db/ is the event bus alone, without websockets or resolution.
+//
+// Measured on 2026-12-03, 2 shared CPUs at load 12-19, three runs of `make bench`: 1,000
+// websockets p50 14-18 ms and p99 44-105 ms from the reply; 10,000 websockets p50 118-142 ms
+// and p99 408-625 ms; 55 KB and 6 goroutines per idle subscription at both.
+//
+//	make bench BENCH=Delivery PKG=./server/
+//	go test -run '^$' -bench Delivery/websockets=10000 -benchtime 1x ./server/
 func BenchmarkDelivery(b *testing.B) {
-	b.Run("websockets=1000", func(b *testing.B) { benchWebsockets(b, 1000) })
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("websockets=%d", n), func(b *testing.B) { benchDelivery(b, n) })
+	}
 }
 
-func benchWebsockets(b *testing.B, n int) {
+func benchDelivery(b *testing.B, n int) {
+	if limit, err := testenv.RaiseOpenFiles(); err != nil {
+		b.Fatal(err)
+	} else if need := uint64(n + 512); limit < need { // the sockets, the database pools, the rest
+		b.Fatalf("%d websockets need about %d open files in the server's process, the limit is %d (ulimit -Hn)", n, need, limit)
+	}
 	env := testenv.New(b)
 	ws := env.Workspace(b, "Bench")
-	ctx := context.Background()
-	actor, err := env.DB.Services().Auth.Authenticate(ctx, ws.Owner())
-	if err != nil {
-		b.Fatal(err)
+	var created struct {
+		CreateContact struct{ Contact struct{ ID string } }
 	}
-	ctx = rubrica.NewContext(ctx, actor)
-	contacts := env.DB.Services().Contacts
+	env.MustDo(b, ws.Owner(), `mutation { createContact(input: {firstName: "Delivery"}) { contact { id } } }`, nil, &created)
+	contact := created.CreateContact.Contact.ID
+	update := func(k int) (start, reply time.Time) {
+		start = time.Now()
+		env.MustDo(b, ws.Owner(), `mutation($in: UpdateContactInput!) { updateContact(input: $in) { contact { id } } }`,
+			map[string]any{"in": map[string]any{"id": contact, "firstName": fmt.Sprint("Delivery ", k)}}, nil)
+		return start, time.Now()
+	}
 
-	bare := bareWebsocketBytes(b, n)
-	before := memInUse()
-	conns := make([]*testenv.WS, n)
-	for i := range conns {
-		conns[i] = testenv.Dial(b, env.WSURL(), testenv.Protocols[i%2], ws.Agent())
-		conns[i].Subscribe("s", `subscription { contactEvents { type contactId } }`, nil)
-	}
+	clients := startClients(b, clientsConfig{
+		URL: env.WSURL(), Token: ws.Agent(), Query: `subscription { contactEvents { type contactId } }`,
+		ContactID: contact, N: n, DialConcurrency: 32, ConnectTimeout: 5 * time.Minute, EventTimeout: testenv.WSWait,
+	})
+	goroutines, mem := runtime.NumGoroutine(), memInUse()
+	connect := clients.command(b, "connect", 6*time.Minute).ConnectSeconds
 	env.WaitSubscribers(b, n)
-	perWS := float64(memInUse()-before) / float64(n)
+	perSub := float64(memInUse()-mem) / float64(n)
+	goroutinesPerSub := float64(runtime.NumGoroutine()-goroutines) / float64(n)
+	next := func() []int64 { return clients.command(b, "next", 2*testenv.WSWait).Received }
+	update(-1) // a first event, unmeasured: every subscription delivers
+	next()
 
-	var lat, mutation []time.Duration
+	var fromReply, fromStart, mutation []time.Duration
+	k := 0
 	for b.Loop() {
-		for i := range eventsPerOp {
-			t0 := time.Now()
-			if _, err := contacts.CreateContact(ctx, rubrica.ContactChanges{FirstName: rubrica.SetTo(fmt.Sprint("C", i))}); err != nil {
-				b.Fatal(err)
-			}
-			mutation = append(mutation, time.Since(t0))
-			for _, c := range conns {
-				m, err := c.Message("s", testenv.WSWait)
-				if err != nil || !m.IsData() {
-					b.Fatalf("event %d: got %s %s (%v), want a result", i, m.Type, m.Payload, err)
-				}
-				lat = append(lat, m.Received.Sub(t0))
+		for range eventsPerOp {
+			start, reply := update(k)
+			k++
+			mutation = append(mutation, reply.Sub(start))
+			for _, t := range next() {
+				fromReply = append(fromReply, time.Duration(t-reply.UnixNano()))
+				fromStart = append(fromStart, time.Duration(t-start.UnixNano()))
 			}
 		}
 	}
 	b.StopTimer()
-	p50, p99 := percentiles(lat)
+	p50, p99 := percentiles(fromReply)
+	p50Start, p99Start := percentiles(fromStart)
 	mut, _ := percentiles(mutation)
-	b.ReportMetric(perWS, "bytes/ws") // after b.Loop, which resets the metrics reported before it
-	b.ReportMetric(bare, "bytes/bare-ws")
+	// After b.Loop, which resets the metrics reported before it.
 	b.ReportMetric(p50, "p50-ms")
 	b.ReportMetric(p99, "p99-ms")
+	b.ReportMetric(p50Start, "p50-start-ms")
+	b.ReportMetric(p99Start, "p99-start-ms")
 	b.ReportMetric(mut, "mutation-ms")
-}
-
-// bareWebsocketBytes measures the memory of n idle gorilla websocket pairs in this process:
-// a server side that only reads, and a testenv client.
-func bareWebsocketBytes(b *testing.B, n int) float64 {
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}))
-	defer srv.Close()
-	before := memInUse()
-	conns := make([]*testenv.WS, n)
-	for i := range conns {
-		var err error
-		if conns[i], _, err = testenv.DialWS(b, "ws"+srv.URL[len("http"):], "", nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	perWS := float64(memInUse()-before) / float64(n)
-	for _, c := range conns {
-		c.Close()
-	}
-	return perWS
+	b.ReportMetric(connect, "connect-s")
+	b.ReportMetric(perSub, "bytes/sub")
+	b.ReportMetric(goroutinesPerSub, "goroutines/sub")
+	b.Logf("%d subscribers, %d events: p99 %.1f ms from the reply / issue 11's target at 10,000 < %d ms = %.2f; "+
+		"%.1f KB per idle subscription / target <= %d KB = %.2f; %.1f goroutines per subscription",
+		n, k, p99, targetP99Ms, p99/targetP99Ms, perSub/1000, targetBytesPerSub/1000, perSub/targetBytesPerSub, goroutinesPerSub)
 }
 
 // memInUse returns the heap and goroutine stack memory in use after a garbage collection.
