@@ -280,18 +280,22 @@ type phoneCheck struct {
 
 // phoneChecks remembers the checks of recent numbers. Parsing and validating one costs tens
 // of microseconds, and a first message checks its number several times (as its identifier,
-// as its contact's phone, for the contact's country). It holds at most maxPhoneChecks and
-// starts afresh when full.
+// as its contact's phone, for the contact's country). Two generations of at most
+// maxPhoneChecks each: when the current one is full it becomes the previous one, so a number
+// checked in either stays known.
 var phoneChecks = struct {
 	sync.Mutex
-	m map[string]phoneCheck
-}{m: map[string]phoneCheck{}}
+	cur, prev map[string]phoneCheck
+}{cur: map[string]phoneCheck{}}
 
 const maxPhoneChecks = 4096
 
 func checkPhone(s string) phoneCheck {
 	phoneChecks.Lock()
-	c, ok := phoneChecks.m[s]
+	c, ok := phoneChecks.cur[s]
+	if !ok {
+		c, ok = phoneChecks.prev[s]
+	}
 	phoneChecks.Unlock()
 	if ok {
 		return c
@@ -301,10 +305,10 @@ func checkPhone(s string) phoneCheck {
 		c = phoneCheck{valid: true, region: phonenumbers.GetRegionCodeForNumber(num)}
 	}
 	phoneChecks.Lock()
-	if len(phoneChecks.m) >= maxPhoneChecks {
-		clear(phoneChecks.m)
+	if len(phoneChecks.cur) >= maxPhoneChecks {
+		phoneChecks.prev, phoneChecks.cur = phoneChecks.cur, make(map[string]phoneCheck, maxPhoneChecks)
 	}
-	phoneChecks.m[s] = c
+	phoneChecks.cur[s] = c
 	phoneChecks.Unlock()
 	return c
 }
