@@ -240,10 +240,11 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 // the general path does for such a message (no event: nothing a subscriber sees changes).
 // Anything else (no link, a blocked contact, no open conversation, a link moved by a merge
 // while this waited: the locked rows no longer join) inserts nothing and returns no row, and
-// the message takes the general path in a transaction of its own. Without the identity lock:
-// a linked identity's messages are ordered by the link's row lock, and a first message that
-// is linking the identity meanwhile is not visible yet, so this finds no link and the general
-// path waits for the identity lock. $1 channel, $2 identifier, $3 workspace, $4 text, $5 sent.
+// the message takes the general path in a transaction of its own. A linked identity's
+// messages are ordered by the link's row lock; a first message linking the identity meanwhile
+// is not visible yet, so this finds no link, and the general path's link insert waits for
+// that one's commit on the link's unique key (see ReceiveMessage). $1 channel, $2 identifier,
+// $3 workspace, $4 text, $5 sent.
 var receiveLinkedSQL = `WITH c AS (SELECT ` + contactColumns + `, l.id AS link_id
 		FROM contact_channels l JOIN contacts c ON c.id = l.contact_id
 		WHERE l.channel_id = $1 AND l.identifier = $2 AND c.workspace_id = $3 AND c.blocked_at IS NULL
