@@ -164,10 +164,8 @@ func (s *ConversationService) ReceiveMessage(ctx context.Context, in rubrica.Inb
 				}
 				if holder == nil {
 					r.ContactCreated = true
-					if r.Conversation, r.Message, err = createFromFirstMessage(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID); err != nil {
-						return err
-					}
-					return refreshNewContacts(ctx, tx, a.WorkspaceID, r.Contact)
+					r.Conversation, r.Message, err = createFromFirstMessage(ctx, tx, r.Contact, ch.ID, identifier, in.Text, sentAt, externalID)
+					return err
 				}
 				if err := insertContact(ctx, tx, r.Contact); err != nil {
 					return err
@@ -378,9 +376,13 @@ func insertLink(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID,
 }
 
 // firstMessageSQL creates the contact of a first message (namedInsert's parameters) with its
-// link, its first conversation, the message and the events CREATED and LINKED, in one
-// statement. The contact is new, so no other transaction sees it before this one commits:
-// its events need no lock to be in order (see publish).
+// link, its first conversation, the message and the events CREATED and LINKED, and takes the
+// first locks of its suggestions refresh (firstLocksSQL of :dup_ws and :dup_ids; none when
+// empty), in one statement. The contact is new, so no other transaction sees it before this
+// one commits: its events need no lock to be in order (see publish). The locks are taken by
+// the main query, and so before the link is inserted (an unreferenced data-modifying WITH runs
+// after the main query): a racing first message of the same identity waits for them, not
+// for the link's unique key while holding them.
 var firstMessageSQL = `WITH c AS (` + namedInsert([]string{"workspace_id", "assignee_id"}, nil, ` RETURNING id, workspace_id, created_at, updated_at`) + `),
 	l AS (INSERT INTO contact_channels (workspace_id, contact_id, channel_id, identifier, connected_at, last_interaction_at)
 		SELECT c.workspace_id, c.id, :channel_id, :identifier, :sent_at, :sent_at FROM c),
@@ -394,13 +396,18 @@ var firstMessageSQL = `WITH c AS (` + namedInsert([]string{"workspace_id", "assi
 			(VALUES (1, :created_kind, :created_type, NULL), (2, :linked_kind, :linked_type, CAST(:channel_id AS uuid))) AS k (n, kind, type, subject)
 		ORDER BY k.n)
 	SELECT c.id AS "c.id", c.created_at AS "c.created_at", c.updated_at AS "c.updated_at", ` +
-	aliased(conversationColumns) + `, ` + aliased(messageColumns) + ` FROM c, cv, m`
+	aliased(conversationColumns) + `, ` + aliased(messageColumns) + `
+	FROM c, cv, m, (SELECT count(*) FROM (` + firstLocksSQL(":dup_ws", ":dup_ids") + `) AS l) AS locks`
 
-// createFromFirstMessage stores c, the new contact of a first message, by firstMessageSQL and
-// sets its id and times.
+// createFromFirstMessage stores c, the new contact of a first message, by firstMessageSQL,
+// sets its id and times, and refreshes its suggestions. The refresh's first locks come with
+// the statement unless the refresh needs the exclusive mode (then it takes that after).
 func createFromFirstMessage(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact, channelID, identifier, text string,
 	sentAt time.Time, externalID *string) (*rubrica.Conversation, *rubrica.Message, error) {
+	names := keyLockNames(c)
+	locks, ids := planDupLocks(tx, c.WorkspaceID, names)
 	args := contactValues(c)
+	args["dup_ws"], args["dup_ids"] = "duplicates:"+c.WorkspaceID, pq.Array(ids)
 	for k, v := range map[string]any{"channel_id": channelID, "identifier": identifier, "direction": string(rubrica.Inbound),
 		"text": text, "sent_at": sentAt, "external_id": externalID,
 		"created_kind": string(rubrica.KindContact), "created_type": rubrica.ContactCreated,
@@ -423,6 +430,17 @@ func createFromFirstMessage(ctx context.Context, tx *sqlx.Tx, c *rubrica.Contact
 	}
 	c.ID, c.CreatedAt, c.UpdatedAt = row.ID, row.CreatedAt, row.UpdatedAt
 	publishedTxs.Store(tx, struct{}{})
+	switch {
+	case len(names) == 0: // no phone or email: no suggestion to refresh
+	case locks.exclusive:
+		err = refreshNewContacts(ctx, tx, c.WorkspaceID, c)
+	default:
+		locks.hold(ids)
+		err = refreshHolding(ctx, tx, c.WorkspaceID, locks, nil, []*rubrica.Contact{c}, nil)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	return row.Conversation.conversation(), row.Message.message(), nil
 }
 

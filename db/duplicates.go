@@ -134,6 +134,11 @@ func refresh(ctx context.Context, tx *sqlx.Tx, workspaceID string, first, ids []
 	if err != nil {
 		return err
 	}
+	return refreshHolding(ctx, tx, workspaceID, locks, ids, fresh, oldValues)
+}
+
+// refreshHolding is refresh once its first locks are held.
+func refreshHolding(ctx context.Context, tx *sqlx.Tx, workspaceID string, locks *dupLocks, ids []string, fresh []*rubrica.Contact, oldValues []string) error {
 	for {
 		cl, err := readClosure(ctx, tx, workspaceID, ids, fresh, oldValues)
 		if err != nil {

@@ -104,9 +104,37 @@ func lockDuplicates(ctx context.Context, tx *sqlx.Tx, workspaceID string) error 
 }
 
 // startDupLocks takes the workspace's duplicates lock in shared mode, then the named locks
-// and those a previous attempt of the transaction needed, in order, in one statement (a
-// target list is evaluated left to right, unnest returns its array in order).
+// and those a previous attempt of the transaction needed, in order, in one statement
+// (firstLocksSQL).
 func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names []string) (*dupLocks, error) {
+	l, ids := planDupLocks(tx, workspaceID, names)
+	if l.exclusive {
+		return l, lockDuplicates(ctx, tx, workspaceID)
+	}
+	q := `SELECT count(*) FROM (` + firstLocksSQL("$1", "$2") + `) AS locks`
+	args := []any{"duplicates:" + workspaceID, pq.Array(ids)}
+	if len(ids) == 0 { // still shared with operators, which rewrite what it reads
+		q, args = `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, args[:1]
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return nil, fmt.Errorf("db: lock duplicates: %w", err)
+	}
+	l.hold(ids)
+	return l, nil
+}
+
+// firstLocksSQL takes the duplicates lock of a workspace (ws names "duplicates:" and its id)
+// in shared mode and the value and suggestion locks ids (bigint[]), in order: a target list
+// is evaluated left to right, unnest returns its array in order. Nothing when ids is empty.
+func firstLocksSQL(ws, ids string) string {
+	return `SELECT pg_advisory_xact_lock_shared(hashtextextended(` + ws + `, 0)), pg_advisory_xact_lock(k)
+		FROM unnest(CAST(` + ids + ` AS bigint[])) AS k`
+}
+
+// planDupLocks returns the first locks of a refresh of names in tx: the named locks and those
+// a previous attempt of the transaction needed, sorted, to take with firstLocksSQL and then
+// hold; or, when they are too many or a previous attempt says so, the exclusive mode.
+func planDupLocks(tx *sqlx.Tx, workspaceID string, names []string) (*dupLocks, []int64) {
 	l := &dupLocks{workspaceID: workspaceID, held: map[int64]bool{}}
 	ids := make([]int64, 0, len(names))
 	if v, ok := lockHints.Load(tx); ok {
@@ -121,26 +149,19 @@ func startDupLocks(ctx context.Context, tx *sqlx.Tx, workspaceID string, names [
 	ids = slices.Compact(ids)
 	if l.exclusive || len(ids) > maxDupLocks {
 		l.exclusive = true
-		return l, lockDuplicates(ctx, tx, workspaceID)
+		return l, nil
 	}
-	ws := "duplicates:" + workspaceID
-	var err error
-	if len(ids) == 0 {
-		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, ws)
-	} else {
-		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0)), pg_advisory_xact_lock(k)
-			FROM unnest($2::bigint[]) AS k`, ws, pq.Array(ids))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("db: lock duplicates: %w", err)
-	}
+	return l, ids
+}
+
+// hold records ids, taken in ascending order, as held.
+func (l *dupLocks) hold(ids []int64) {
 	for _, id := range ids {
 		l.held[id] = true
 	}
 	if len(ids) > 0 {
 		l.max = ids[len(ids)-1]
 	}
-	return l, nil
 }
 
 // missing returns the names of locks not held yet.
