@@ -28,7 +28,7 @@ import (
 // transport.Websocket ran about six goroutines per subscription (its read loop, its ping
 // loops, a goroutine per operation waiting for the next response, the adapter's ping loop)
 // and their stacks were most of the ~57 KB an idle subscription cost at 10,000 subscribers.
-// Here a connection has one goroutine, the upgrade request's, which reads; keep-alive is a
+// Here a connection has one goroutine, which reads; keep-alive is a
 // timer; a writer goroutine exists only while a slow client has frames queued (wsframe.go);
 // and a subscription shared by a group (graph.SharedSubscriptions) has no goroutine at all:
 // its group pushes each response (graph.Push), which is written from the fan-out with the
@@ -118,9 +118,14 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		return // gorilla answered with the HTTP error
 	}
 	t.open.Inc()
-	defer t.open.Dec()
 	c := newWSConn(t, ws, r, exec)
-	c.serve()
+	// The connection is served on a goroutine of its own, and Do returns: net/http then lets
+	// go of what it held for the request (its 4 KB read and write buffers, the request), which
+	// its serving goroutine would keep for the life of the connection.
+	go func() {
+		defer t.open.Dec()
+		c.serve()
+	}()
 }
 
 // selectSubprotocol returns, as gorilla's preference list, the first subprotocol the client
@@ -168,7 +173,10 @@ func wsConnFromContext(ctx context.Context) *wsConn {
 func newWSConn(t *wsTransport, ws *websocket.Conn, r *http.Request, exec graphql.GraphExecutor) *wsConn {
 	c := &wsConn{t: t, ws: ws, exec: exec, headers: r.Header, legacy: ws.Subprotocol() != protoTransportWS,
 		ops: map[string]*wsOp{}}
-	c.reqCtx = context.WithValue(withClientAddr(r.Context(), clientAddr(r)), wsConnKey{}, c)
+	// The request's values (request id, an actor authenticated from its header), not its end:
+	// net/http cancels it once Do returns.
+	ctx := context.WithoutCancel(r.Context())
+	c.reqCtx = context.WithValue(withClientAddr(ctx, clientAddr(r)), wsConnKey{}, c)
 	c.w = newWSWriter(ws.NetConn(), wsWriteTimeout, c.writeFailed)
 	return c
 }
