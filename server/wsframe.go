@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -103,20 +104,20 @@ func messageFrame(id, typ string, payload []byte) []byte {
 // per response, operation id and message type, the same bytes are written to every
 // connection. A response is known by its pointer (graph.SharedSubscriptions gives every
 // subscriber of a group the same *graphql.Response); the cache forgets everything once it
-// holds maxCachedResponses.
+// holds maxCachedResponses. The fan-out's goroutines read it at once: reads take no lock.
 type frameCache struct {
-	mu        sync.Mutex
-	responses map[*graphql.Response]*encodedResponse
+	responses sync.Map // *graphql.Response → *encodedResponse
+	n         atomic.Int64
 }
 
 const maxCachedResponses = 256
 
 // encodedResponse is one response's JSON and its frames by operation id and message type.
 type encodedResponse struct {
-	mu      sync.Mutex
+	frames  atomic.Pointer[[]cachedFrame] // copied on write
+	mu      sync.Mutex                    // serialises the encodings
 	payload []byte
 	err     error
-	frames  []cachedFrame
 }
 
 type cachedFrame struct {
@@ -124,28 +125,26 @@ type cachedFrame struct {
 	frame   []byte
 }
 
-func newFrameCache() *frameCache {
-	return &frameCache{responses: map[*graphql.Response]*encodedResponse{}}
-}
+func newFrameCache() *frameCache { return &frameCache{} }
 
 // frame returns the frame of r as message typ of operation id.
 func (fc *frameCache) frame(r *graphql.Response, id, typ string) ([]byte, error) {
-	fc.mu.Lock()
-	e := fc.responses[r]
-	if e == nil {
-		if len(fc.responses) >= maxCachedResponses {
-			clear(fc.responses)
+	v, ok := fc.responses.Load(r)
+	if !ok {
+		if fc.n.Add(1) > maxCachedResponses {
+			fc.responses.Clear()
+			fc.n.Store(1)
 		}
-		e = &encodedResponse{}
-		fc.responses[r] = e
+		v, _ = fc.responses.LoadOrStore(r, &encodedResponse{})
 	}
-	fc.mu.Unlock()
+	e := v.(*encodedResponse)
+	if f := e.lookup(id, typ); f != nil {
+		return f, nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, f := range e.frames {
-		if f.id == id && f.typ == typ {
-			return f.frame, nil
-		}
+	if f := e.lookup(id, typ); f != nil {
+		return f, nil
 	}
 	if e.payload == nil && e.err == nil {
 		e.payload, e.err = json.Marshal(r)
@@ -154,8 +153,24 @@ func (fc *frameCache) frame(r *graphql.Response, id, typ string) ([]byte, error)
 		return nil, e.err
 	}
 	f := messageFrame(id, typ, e.payload)
-	e.frames = append(e.frames, cachedFrame{id: id, typ: typ, frame: f})
+	var frames []cachedFrame
+	if old := e.frames.Load(); old != nil {
+		frames = append(frames, *old...)
+	}
+	frames = append(frames, cachedFrame{id: id, typ: typ, frame: f})
+	e.frames.Store(&frames)
 	return f, nil
+}
+
+func (e *encodedResponse) lookup(id, typ string) []byte {
+	if frames := e.frames.Load(); frames != nil {
+		for _, f := range *frames {
+			if f.id == id && f.typ == typ {
+				return f.frame
+			}
+		}
+	}
+	return nil
 }
 
 // errWriteClosed: the connection writes nothing more.
