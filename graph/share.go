@@ -37,9 +37,8 @@ import (
 // A transport that holds many subscribers need not park a goroutine on each one's next
 // response: with a Push in the subscription's context (WithPush), the group calls the Push's
 // wake function when a response (or the end) waits, and the transport then takes it through
-// the ResponseHandler without blocking. The group wakes its subscribers from
-// runtime.GOMAXPROCS goroutines at once, so that the transport's writes of one event run in
-// parallel.
+// the ResponseHandler without blocking. The group wakes its subscribers from several
+// goroutines at once (wake), so that the transport's writes of one event run in parallel.
 
 // viewerFields are the fields, by type, whose value depends on the member who asks.
 var viewerFields = map[string]map[string]bool{
@@ -54,7 +53,7 @@ const (
 	pushedBuffer     = 4
 )
 
-// wakeChunk is the fewest subscribers a goroutine of the fan-out wakes.
+// wakeChunk is how many subscribers one goroutine of the fan-out wakes.
 const wakeChunk = 256
 
 // SharedSubscriptions groups the subscriptions of one server (see above).
@@ -165,20 +164,20 @@ func (m *groupMember) close() {
 	close(m.ch)
 }
 
-// wake wakes the pushed members ms, from up to GOMAXPROCS goroutines, and returns when each
-// one's wake returned.
+// wake wakes the pushed members ms and returns when each one's wake returned. Chunks of
+// wakeChunk members run as goroutines of their own, so that the runtime spreads them over
+// its processors, and a processor held up (its thread descheduled by a busy machine, say)
+// holds up one chunk, not half of the fan-out.
 func wake(ms []*groupMember) {
-	workers := min(runtime.GOMAXPROCS(0), (len(ms)+wakeChunk-1)/wakeChunk)
-	if workers <= 1 {
+	if len(ms) <= wakeChunk || runtime.GOMAXPROCS(0) == 1 {
 		for _, m := range ms {
 			m.push.wake()
 		}
 		return
 	}
 	var wg sync.WaitGroup
-	per := (len(ms) + workers - 1) / workers
-	for i := 0; i < len(ms); i += per {
-		part := ms[i:min(i+per, len(ms))]
+	for i := 0; i < len(ms); i += wakeChunk {
+		part := ms[i:min(i+wakeChunk, len(ms))]
 		wg.Go(func() {
 			for _, m := range part {
 				m.push.wake()
