@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +44,9 @@ import (
 // connection_init in time); a refused init closes with the refusal's code (4403, 4429), after a
 // connection_error in the legacy protocol.
 //
-// Keep-alive, every WebsocketKeepAlive: "ka" (legacy) or a "ping" message (graphql-transport-ws)
-// and a websocket ping control frame, on every connection; one from which nothing arrived (no
-// pong, no message) for two intervals is dropped, which frees half-open connections.
+// Keep-alive, every WebsocketKeepAlive: "ka" and a websocket ping control frame (legacy), or a
+// "ping" message (graphql-transport-ws); a connection from which nothing arrived (no pong, no
+// message) for two intervals is dropped, which frees half-open connections.
 //
 // Not supported (nothing in Rubrica uses them): gqlgen's transport.AddSubscriptionError and
 // transport.GetInitPayload, which only gqlgen's own transport serves.
@@ -314,7 +316,9 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 		return false
 	}
 	c.ctx, c.cancel = ctx, cancel
-	c.keepAlive = time.AfterFunc(c.t.keepAlive, c.tick)
+	// The first keep-alive comes after a random part of the interval, so that connections
+	// opened together do not all send theirs at the same moment ever after.
+	c.keepAlive = time.AfterFunc(c.t.keepAlive/2+rand.N(c.t.keepAlive/2), c.tick)
 	c.mu.Unlock()
 	// A connection whose context ends (a revocation) closes.
 	context.AfterFunc(ctx, func() { c.closeWith(websocket.CloseNormalClosure, "terminated") })
@@ -325,12 +329,14 @@ func (c *wsConn) initialise(payload json.RawMessage) bool {
 	return true
 }
 
-// Frames every connection sends alike.
+// Frames every connection sends alike. A keep-alive is one write: in the legacy protocol,
+// whose "ka" has no answer, "ka" and a ping control frame, which clients answer; in
+// graphql-transport-ws, its ping message, which clients answer with pong.
 var (
 	ackFrame  = messageFrame("", "connection_ack", nil)
 	kaFrame   = messageFrame("", "ka", nil)
 	pingFrame = messageFrame("", "ping", nil)
-	wsPing    = appendFrame(nil, opPing, nil)
+	kaAndPing = appendFrame(slices.Clone(kaFrame), opPing, nil)
 )
 
 // connectionError sends the legacy protocol's connection_error (graphql-transport-ws has none).
@@ -354,11 +360,10 @@ func (c *wsConn) tick() {
 		return
 	}
 	if c.legacy {
-		c.w.write(kaFrame, false)
+		c.w.write(kaAndPing, false)
 	} else {
 		c.w.write(pingFrame, false)
 	}
-	c.w.write(wsPing, false)
 	c.keepAlive.Reset(c.t.keepAlive)
 }
 
