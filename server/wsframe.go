@@ -185,9 +185,10 @@ type wsWriter struct {
 
 	mu        sync.Mutex
 	queue     [][]byte
-	writing   bool // the writer goroutine runs
-	closed    bool // nothing more is written (a close frame was queued, or a write failed)
-	shutAfter bool // close the socket once the queue is written
+	writing   bool      // the writer goroutine runs
+	closed    bool      // nothing more is written (a close frame was queued, or a write failed)
+	shutAfter bool      // close the socket once the queue is written
+	shutBy    time.Time // with shutAfter: the last moment to write
 }
 
 func newWSWriter(nc net.Conn, timeout time.Duration, onFail func(error)) *wsWriter {
@@ -287,8 +288,12 @@ func (w *wsWriter) flush() {
 			}
 			return
 		}
+		deadline := time.Now().Add(w.timeout)
+		if w.shutAfter && w.shutBy.Before(deadline) {
+			deadline = w.shutBy
+		}
 		w.mu.Unlock()
-		_ = w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		_ = w.nc.SetWriteDeadline(deadline)
 		bufs := net.Buffers(batch)
 		if _, err := bufs.WriteTo(w.nc); err != nil {
 			w.mu.Lock()
@@ -306,9 +311,10 @@ func (w *wsWriter) shut(grace time.Duration) {
 	w.mu.Lock()
 	w.closed = true
 	if w.writing {
-		w.shutAfter = true
+		by := time.Now().Add(grace)
+		w.shutAfter, w.shutBy = true, by
 		w.mu.Unlock()
-		_ = w.nc.SetWriteDeadline(time.Now().Add(grace))
+		_ = w.nc.SetWriteDeadline(by)
 		return
 	}
 	w.mu.Unlock()
