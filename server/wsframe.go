@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gorilla/websocket"
@@ -255,7 +256,7 @@ func (w *wsWriter) tryWrite(b []byte) (int, error) {
 	var err error
 	cerr := w.rc.Write(func(fd uintptr) bool {
 		for {
-			n, err = syscall.Write(int(fd), b)
+			n, err = rawWrite(fd, b)
 			if err != syscall.EINTR {
 				return true
 			}
@@ -370,4 +371,18 @@ func truncateReason(reason string) string {
 		n--
 	}
 	return reason[:n]
+}
+
+// rawWrite is write(2) on a non-blocking socket as a raw system call: it cannot block, so the
+// runtime need not hand the goroutine's processor to another thread meanwhile, which a
+// fan-out of thousands of writes would otherwise do over and over.
+func rawWrite(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
 }
