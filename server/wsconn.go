@@ -151,6 +151,7 @@ type wsConn struct {
 	exec    graphql.GraphExecutor
 	headers http.Header
 	reqCtx  context.Context // the upgrade request's, with the client's address and the conn
+	reqEnd  context.CancelFunc
 
 	mu        sync.Mutex
 	ctx       context.Context // set by connection_init: the authenticated connection's
@@ -177,8 +178,9 @@ func newWSConn(t *wsTransport, ws *websocket.Conn, r *http.Request, exec graphql
 		ops: map[string]*wsOp{}}
 	// The request's values (request id, an actor authenticated from its header), not its end:
 	// net/http cancels it once Do returns.
+	// It ends with the connection (finish), which unregisters it from the revocation registry.
 	ctx := context.WithoutCancel(r.Context())
-	c.reqCtx = context.WithValue(withClientAddr(ctx, clientAddr(r)), wsConnKey{}, c)
+	c.reqCtx, c.reqEnd = context.WithCancel(context.WithValue(withClientAddr(ctx, clientAddr(r)), wsConnKey{}, c))
 	c.w = newWSWriter(ws.NetConn(), wsWriteTimeout, c.writeFailed)
 	return c
 }
@@ -442,6 +444,7 @@ func (c *wsConn) finish() {
 	for _, op := range ops {
 		op.cancel()
 	}
+	c.reqEnd()
 	c.w.shut(closeGrace)
 }
 
@@ -501,6 +504,7 @@ func (c *wsConn) subscribe(start time.Time, id string, payload json.RawMessage) 
 	ctx, op.push = graph.WithPush(ctx, op.wake)
 	c.mu.Lock()
 	if old := c.ops[id]; old != nil { // the legacy protocol: a start of an active id replaces it
+		old.replaced.Store(true) // its end is not the new one's: no complete
 		old.cancel()
 	}
 	c.ops[id] = op
@@ -562,6 +566,7 @@ type wsOp struct {
 	ctx       context.Context
 	finished  bool
 	dropped   bool // its client fell behind: what is left (the error, complete) is queued regardless
+	replaced  atomic.Bool
 }
 
 // wake is the group's push: it takes and writes what waits.
@@ -633,7 +638,7 @@ func (o *wsOp) finishLocked() {
 	}
 	closing := c.closing
 	c.mu.Unlock()
-	if !closing {
+	if !closing && !o.replaced.Load() {
 		c.w.write(messageFrame(o.id, "complete", nil), false)
 	}
 }

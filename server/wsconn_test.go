@@ -270,3 +270,31 @@ func TestWebsocketRequestID(t *testing.T) {
 		t.Fatalf("X-Request-Id: got %q, want ws-req-1", got)
 	}
 }
+
+// TestLegacyStartReplaces: in the legacy protocol a start whose id is running replaces that
+// operation: one event per event, and no complete for the one replaced.
+func TestLegacyStartReplaces(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t)
+	ws := env.Workspace(t, "Replace")
+	c := testenv.Dial(t, env.WSURL(), testenv.LegacyWS, ws.Agent())
+	c.Subscribe("a", `subscription { contactEvents { type contactId } }`, nil)
+	env.WaitSubscribers(t, 1)
+	c.Subscribe("a", `subscription { contactEvents { contactId } }`, nil)
+	c.Subscribe("q", `{ viewer { name } }`, nil) // answered once the start before it was served
+	c.Next("q")
+	env.WaitSubscribers(t, 1) // the replaced one gone
+	id := createContact(t, env, ws.Owner(), map[string]any{"firstName": "Once"})
+	m, err := c.Message("a", testenv.WSWait)
+	if err != nil || !m.IsData() {
+		t.Fatalf("got %+v (%v), want the event", m, err)
+	}
+	var data struct {
+		ContactEvents struct{ Type, ContactID string }
+	}
+	m.Response(t).Decode(t, &data)
+	if data.ContactEvents.ContactID != id || data.ContactEvents.Type != "" {
+		t.Fatalf("got %+v, want the replacing subscription's event (no type) of %s", data.ContactEvents, id)
+	}
+	c.ExpectNothing("a", quiet)
+}
