@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -31,6 +33,12 @@ import (
 // (loaders, the response limits, the operation metrics). What runs per subscriber: the
 // transports, and the operation middlewares added after ShareSubscriptions (the server adds
 // it last, so the per-member subscription cap counts each subscriber).
+//
+// A transport that holds many subscribers need not park a goroutine on each one's next
+// response: with a Push in the subscription's context (WithPush), the group calls the Push's
+// wake function when a response (or the end) waits, and the transport then takes it through
+// the ResponseHandler without blocking. The group wakes its subscribers from several
+// goroutines at once (wake), so that the transport's writes of one event run in parallel.
 
 // viewerFields are the fields, by type, whose value depends on the member who asks.
 var viewerFields = map[string]map[string]bool{
@@ -39,7 +47,14 @@ var viewerFields = map[string]map[string]bool{
 }
 
 // subscriberBuffer is how many responses wait for one subscriber before it is dropped.
-const subscriberBuffer = 64
+// A pushed subscriber takes its response as it is woken: its transport buffers instead.
+const (
+	subscriberBuffer = 64
+	pushedBuffer     = 4
+)
+
+// wakeChunk is how many subscribers one goroutine of the fan-out wakes.
+const wakeChunk = 256
 
 // SharedSubscriptions groups the subscriptions of one server (see above).
 type SharedSubscriptions struct {
@@ -80,12 +95,96 @@ type subscriptionGroup struct {
 	started bool // its operation runs: its subscribers get every event from now on
 	ended   bool
 	cancel  context.CancelFunc
+	woken   []*groupMember // the run loop's, reused: the pushed members an event reached
 }
 
 // groupMember is one subscriber of a group: its buffer, closed when its stream ends.
 type groupMember struct {
 	ch      chan *graphql.Response
-	dropped bool // set before ch is closed: it fell behind
+	dropped bool        // set before ch is closed: it fell behind
+	closed  atomic.Bool // set before ch is closed
+	push    *Push       // nil: its transport waits on ch
+	done    bool        // pushed: its handler returned nil (only its transport's drain reads it)
+}
+
+// Push, in a subscription's context, has the subscription's group tell the transport when a
+// response waits instead of the transport waiting for it (see above). Without a group (not a
+// subscription, or not shared) the Push is left unused: Joined is false.
+type Push struct {
+	wake   func()
+	s      *SharedSubscriptions
+	key    groupKey
+	member *groupMember
+}
+
+type pushKey struct{}
+
+// WithPush returns ctx with a Push whose group calls wake, from any goroutine, each time the
+// subscription has a response or its end waiting. The transport then calls the subscription's
+// ResponseHandler while Pending reports true; it does not block. wake must not block long: it
+// holds up the subscribers woken after it.
+func WithPush(ctx context.Context, wake func()) (context.Context, *Push) {
+	p := &Push{wake: wake}
+	return context.WithValue(ctx, pushKey{}, p), p
+}
+
+// Joined reports whether the subscription joined a group, which then wakes it.
+func (p *Push) Joined() bool { return p.member != nil }
+
+// Pending reports whether the ResponseHandler has a response, or the end, to return now.
+func (p *Push) Pending() bool {
+	m := p.member
+	return m != nil && !m.done && (len(m.ch) > 0 || m.closed.Load())
+}
+
+// Drop ends a subscriber that fell behind its transport: after what it has, its handler
+// returns the error the event bus gives a subscriber that fell behind, then nil. It does not
+// wake the transport, which drains on.
+func (p *Push) Drop() {
+	if p.member == nil {
+		return
+	}
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	g := p.s.groups[p.key]
+	if g == nil || !g.members[p.member] {
+		return
+	}
+	p.member.dropped = true
+	p.member.close()
+	delete(g.members, p.member)
+	if len(g.members) == 0 {
+		p.s.endLocked(g)
+	}
+}
+
+// close closes the member's buffer; under the group's lock.
+func (m *groupMember) close() {
+	m.closed.Store(true)
+	close(m.ch)
+}
+
+// wake wakes the pushed members ms and returns when each one's wake returned. Chunks of
+// wakeChunk members run as goroutines of their own, so that the runtime spreads them over
+// its processors, and a processor held up (its thread descheduled by a busy machine, say)
+// holds up one chunk, not half of the fan-out.
+func wake(ms []*groupMember) {
+	if len(ms) <= wakeChunk || runtime.GOMAXPROCS(0) == 1 {
+		for _, m := range ms {
+			m.push.wake()
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < len(ms); i += wakeChunk {
+		part := ms[i:min(i+wakeChunk, len(ms))]
+		wg.Go(func() {
+			for _, m := range part {
+				m.push.wake()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // Middleware is the operation middleware: it groups subscriptions, other operations pass
@@ -100,7 +199,8 @@ func (s *SharedSubscriptions) Middleware(ctx context.Context, next graphql.Opera
 	if err != nil {
 		return next(ctx)
 	}
-	m, start := s.join(key)
+	p, _ := ctx.Value(pushKey{}).(*Push)
+	m, start := s.join(key, p)
 	if start != nil {
 		start(ctx, next)
 	}
@@ -112,9 +212,12 @@ func (s *SharedSubscriptions) Middleware(ctx context.Context, next graphql.Opera
 	return func(context.Context) *graphql.Response {
 		r, ok := <-m.ch
 		if ctx.Err() != nil {
+			m.done = true
 			return nil
 		}
-		return s.next(ctx, m, r, ok)
+		r = s.next(ctx, m, r, ok)
+		m.done = r == nil
+		return r
 	}
 }
 
@@ -133,8 +236,13 @@ func (s *SharedSubscriptions) next(ctx context.Context, m *groupMember, r *graph
 
 // join adds a subscriber to key's group, making the group if there is none; then start is
 // the function that runs the group's operation (nil when the group runs already).
-func (s *SharedSubscriptions) join(key groupKey) (*groupMember, func(context.Context, graphql.OperationHandler)) {
+// A Push p (nil: none) is bound to the member.
+func (s *SharedSubscriptions) join(key groupKey, p *Push) (*groupMember, func(context.Context, graphql.OperationHandler)) {
 	m := &groupMember{ch: make(chan *graphql.Response, subscriberBuffer)}
+	if p != nil {
+		m.ch = make(chan *graphql.Response, pushedBuffer)
+		m.push, p.s, p.key, p.member = p, s, key, m
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g := s.groups[key]; g != nil && !g.ended {
@@ -173,46 +281,62 @@ func (s *SharedSubscriptions) run(ctx context.Context, g *subscriptionGroup, res
 		}
 		r.Data = bytes.Clone(r.Data) // the executor writes the next event over its buffer
 		s.mu.Lock()
+		woken := g.woken[:0]
 		for m := range g.members {
 			select {
 			case m.ch <- r:
 			default: // fell behind: what it has, then the error
 				m.dropped = true
-				close(m.ch)
+				m.close()
 				delete(g.members, m)
+			}
+			if m.push != nil {
+				woken = append(woken, m)
 			}
 		}
 		if len(g.members) == 0 {
 			s.endLocked(g)
 		}
 		s.mu.Unlock()
+		wake(woken)
+		clear(woken)
+		g.woken = woken
 	}
 }
 
 // leave takes a subscriber out of its group, and ends the group with its last subscriber.
 func (s *SharedSubscriptions) leave(key groupKey, m *groupMember) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	g := s.groups[key]
 	if g == nil || !g.members[m] {
+		s.mu.Unlock()
 		return
 	}
 	delete(g.members, m)
-	close(m.ch)
+	m.close()
 	if len(g.members) == 0 {
 		s.endLocked(g)
+	}
+	s.mu.Unlock()
+	if m.push != nil {
+		m.push.wake()
 	}
 }
 
 // end ends the group: its operation stops, its subscribers' streams complete.
 func (s *SharedSubscriptions) end(g *subscriptionGroup) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.endLocked(g)
+	var woken []*groupMember
 	for m := range g.members {
-		close(m.ch)
+		m.close()
 		delete(g.members, m)
+		if m.push != nil {
+			woken = append(woken, m)
+		}
 	}
+	s.mu.Unlock()
+	wake(woken)
 }
 
 func (s *SharedSubscriptions) endLocked(g *subscriptionGroup) {

@@ -97,9 +97,10 @@ func (m *metrics) countSubscriptions(ctx context.Context, next graphql.Operation
 	g.Inc()
 	context.AfterFunc(ctx, g.Dec)
 	responses := next(ctx)
+	events, dropped := m.events.WithLabelValues(field), m.slowDropped.WithLabelValues(field)
 	return func(ctx context.Context) *graphql.Response {
 		resp := responses(ctx)
-		m.observeSubscriptionEvent(field, resp)
+		observeSubscriptionEvent(events, dropped, resp)
 		return resp
 	}
 }
@@ -108,17 +109,17 @@ func (m *metrics) countSubscriptions(ctx context.Context, next graphql.Operation
 // bus or their group dropped for falling behind. It wraps each subscriber's responses (an
 // operation middleware outside graph.SharedSubscriptions), so an event shared by a group
 // counts once per subscriber that gets it.
-func (m *metrics) observeSubscriptionEvent(field string, resp *graphql.Response) {
+func observeSubscriptionEvent(events, dropped prometheus.Counter, resp *graphql.Response) {
 	if resp == nil {
 		return
 	}
 	for _, e := range resp.Errors {
 		if errors.Is(e, rubrica.ErrSubscriberTooSlow) || e.Message == rubrica.ErrSubscriberTooSlow.Message {
-			m.slowDropped.WithLabelValues(field).Inc()
+			dropped.Inc()
 			return
 		}
 	}
-	m.events.WithLabelValues(field).Inc()
+	events.Inc()
 }
 
 // observeOperation counts and times queries and mutations. The label is the first root field

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"rubrica"
-	"rubrica/server/gorillaws"
 )
 
 // CloseForbidden is the close code of a websocket whose credentials are refused or ended: a
@@ -26,10 +25,13 @@ type wsRegistry struct {
 	revoked map[string]time.Time             // keys revoked within revokedMemory
 }
 
+// wsCloser closes one websocket with a close code and reason; it does not block long.
+type wsCloser interface{ Close(code int, reason string) }
+
 // wsEntry is one open websocket (its Closer and the cancel of its context), or one event
 // stream (end, which ends it with the reason).
 type wsEntry struct {
-	k      *gorillaws.Closer
+	k      wsCloser
 	cancel context.CancelFunc
 	end    func(reason string)
 }
@@ -67,7 +69,7 @@ func memberKey(id string) string { return "member:" + id }
 // register files the websocket of k under the actor's token and member until ctx (the
 // connection's, which cancel ends) ends, and closes it when the token expires. A websocket
 // whose token or member was revoked a moment ago is closed at once.
-func (r *wsRegistry) register(ctx context.Context, cancel context.CancelFunc, a rubrica.Actor, k *gorillaws.Closer) {
+func (r *wsRegistry) register(ctx context.Context, cancel context.CancelFunc, a rubrica.Actor, k wsCloser) {
 	if k == nil {
 		return
 	}

@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"rubrica"
-	"rubrica/server/gorillaws"
 )
 
 // TestRegistryRevokedBeforeRegister: a websocket whose token was checked just before its
@@ -17,10 +17,10 @@ func TestRegistryRevokedBeforeRegister(t *testing.T) {
 	revoked := "11111111-1111-1111-1111-111111111111"
 	r.revoke(&rubrica.Event{Kind: rubrica.KindAuth, Type: rubrica.TokenRevoked, SubjectID: &revoked})
 	register := func(tokenID string) context.Context {
-		_, k := gorillaws.WithCloser(context.Background())
+		var k closedWith
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
-		r.register(ctx, cancel, rubrica.Actor{MemberID: "m", WorkspaceID: "w", TokenID: tokenID}, k)
+		r.register(ctx, cancel, rubrica.Actor{MemberID: "m", WorkspaceID: "w", TokenID: tokenID}, &k)
 		return ctx
 	}
 	late, other := register(revoked), register("22222222-2222-2222-2222-222222222222")
@@ -38,3 +38,8 @@ func TestRegistryRevokedBeforeRegister(t *testing.T) {
 		t.Fatalf("registry: %d keys, want 2", len(r.open))
 	}
 }
+
+// closedWith records the close code a websocket was closed with.
+type closedWith struct{ code atomic.Int64 }
+
+func (c *closedWith) Close(code int, _ string) { c.code.Store(int64(code)) }

@@ -66,6 +66,9 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// RequestTimeout bounds every request but websockets (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// WebsocketKeepAlive is the interval of the websockets' keep-alive messages and pings; a
+	// websocket silent for two intervals is dropped (0: DefaultWebsocketKeepAlive).
+	WebsocketKeepAlive time.Duration
 	// TracerProvider traces requests, operations and resolvers (nil: no tracing, and no cost).
 	TracerProvider trace.TracerProvider
 }
@@ -107,7 +110,7 @@ func New(cfg Config) *Server {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	checkOrigin := gorillaws.OriginChecker(cfg.AllowedOrigins)
-	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger, m.websockets))
+	gql.AddTransport(websocketTransport(guard, checkOrigin, cfg.Logger, m.websockets, cfg.WebsocketKeepAlive))
 	gql.AroundOperations(limitSubscriptions(cfg.MaxSubscriptions))
 	gql.AroundOperations(m.countSubscriptions)
 	shared := graph.NewSharedSubscriptions(cfg.Logger)

@@ -2,24 +2,20 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"rubrica"
-	"rubrica/server/gorillaws"
 )
 
 // Websocket limits.
@@ -31,44 +27,17 @@ const (
 )
 
 // websocketTransport serves subscriptions over both protocols, graphql-transport-ws and the
-// legacy graphql-ws, on gorilla/websocket: authentication in connection_init (4403 when
-// refused), 4408 when no init arrives, keep-alive on both protocols, an Origin check and
-// read-size and subscription caps. A websocket is closed with 4403 when its token is revoked
-// or expires, or its member is removed.
-// open counts the open websockets.
-func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logger *slog.Logger, open prometheus.Gauge) graphql.Transport {
-	return guardedWebsocket{open: open, Websocket: transport.Websocket{
-		Implementation: &gorillaws.Upgrader{
-			CheckOrigin:  checkOrigin,
-			ReadLimit:    wsReadLimit,
-			WriteTimeout: 10 * time.Second,
-			InitTimeout:  10 * time.Second, // closes with 4408
-			PingInterval: 30 * time.Second, // protocol pings on both subprotocols: half-open connections are freed
-		},
-		InitFunc:              websocketInit(g),
-		KeepAlivePingInterval: 15 * time.Second, // legacy "ka" messages
-		PingPongInterval:      15 * time.Second, // graphql-transport-ws ping/pong, pong enforced
-		ErrorFunc: func(ctx context.Context, err error) {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			logger.DebugContext(ctx, "websocket", "err", err)
-		},
-	}}
-}
-
-// guardedWebsocket is the websocket transport with, in each upgrade request's context, the
-// client's address (for the failure limit) and a gorillaws.Closer (for revocations).
-type guardedWebsocket struct {
-	transport.Websocket
-	open prometheus.Gauge // counts the websocket while Do serves it
-}
-
-func (t guardedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	ctx, _ := gorillaws.WithCloser(withClientAddr(r.Context(), clientAddr(r)))
-	t.open.Inc()
-	defer t.open.Dec()
-	t.Websocket.Do(w, r.WithContext(ctx), exec)
+// legacy graphql-ws (wsconn.go): authentication in connection_init (4403 when refused), 4408
+// when no init arrives, keep-alive on both protocols every keepAlive (0:
+// DefaultWebsocketKeepAlive), an Origin check and read-size and subscription caps. A websocket
+// is closed with 4403 when its token is revoked or expires, or its member is removed. open
+// counts the open websockets.
+func websocketTransport(g *authGuard, checkOrigin func(*http.Request) bool, logger *slog.Logger, open prometheus.Gauge, keepAlive time.Duration) graphql.Transport {
+	if keepAlive <= 0 {
+		keepAlive = DefaultWebsocketKeepAlive
+	}
+	return &wsTransport{init: websocketInit(g), checkOrig: checkOrigin, logger: logger, open: open,
+		keepAlive: keepAlive, frames: newFrameCache()}
 }
 
 // CloseAuthLimited is the close code of a websocket refused because its address failed to
@@ -80,15 +49,14 @@ const CloseAuthLimited = 4429
 // request's own header. A refused connection is closed with 4403 (4429 when its address is
 // over its limit of failures) and never starts a subscription. An accepted one is registered
 // under its token and member, which closes it when they end.
-func websocketInit(g *authGuard) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		refuse := func(msg string) (context.Context, *transport.InitPayload, error) {
-			return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, CloseForbidden), "Forbidden"), nil, errors.New(msg)
+func websocketInit(g *authGuard) wsInitFunc {
+	return func(ctx context.Context, p map[string]any) (context.Context, error) {
+		refuse := func(msg string) (context.Context, error) {
+			return ctx, &wsRefusal{code: CloseForbidden, reason: "Forbidden", msg: msg}
 		}
-		failed := func(msg string) (context.Context, *transport.InitPayload, error) {
+		failed := func(msg string) (context.Context, error) {
 			if retry := g.limiter.fail(clientAddrFrom(ctx)); retry > 0 {
-				msg := authLimitedMessage(retrySeconds(retry))
-				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, CloseAuthLimited), "Too many failed authentications"), nil, errors.New(msg)
+				return ctx, &wsRefusal{code: CloseAuthLimited, reason: "Too many failed authentications", msg: authLimitedMessage(retrySeconds(retry))}
 			}
 			return refuse(msg)
 		}
@@ -101,7 +69,7 @@ func websocketInit(g *authGuard) transport.WebsocketInitFunc {
 		ctx = withSubscriptionCounter(ctx)
 		if header == "" {
 			if actor, ok := rubrica.ActorFromContext(ctx); ok {
-				return g.accept(ctx, actor), nil, nil
+				return g.accept(ctx, actor), nil
 			}
 			return refuse("Authentication required: send {\"Authorization\": \"Bearer <token>\"} in connection_init.")
 		}
@@ -118,15 +86,19 @@ func websocketInit(g *authGuard) transport.WebsocketInitFunc {
 		} else if err != nil {
 			return failed("The token is not valid.")
 		}
-		return g.accept(rubrica.NewContext(ctx, actor), actor), nil, nil
+		return g.accept(rubrica.NewContext(ctx, actor), actor), nil
 	}
 }
 
 // accept registers an authenticated websocket and returns its context, which a revocation
 // ends.
 func (g *authGuard) accept(ctx context.Context, actor rubrica.Actor) context.Context {
+	c := wsConnFromContext(ctx)
+	if c == nil {
+		return ctx
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	g.conns.register(ctx, cancel, actor, gorillaws.CloserFromContext(ctx))
+	g.conns.register(ctx, cancel, actor, c)
 	return ctx
 }
 
@@ -152,10 +124,7 @@ func limitSubscriptions(max int) graphql.OperationMiddleware {
 				Extensions: map[string]any{"code": rubrica.ELIMIT, "limit": LimitMaxSubscriptions},
 			}}})
 		}
-		go func() {
-			<-ctx.Done()
-			counter.Add(-1)
-		}()
+		context.AfterFunc(ctx, func() { counter.Add(-1) })
 		return next(ctx)
 	}
 }

@@ -1,3 +1,5 @@
+// Package gorillaws holds the Origin rules of Rubrica's websockets (gorilla/websocket's
+// Upgrader.CheckOrigin) and of its CORS: the server's own origin plus ALLOWED_ORIGINS.
 package gorillaws
 
 import (
@@ -53,9 +55,6 @@ func ListedOrigins(allowed []string) func(origin string) bool {
 		return ok && set[o]
 	}
 }
-
-// sameOrigin is the check of an Upgrader with no CheckOrigin.
-var sameOrigin = OriginChecker(nil)
 
 // normalizeOrigin returns an origin as lower-case scheme://host[:port] without a default port,
 // and whether s is an origin at all.
