@@ -41,11 +41,18 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return New(ctx, sql.OpenDB(c))
 }
 
+// maxOpenConns is the most connections one server opens to the database.
+const maxOpenConns = 40
+
 // New wraps an open *sql.DB (of NewConnector, possibly instrumented) and checks that it
 // answers.
 func New(ctx context.Context, sqlDB *sql.DB) (*DB, error) {
-	sqlDB.SetMaxOpenConns(40)
-	sqlDB.SetMaxIdleConns(20)
+	// As many idle connections as open ones: under load the connections in use go up and down
+	// by a few, and every one closed beyond the idle cap was opened again a moment later (a
+	// backend forked, its statements prepared again: 200 new sessions in 9 s of receives at
+	// concurrency 32 with 20 idle). Idle ones still close after ConnMaxIdleTime.
+	sqlDB.SetMaxOpenConns(maxOpenConns)
+	sqlDB.SetMaxIdleConns(maxOpenConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
