@@ -73,7 +73,9 @@ func newEvent(workspaceID string, kind rubrica.EventKind, typ, contactID string,
 
 // publish writes events into the outbox in the caller's transaction; DB.commit wakes the
 // listeners once the transaction committed. It locks the events' contacts until commit
-// (see above).
+// (see above). Two statements write their events themselves, in the statement of their
+// change, to save a round trip: updateOwnFieldsSQL (its update locks the contact first) and
+// firstMessageSQL (its contact is new); each says why its events are in order.
 func publish(ctx context.Context, tx *sqlx.Tx, events ...rubrica.Event) error {
 	if len(events) == 0 {
 		return nil
